@@ -1,0 +1,23 @@
+package org.peft4j.api;
+
+/**
+ * The settings of one PEFT method, framework-neutral and immutable. Each method's config lives in
+ * the method's own package ({@code org.peft4j.api.lora.LoraConfig}, ...) and maps one to one onto
+ * the {@code adapter_config.json} that Hugging Face PEFT reads and writes.
+ */
+public interface PeftConfig {
+    /** Returns which method this config configures. */
+    PeftType peftType();
+
+    /** Returns the task the adapter is for, or null if none was given. */
+    TaskType taskType();
+
+    /** Returns the name or path of the base model the adapter belongs to, or null if none was given. */
+    String baseModelNameOrPath();
+
+    /** Returns whether the adapter is meant for inference only (no training). */
+    boolean inferenceMode();
+
+    /** Returns a copy of this config with {@code inference_mode} set as given. */
+    PeftConfig withInferenceMode(boolean inferenceMode);
+}

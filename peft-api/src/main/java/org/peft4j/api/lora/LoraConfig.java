@@ -1,0 +1,319 @@
+package org.peft4j.api.lora;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.peft4j.api.ModulePatterns;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftType;
+import org.peft4j.api.TaskType;
+
+/**
+ * The settings of a LoRA adapter, with Hugging Face PEFT's names and defaults: rank {@code r} = 8,
+ * {@code lora_alpha} = 8, {@code lora_dropout} = 0. (LLaMA-Factory defaults alpha to 2·r; set it
+ * explicitly when reproducing its runs.) Each targeted linear layer computes
+ * y = W x + b + s·B(A(dropout(x))) with s = alpha / r, or alpha / sqrt(r) with rsLoRA.
+ *
+ * <p>Immutable and validated at construction: a bad value fails at once with the field's name.
+ *
+ * @param r the rank of A [r, in] and B [out, r]; positive
+ * @param loraAlpha the scaling numerator; finite and positive
+ * @param loraDropout the dropout probability on the LoRA branch's input, in [0, 1)
+ * @param targetModules the modules that get LoRA matrices
+ * @param excludeModules modules never targeted, even when {@code targetModules} selects them; may be null
+ * @param useRslora whether s = alpha / sqrt(r) (rank-stabilised LoRA) instead of alpha / r
+ * @param bias which biases train with the adapter
+ * @param initLoraWeights how A and B start
+ * @param rankPattern per-module ranks: regular expressions matched against the end of a module path
+ * @param alphaPattern per-module alphas, matched like {@code rankPattern}
+ * @param modulesToSave modules (such as a classification head) trained whole and saved with the adapter
+ * @param taskType the task, or null
+ * @param baseModelNameOrPath the base model's name or path, or null
+ * @param inferenceMode whether the adapter is frozen for inference
+ */
+public record LoraConfig(
+        int r,
+        float loraAlpha,
+        float loraDropout,
+        TargetModules targetModules,
+        TargetModules excludeModules,
+        boolean useRslora,
+        LoraBias bias,
+        LoraInit initLoraWeights,
+        Map<String, Integer> rankPattern,
+        Map<String, Float> alphaPattern,
+        List<String> modulesToSave,
+        TaskType taskType,
+        String baseModelNameOrPath,
+        boolean inferenceMode)
+        implements PeftConfig {
+
+    /** Validates every field and copies the collections. */
+    public LoraConfig {
+        requirePositive("r", r);
+        requirePositiveFinite("lora_alpha", loraAlpha);
+        if (!(loraDropout >= 0 && loraDropout < 1)) {
+            throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
+        }
+        if (targetModules == null) {
+            throw new IllegalArgumentException(
+                    "target_modules must be set: module names, a regular expression or \"all-linear\"");
+        }
+        if (excludeModules != null && excludeModules.isAllLinear()) {
+            throw new IllegalArgumentException("exclude_modules cannot be \"all-linear\"");
+        }
+        Objects.requireNonNull(bias, "bias");
+        Objects.requireNonNull(initLoraWeights, "init_lora_weights");
+        rankPattern = Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern == null ? Map.of() : rankPattern));
+        rankPattern.forEach((k, v) -> requirePositive("rank_pattern[" + k + "]", v));
+        alphaPattern = Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern == null ? Map.of() : alphaPattern));
+        alphaPattern.forEach((k, v) -> requirePositiveFinite("alpha_pattern[" + k + "]", v));
+        modulesToSave = List.copyOf(modulesToSave == null ? List.of() : modulesToSave);
+    }
+
+    private static void requirePositive(String field, Integer value) {
+        if (value == null || value <= 0) {
+            throw new IllegalArgumentException(field + " must be a positive integer, got " + value);
+        }
+    }
+
+    private static void requirePositiveFinite(String field, Float value) {
+        if (value == null || !Float.isFinite(value) || value <= 0) {
+            throw new IllegalArgumentException(field + " must be a finite positive number, got " + value);
+        }
+    }
+
+    /** Returns a builder with Hugging Face PEFT's defaults; target modules must still be chosen. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Returns a builder that starts from this config's values. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    @Override
+    public PeftType peftType() {
+        return PeftType.LORA;
+    }
+
+    @Override
+    public LoraConfig withInferenceMode(boolean inferenceMode) {
+        return toBuilder().inferenceMode(inferenceMode).build();
+    }
+
+    /**
+     * Returns whether the module at {@code path} is targeted: selected by {@code target_modules},
+     * not by {@code exclude_modules}, and not one of {@code modules_to_save}.
+     */
+    public boolean isTargeted(String path) {
+        if (excludeModules != null && excludeModules.matches(path)) {
+            return false;
+        }
+        return targetModules.matches(path) && !isSavedWhole(path);
+    }
+
+    /** Returns whether the module at {@code path} is one of, or inside one of, {@code modules_to_save}. */
+    public boolean isSavedWhole(String path) {
+        for (String name : modulesToSave) {
+            // the module itself, or any ancestor of it, is named by the entry
+            for (int end = path.indexOf('.'); ; end = path.indexOf('.', end + 1)) {
+                String prefix = end < 0 ? path : path.substring(0, end);
+                if (ModulePatterns.nameMatches(name, prefix)) {
+                    return true;
+                }
+                if (end < 0) {
+                    break;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Returns the rank on the module at {@code path}: the first matching rank_pattern, else r. */
+    public int rankFor(String path) {
+        for (Map.Entry<String, Integer> e : rankPattern.entrySet()) {
+            if (ModulePatterns.patternKeyMatches(e.getKey(), path)) {
+                return e.getValue();
+            }
+        }
+        return r;
+    }
+
+    /** Returns the alpha on the module at {@code path}: the first matching alpha_pattern, else lora_alpha. */
+    public float alphaFor(String path) {
+        for (Map.Entry<String, Float> e : alphaPattern.entrySet()) {
+            if (ModulePatterns.patternKeyMatches(e.getKey(), path)) {
+                return e.getValue();
+            }
+        }
+        return loraAlpha;
+    }
+
+    /** Returns s on the module at {@code path}: alpha / r, or alpha / sqrt(r) with rsLoRA. */
+    public float scalingFor(String path) {
+        int rank = rankFor(path);
+        float alpha = alphaFor(path);
+        return useRslora ? (float) (alpha / Math.sqrt(rank)) : alpha / rank;
+    }
+
+    /** A builder of {@link LoraConfig}, starting from Hugging Face PEFT's defaults. */
+    public static final class Builder {
+        private int r = 8;
+        private float loraAlpha = 8;
+        private float loraDropout;
+        private TargetModules targetModules;
+        private TargetModules excludeModules;
+        private boolean useRslora;
+        private LoraBias bias = LoraBias.NONE;
+        private LoraInit initLoraWeights = LoraInit.KAIMING_UNIFORM;
+        private final Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        private final Map<String, Float> alphaPattern = new LinkedHashMap<>();
+        private List<String> modulesToSave = List.of();
+        private TaskType taskType;
+        private String baseModelNameOrPath;
+        private boolean inferenceMode;
+
+        private Builder() {}
+
+        private Builder(LoraConfig c) {
+            r = c.r;
+            loraAlpha = c.loraAlpha;
+            loraDropout = c.loraDropout;
+            targetModules = c.targetModules;
+            excludeModules = c.excludeModules;
+            useRslora = c.useRslora;
+            bias = c.bias;
+            initLoraWeights = c.initLoraWeights;
+            rankPattern.putAll(c.rankPattern);
+            alphaPattern.putAll(c.alphaPattern);
+            modulesToSave = c.modulesToSave;
+            taskType = c.taskType;
+            baseModelNameOrPath = c.baseModelNameOrPath;
+            inferenceMode = c.inferenceMode;
+        }
+
+        /** Sets the rank {@code r} (default 8). */
+        public Builder rank(int r) {
+            this.r = r;
+            return this;
+        }
+
+        /** Sets {@code lora_alpha} (default 8). */
+        public Builder alpha(float loraAlpha) {
+            this.loraAlpha = loraAlpha;
+            return this;
+        }
+
+        /** Sets {@code lora_dropout} (default 0). */
+        public Builder dropout(float loraDropout) {
+            this.loraDropout = loraDropout;
+            return this;
+        }
+
+        /** Targets the modules whose paths end with one of these names. */
+        public Builder targetModules(String... names) {
+            this.targetModules = TargetModules.names(Arrays.asList(names));
+            return this;
+        }
+
+        /** Sets the target modules in any of their three forms. */
+        public Builder targetModules(TargetModules targetModules) {
+            this.targetModules = targetModules;
+            return this;
+        }
+
+        /** Targets the modules whose whole path matches a regular expression. */
+        public Builder targetModulesRegex(String regex) {
+            this.targetModules = TargetModules.regex(regex);
+            return this;
+        }
+
+        /** Targets every linear layer except those in modules_to_save. */
+        public Builder targetAllLinear() {
+            this.targetModules = TargetModules.allLinear();
+            return this;
+        }
+
+        /** Never targets the modules whose paths end with one of these names. */
+        public Builder excludeModules(String... names) {
+            this.excludeModules = TargetModules.names(Arrays.asList(names));
+            return this;
+        }
+
+        /** Sets the excluded modules in the form of names or a regular expression (null: none). */
+        public Builder excludeModules(TargetModules excludeModules) {
+            this.excludeModules = excludeModules;
+            return this;
+        }
+
+        /** Chooses s = alpha / sqrt(r) (rank-stabilised LoRA) instead of alpha / r. */
+        public Builder useRslora(boolean useRslora) {
+            this.useRslora = useRslora;
+            return this;
+        }
+
+        /** Sets which biases train (default none). */
+        public Builder bias(LoraBias bias) {
+            this.bias = bias;
+            return this;
+        }
+
+        /** Sets how A and B start (default kaiming-uniform A, zero B). */
+        public Builder init(LoraInit init) {
+            this.initLoraWeights = init;
+            return this;
+        }
+
+        /** Gives the modules matching {@code pattern} their own rank. */
+        public Builder rankPattern(String pattern, int rank) {
+            rankPattern.put(pattern, rank);
+            return this;
+        }
+
+        /** Gives the modules matching {@code pattern} their own alpha. */
+        public Builder alphaPattern(String pattern, float alpha) {
+            alphaPattern.put(pattern, alpha);
+            return this;
+        }
+
+        /** Trains these modules whole (such as a new classification head) and saves them with the adapter. */
+        public Builder modulesToSave(String... names) {
+            this.modulesToSave = List.of(names);
+            return this;
+        }
+
+        /** Sets the task type. */
+        public Builder taskType(TaskType taskType) {
+            this.taskType = taskType;
+            return this;
+        }
+
+        /** Records the base model's name or path. */
+        public Builder baseModelNameOrPath(String baseModelNameOrPath) {
+            this.baseModelNameOrPath = baseModelNameOrPath;
+            return this;
+        }
+
+        /** Marks the adapter as inference-only. */
+        public Builder inferenceMode(boolean inferenceMode) {
+            this.inferenceMode = inferenceMode;
+            return this;
+        }
+
+        /**
+         * Returns the validated config.
+         *
+         * @throws IllegalArgumentException naming the first field with a bad value
+         */
+        public LoraConfig build() {
+            return new LoraConfig(r, loraAlpha, loraDropout, targetModules, excludeModules, useRslora, bias,
+                    initLoraWeights, rankPattern, alphaPattern, modulesToSave, taskType, baseModelNameOrPath,
+                    inferenceMode);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package org.peft4j.api.lora;
+
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+import org.peft4j.api.ModulePatterns;
+
+/**
+ * Which modules a LoRA config targets (or excludes), in the three forms Hugging Face PEFT
+ * accepts for {@code target_modules}: a list of names, each matching the end of a module path
+ * ({@code "query"} matches {@code encoder.layer.0.attention.self.query}); one regular expression
+ * matched against the whole path; or {@code "all-linear"}, every linear layer except the modules
+ * kept whole in {@code modules_to_save}.
+ */
+public final class TargetModules {
+    /** The {@code target_modules} value that selects every linear layer. */
+    public static final String ALL_LINEAR = "all-linear";
+
+    private final Set<String> names;
+    private final Pattern regex;
+
+    private TargetModules(Set<String> names, Pattern regex) {
+        this.names = names;
+        this.regex = regex;
+    }
+
+    /**
+     * Targets the modules whose path equals one of {@code names} or ends with {@code "." + name}.
+     *
+     * @throws IllegalArgumentException if no name, or a blank name, is given
+     */
+    public static TargetModules names(Collection<String> names) {
+        Objects.requireNonNull(names, "target_modules");
+        if (names.isEmpty()) {
+            throw new IllegalArgumentException("target_modules must name at least one module");
+        }
+        Set<String> copy = new LinkedHashSet<>();
+        for (String name : names) {
+            if (name == null || name.isBlank()) {
+                throw new IllegalArgumentException("target_modules contains a blank name: " + names);
+            }
+            copy.add(name);
+        }
+        return new TargetModules(Collections.unmodifiableSet(copy), null);
+    }
+
+    /** Targets the modules whose path equals one of {@code names} or ends with one of them. */
+    public static TargetModules names(String... names) {
+        return names(java.util.Arrays.asList(names));
+    }
+
+    /**
+     * Targets the modules whose whole path matches {@code regex}.
+     *
+     * @throws IllegalArgumentException if the expression does not compile
+     */
+    public static TargetModules regex(String regex) {
+        Objects.requireNonNull(regex, "target_modules");
+        if (regex.equals(ALL_LINEAR)) {
+            return allLinear();
+        }
+        try {
+            return new TargetModules(Set.of(), Pattern.compile(regex));
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("target_modules is not a valid regular expression: " + e.getMessage(), e);
+        }
+    }
+
+    /** Targets every linear layer except those in {@code modules_to_save}. */
+    public static TargetModules allLinear() {
+        return new TargetModules(Set.of(), null);
+    }
+
+    /** Returns whether this is {@code "all-linear"}. */
+    public boolean isAllLinear() {
+        return regex == null && names.isEmpty();
+    }
+
+    /** Returns whether this is a regular expression. */
+    public boolean isRegex() {
+        return regex != null;
+    }
+
+    /** Returns the names (empty unless this is a list of names). */
+    public Set<String> names() {
+        return names;
+    }
+
+    /** Returns the regular expression's source (null unless this is a regular expression). */
+    public String regexSource() {
+        return regex == null ? null : regex.pattern();
+    }
+
+    /**
+     * Returns whether the module at {@code path} is selected. {@code "all-linear"} selects every
+     * path; the caller checks that the module is linear and not kept in {@code modules_to_save}.
+     */
+    public boolean matches(String path) {
+        if (regex != null) {
+            return regex.matcher(path).matches();
+        }
+        if (names.isEmpty()) {
+            return true;
+        }
+        for (String name : names) {
+            if (ModulePatterns.nameMatches(name, path)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof TargetModules)) {
+            return false;
+        }
+        TargetModules other = (TargetModules) o;
+        return names.equals(other.names) && Objects.equals(regexSource(), other.regexSource());
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(names, regexSource());
+    }
+
+    @Override
+    public String toString() {
+        if (isAllLinear()) {
+            return ALL_LINEAR;
+        }
+        return regex != null ? "regex " + regex.pattern() : names.toString();
+    }
+}

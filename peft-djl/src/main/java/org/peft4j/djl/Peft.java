@@ -1,0 +1,50 @@
+package org.peft4j.djl;
+
+import ai.djl.nn.Block;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.peft4j.api.PeftConfig;
+
+/**
+ * The entry point: one call turns an existing DJL block tree into a {@link PeftModel}.
+ *
+ * <pre>{@code
+ * LoraConfig cfg = LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build();
+ * PeftModel peft = Peft.apply(model.getBlock(), cfg);   // freezes the base, injects LoRA
+ * System.out.println(peft.trainableParameters());
+ * }</pre>
+ */
+public final class Peft {
+    private Peft() {}
+
+    /**
+     * Attaches a new adapter named {@value PeftModel#DEFAULT_ADAPTER} to an initialized block tree,
+     * freezing every base parameter.
+     *
+     * @throws IllegalArgumentException if the config does not fit the model; the model is then unchanged
+     */
+    public static PeftModel apply(Block block, PeftConfig config) {
+        return apply(block, config, PeftModel.DEFAULT_ADAPTER);
+    }
+
+    /** Attaches a new adapter with the given name to an initialized block tree, freezing every base parameter. */
+    public static PeftModel apply(Block block, PeftConfig config, String adapterName) {
+        PeftModel model = new PeftModel(block);
+        model.addAdapter(adapterName, config);
+        return model;
+    }
+
+    /**
+     * Loads an adapter saved in Hugging Face PEFT's layout onto an initialized block tree, as
+     * Python's {@code PeftModel.from_pretrained} does.
+     *
+     * @throws org.peft4j.api.checkpoint.AdapterFormatException if the files are malformed or do not
+     *     fit the model; the model is then unchanged
+     * @throws IOException if the files cannot be read
+     */
+    public static PeftModel load(Block block, Path adapterDirectory) throws IOException {
+        PeftModel model = new PeftModel(block);
+        model.loadAdapter(adapterDirectory, PeftModel.DEFAULT_ADAPTER);
+        return model;
+    }
+}

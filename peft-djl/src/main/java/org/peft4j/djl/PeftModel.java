@@ -1,0 +1,325 @@
+package org.peft4j.djl;
+
+import ai.djl.Model;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.Trainer;
+import ai.djl.training.TrainingConfig;
+import ai.djl.util.Pair;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.peft4j.api.Adapter;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.TrainableParameters;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
+import org.peft4j.api.checkpoint.AdapterFormatException;
+import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.djl.lora.LoraInjector;
+
+/**
+ * A DJL block tree with PEFT adapters attached, as {@link Peft#apply} returns it. The block tree is
+ * changed in place, so the {@code Model} that holds it, DJL's {@code Trainer} and
+ * {@code EasyTrain} keep working unchanged; every base parameter is frozen, and only the active
+ * adapter's parameters receive gradients and optimizer state.
+ *
+ * <p>Several named adapters can live on one model; one is active at a time. An adapter can be
+ * merged into the base weights for inference at the base model's cost, bypassed for a scope with
+ * {@link #disableAdapters()}, saved in Hugging Face PEFT's layout and loaded back.
+ *
+ * <p>DJL's {@code Model.newTrainer} unfreezes every parameter of a model that was loaded from
+ * disk: create trainers with {@link #newTrainer(Model, TrainingConfig)}, or call
+ * {@link #freezeBase()} after {@code newTrainer}.
+ *
+ * <p>Not thread-safe: change adapters from one thread, and not while a forward pass runs.
+ */
+public final class PeftModel {
+    /** The name an adapter gets when none is given, as in Hugging Face PEFT. */
+    public static final String DEFAULT_ADAPTER = "default";
+
+    private static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9_-]+");
+
+    private final Block block;
+    private final Map<String, AttachedAdapter> adapters = new LinkedHashMap<>();
+    private String activeAdapter;
+
+    PeftModel(Block block) {
+        this.block = Objects.requireNonNull(block, "block");
+    }
+
+    /** Returns the block tree the adapters are attached to (the same object that was passed in). */
+    public Block block() {
+        return block;
+    }
+
+    /**
+     * Attaches a new adapter and makes it the active one.
+     *
+     * @throws IllegalArgumentException if the name is taken or malformed, or the config does not
+     *     fit the model (a target matching no module lists the modules that exist); the model is
+     *     then unchanged
+     */
+    public AttachedAdapter addAdapter(String name, PeftConfig config) {
+        checkNewName(name);
+        return activate(attach(name, config, null));
+    }
+
+    /**
+     * Loads an adapter saved in Hugging Face PEFT's layout (by peft4j or by Python's
+     * {@code save_pretrained}) and makes it the active one.
+     *
+     * @throws AdapterFormatException if the files are missing or malformed, or do not fit this
+     *     model (the message names the module and the expected and found shapes); the model is
+     *     then unchanged
+     * @throws IOException if the files cannot be read
+     */
+    public AttachedAdapter loadAdapter(Path directory, String name) throws IOException {
+        checkNewName(name);
+        AdapterCheckpoint checkpoint = AdapterCheckpoint.load(directory);
+        try {
+            return activate(attach(name, checkpoint.config(), checkpoint.tensors()));
+        } catch (AdapterFormatException e) {
+            throw new AdapterFormatException(directory + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new AdapterFormatException(directory + ": the adapter does not fit this model: " + e.getMessage(), e);
+        }
+    }
+
+    private AttachedAdapter attach(String name, PeftConfig config, Map<String, org.peft4j.api.safetensors.Tensor> saved) {
+        if (config instanceof LoraConfig) {
+            return LoraInjector.attach(block, name, (LoraConfig) config, saved);
+        }
+        throw new IllegalArgumentException(config.peftType() + " needs a transformer block that accepts virtual tokens;"
+                + " this block tree (" + block.getClass().getName() + ") does not");
+    }
+
+    private AttachedAdapter activate(AttachedAdapter adapter) {
+        adapters.put(adapter.name(), adapter);
+        setActiveAdapter(adapter.name());
+        return adapter;
+    }
+
+    private void checkNewName(String name) {
+        if (name == null || !ADAPTER_NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException(
+                    "adapter name must be letters, digits, '_' or '-', got " + (name == null ? "null" : "\"" + name + "\""));
+        }
+        if (adapters.containsKey(name)) {
+            throw new IllegalArgumentException("an adapter named \"" + name + "\" is already attached; adapters: "
+                    + adapters.keySet());
+        }
+    }
+
+    /** Returns the names of the attached adapters, in the order they were added. */
+    public Set<String> adapterNames() {
+        return Collections.unmodifiableSet(adapters.keySet());
+    }
+
+    /** Returns the active adapter's name, or null if no adapter is attached. */
+    public String activeAdapter() {
+        return activeAdapter;
+    }
+
+    /**
+     * Returns an attached adapter.
+     *
+     * @throws IllegalArgumentException if no adapter has that name
+     */
+    public Adapter adapter(String name) {
+        return require(name);
+    }
+
+    private AttachedAdapter require(String name) {
+        AttachedAdapter adapter = adapters.get(name);
+        if (adapter == null) {
+            throw new IllegalArgumentException("no adapter named \"" + name + "\"; adapters: " + adapters.keySet());
+        }
+        return adapter;
+    }
+
+    /**
+     * Makes {@code name} the adapter the forward pass uses and the only one that trains. Another
+     * adapter merged into the weights is unmerged first.
+     */
+    public void setActiveAdapter(String name) {
+        AttachedAdapter next = require(name);
+        if (activeAdapter != null && !activeAdapter.equals(name)) {
+            adapters.get(activeAdapter).setActive(false);
+        }
+        next.setActive(true);
+        activeAdapter = name;
+        freezeBase();
+    }
+
+    /**
+     * Detaches an adapter and frees its arrays; layers it alone wrapped get their original block
+     * back. If it was active, the most recently added remaining adapter becomes active.
+     */
+    public void deleteAdapter(String name) {
+        AttachedAdapter adapter = require(name);
+        adapter.setActive(false);
+        adapter.remove(false);
+        adapters.remove(name);
+        if (name.equals(activeAdapter)) {
+            activeAdapter = null;
+            String last = null;
+            for (String n : adapters.keySet()) {
+                last = n;
+            }
+            if (last != null) {
+                setActiveAdapter(last);
+            }
+        }
+        freezeBase();
+    }
+
+    /**
+     * Freezes every parameter except the active adapter's. {@link #addAdapter} and
+     * {@link #setActiveAdapter} do this; call it again after DJL's {@code Model.newTrainer}, which
+     * unfreezes every parameter of a model loaded from disk.
+     */
+    public void freezeBase() {
+        Set<Parameter> trainable = Collections.newSetFromMap(new IdentityHashMap<>());
+        if (activeAdapter != null) {
+            trainable.addAll(adapters.get(activeAdapter).trainableParameterList());
+        }
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            Parameter parameter = p.getValue();
+            boolean train = trainable.contains(parameter);
+            if (parameter.requiresGradient() != train) {
+                parameter.freeze(!train);
+            }
+        }
+    }
+
+    /** Creates a trainer with DJL's {@code Model.newTrainer}, then freezes the base again. */
+    public Trainer newTrainer(Model model, TrainingConfig config) {
+        if (model.getBlock() != block) {
+            throw new IllegalArgumentException("the model does not hold this PeftModel's block");
+        }
+        Trainer trainer = model.newTrainer(config);
+        freezeBase();
+        return trainer;
+    }
+
+    /** Returns how many parameters train and how many the model has in all, adapters included. */
+    public TrainableParameters trainableParameters() {
+        long trainable = 0;
+        long all = 0;
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            Parameter parameter = p.getValue();
+            long size = parameter.isInitialized() ? parameter.getArray().size() : 0;
+            all += size;
+            if (parameter.requiresGradient()) {
+                trainable += size;
+            }
+        }
+        return new TrainableParameters(trainable, all);
+    }
+
+    /** Folds the active adapter into the base weights: inference then costs what the base model costs. */
+    public void merge() {
+        activeOrThrow().merge();
+    }
+
+    /** Takes the active adapter back out of the base weights. */
+    public void unmerge() {
+        activeOrThrow().unmerge();
+    }
+
+    /** Returns whether the active adapter is merged into the base weights. */
+    public boolean isMerged() {
+        return activeAdapter != null && adapters.get(activeAdapter).isMerged();
+    }
+
+    private AttachedAdapter activeOrThrow() {
+        if (activeAdapter == null) {
+            throw new IllegalStateException("no adapter is attached");
+        }
+        return adapters.get(activeAdapter);
+    }
+
+    /**
+     * Bypasses every adapter until the returned scope is closed, so the forward pass computes the
+     * base model (a merged adapter is unmerged for the scope and merged again after):
+     * <pre>{@code try (PeftModel.Scope base = peft.disableAdapters()) { ... } }</pre>
+     */
+    public Scope disableAdapters() {
+        AttachedAdapter active = activeAdapter == null ? null : adapters.get(activeAdapter);
+        boolean wasMerged = active != null && active.isMerged();
+        if (wasMerged) {
+            active.unmerge();
+        }
+        adapters.values().forEach(a -> a.setDisabled(true));
+        return () -> {
+            adapters.values().forEach(a -> a.setDisabled(false));
+            if (wasMerged && adapters.get(active.name()) == active) {
+                active.merge();
+            }
+        };
+    }
+
+    /** A scope that ends with {@code close()}, without a checked exception. */
+    @FunctionalInterface
+    public interface Scope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /**
+     * Merges the active adapter into the base weights and detaches every adapter, leaving a plain
+     * block tree (the original layers, with merged weights) for deployment.
+     *
+     * @return the block tree
+     */
+    public Block mergeAndUnload() {
+        merge();
+        AttachedAdapter active = adapters.get(activeAdapter);
+        for (AttachedAdapter a : adapters.values()) {
+            if (a != active) {
+                a.setActive(false);
+                a.remove(false);
+            }
+        }
+        active.remove(true);
+        adapters.clear();
+        activeAdapter = null;
+        freezeBase();
+        return block;
+    }
+
+    /** Detaches every adapter, restoring the original block tree and weights. */
+    public Block unload() {
+        for (String name : adapters.keySet().toArray(new String[0])) {
+            deleteAdapter(name);
+        }
+        return block;
+    }
+
+    /** Saves the active adapter in Hugging Face PEFT's layout (see {@link #saveAdapter(Path, String)}). */
+    public void saveAdapter(Path directory) throws IOException {
+        saveAdapter(directory, activeOrThrow().name());
+    }
+
+    /**
+     * Saves an adapter into {@code directory} as {@code adapter_config.json} and
+     * {@code adapter_model.safetensors}, the files Hugging Face PEFT's {@code save_pretrained}
+     * writes (with {@code inference_mode: true}, as it writes them). Each file is replaced
+     * atomically.
+     */
+    public void saveAdapter(Path directory, String name) throws IOException {
+        AttachedAdapter adapter = require(name);
+        new AdapterCheckpoint(adapter.config().withInferenceMode(true), adapter.stateDict()).save(directory);
+    }
+
+    @Override
+    public String toString() {
+        return "PeftModel(adapters=" + adapters.keySet() + ", active=" + activeAdapter + ", " + trainableParameters() + ")";
+    }
+}

@@ -1,0 +1,261 @@
+package org.peft4j.djl.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.util.Pair;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.peft4j.api.ModulePatterns;
+import org.peft4j.api.checkpoint.AdapterFormatException;
+import org.peft4j.api.lora.LoraBias;
+import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.lora.LoraInit;
+import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.BlockSurgery;
+import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.TensorConversions;
+
+/**
+ * Puts a LoRA adapter on a DJL block tree: finds the targeted {@link Linear} layers by module
+ * path, checks everything (targets, shapes, saved tensors) before changing anything, then wraps
+ * each target in a {@link LoraLinear}, or adds the adapter to one that is already wrapped.
+ */
+public final class LoraInjector {
+    private static final int MAX_LISTED_MODULES = 400;
+
+    private LoraInjector() {}
+
+    /**
+     * Attaches a LoRA adapter to {@code root}, starting as {@code config.initLoraWeights()} says,
+     * or from {@code saved} tensors (keyed as Hugging Face PEFT keys them) when they are given.
+     *
+     * @param root the model's root block, initialized
+     * @param name the adapter's name, not yet used on this model
+     * @param config the adapter's settings
+     * @param saved the adapter's saved tensors, or null for a fresh adapter
+     * @return the attached adapter, not yet active
+     * @throws IllegalArgumentException if no module matches, a match is not a Linear layer, or a
+     *     module to save does not exist; the model is then unchanged
+     * @throws AdapterFormatException if {@code saved} lacks a tensor, has an extra one, or one of
+     *     the wrong shape; the model is then unchanged
+     */
+    public static AttachedAdapter attach(Block root, String name, LoraConfig config, Map<String, Tensor> saved) {
+        Map<String, ModuleTree.Node> nodes = ModuleTree.nodes(root);
+        Map<String, ModuleTree.Node> targets = findTargets(nodes, config);
+        Map<String, Parameter> savedWhole = findSavedParameters(nodes, targets, config);
+        if (saved != null) {
+            checkSavedTensors(targets, savedWhole, config, saved);
+        }
+        Map<String, LoraLinear> layers = new LinkedHashMap<>();
+        List<Runnable> rollback = new ArrayList<>();
+        try {
+            for (Map.Entry<String, ModuleTree.Node> e : targets.entrySet()) {
+                String path = e.getKey();
+                Linear linear = (Linear) e.getValue().block;
+                LoraLinear layer;
+                if (linear instanceof LoraLinear) {
+                    layer = (LoraLinear) linear;
+                } else {
+                    layer = new LoraLinear(linear);
+                    BlockSurgery.Undo undo = BlockSurgery.replace(e.getValue().parent, linear, layer);
+                    layer.wrappedBy(undo);
+                    rollback.add(layer::unwrap);
+                }
+                LoraWeights weights = newWeights(layer, path, name, config, saved);
+                layer.addAdapter(weights);
+                rollback.add(() -> layer.removeAdapter(name, false));
+                layers.put(path, layer);
+            }
+            Map<String, DjlLoraAdapter.SavedParameter> savedParameters = new LinkedHashMap<>();
+            for (Map.Entry<String, Parameter> e : savedWhole.entrySet()) {
+                DjlLoraAdapter.SavedParameter sp = new DjlLoraAdapter.SavedParameter(e.getValue());
+                savedParameters.put(e.getKey(), sp);
+                if (saved != null) {
+                    TensorConversions.copyInto(saved.get(e.getKey()), e.getValue().getArray());
+                    rollback.add(() -> TensorConversions.copyInto(sp.original, sp.parameter.getArray()));
+                }
+            }
+            return new DjlLoraAdapter(name, config, layers, savedParameters);
+        } catch (RuntimeException e) {
+            for (int i = rollback.size() - 1; i >= 0; i--) {
+                try {
+                    rollback.get(i).run();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static Map<String, ModuleTree.Node> findTargets(Map<String, ModuleTree.Node> nodes, LoraConfig config) {
+        Map<String, ModuleTree.Node> targets = new LinkedHashMap<>();
+        List<String> notLinear = new ArrayList<>();
+        for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
+            String path = e.getKey();
+            if (!config.isTargeted(path)) {
+                continue;
+            }
+            if (e.getValue().block instanceof Linear) {
+                targets.put(path, e.getValue());
+            } else if (!config.targetModules().isAllLinear()) {
+                notLinear.add(path + " (" + e.getValue().block.getClass().getSimpleName() + ")");
+            }
+        }
+        if (!notLinear.isEmpty()) {
+            throw new IllegalArgumentException("target_modules " + config.targetModules()
+                    + " matched modules that are not Linear layers, and LoRA applies to Linear layers only: "
+                    + notLinear);
+        }
+        if (targets.isEmpty()) {
+            throw new IllegalArgumentException("target_modules " + config.targetModules()
+                    + (config.excludeModules() != null ? " (excluding " + config.excludeModules() + ")" : "")
+                    + " matched no Linear layer. The model's modules are: " + describe(nodes));
+        }
+        return targets;
+    }
+
+    private static Map<String, Parameter> findSavedParameters(
+            Map<String, ModuleTree.Node> nodes, Map<String, ModuleTree.Node> targets, LoraConfig config) {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        for (String wanted : config.modulesToSave()) {
+            boolean found = false;
+            for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
+                if (ModulePatterns.nameMatches(wanted, e.getKey())) {
+                    found = true;
+                    addParameters(e.getKey(), e.getValue().block, out);
+                }
+            }
+            if (!found) {
+                throw new IllegalArgumentException("modules_to_save entry \"" + wanted
+                        + "\" matched no module. The model's modules are: " + describe(nodes));
+            }
+        }
+        if (config.bias() != LoraBias.NONE) {
+            for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
+                boolean wanted = config.bias() == LoraBias.ALL || targets.containsKey(e.getKey());
+                Parameter bias = e.getValue().block.getDirectParameters().get("bias");
+                if (wanted && bias != null && bias.getType() == Parameter.Type.BIAS) {
+                    out.putIfAbsent(DjlLoraAdapter.KEY_PREFIX + e.getKey() + ".bias", bias);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void addParameters(String modulePath, Block module, Map<String, Parameter> out) {
+        for (Pair<String, Parameter> p : module.getDirectParameters()) {
+            out.put(DjlLoraAdapter.KEY_PREFIX + modulePath + "." + huggingFaceName(p.getKey()), p.getValue());
+        }
+        ModuleTree.nodes(module).forEach((sub, node) -> {
+            for (Pair<String, Parameter> p : node.block.getDirectParameters()) {
+                out.put(DjlLoraAdapter.KEY_PREFIX + modulePath + "." + sub + "." + huggingFaceName(p.getKey()),
+                        p.getValue());
+            }
+        });
+    }
+
+    /** Maps DJL's parameter names to PyTorch's (LayerNorm's gamma and beta are weight and bias there). */
+    static String huggingFaceName(String djlName) {
+        switch (djlName) {
+            case "gamma":
+            case "embedding":
+                return "weight";
+            case "beta":
+                return "bias";
+            case "runningMean":
+                return "running_mean";
+            case "runningVar":
+                return "running_var";
+            default:
+                return djlName;
+        }
+    }
+
+    private static void checkSavedTensors(Map<String, ModuleTree.Node> targets, Map<String, Parameter> savedWhole,
+            LoraConfig config, Map<String, Tensor> saved) {
+        Map<String, long[]> expected = new LinkedHashMap<>();
+        Map<String, String> owner = new LinkedHashMap<>();
+        targets.forEach((path, node) -> {
+            Shape w = ((Linear) node.block).getDirectParameters().get("weight").getArray().getShape();
+            int r = config.rankFor(path);
+            String a = DjlLoraAdapter.KEY_PREFIX + path + ".lora_A.weight";
+            String b = DjlLoraAdapter.KEY_PREFIX + path + ".lora_B.weight";
+            expected.put(a, new long[] {r, w.get(1)});
+            expected.put(b, new long[] {w.get(0), r});
+            owner.put(a, path);
+            owner.put(b, path);
+        });
+        savedWhole.forEach((key, p) -> {
+            expected.put(key, p.getArray().getShape().getShape());
+            owner.put(key, key.substring(DjlLoraAdapter.KEY_PREFIX.length()));
+        });
+        List<String> problems = new ArrayList<>();
+        expected.forEach((key, shape) -> {
+            Tensor t = saved.get(key);
+            if (t == null) {
+                problems.add("module " + owner.get(key) + ": the adapter has no tensor \"" + key + "\"");
+            } else if (!Arrays.equals(t.shape(), shape)) {
+                problems.add("module " + owner.get(key) + ": \"" + key + "\" expected shape " + Arrays.toString(shape)
+                        + ", found " + Arrays.toString(t.shape()));
+            } else if (!t.dtype().isFloatingPoint()) {
+                problems.add("module " + owner.get(key) + ": \"" + key + "\" has dtype " + t.dtype()
+                        + ", expected a floating-point type");
+            }
+        });
+        TreeSet<String> unexpected = new TreeSet<>(saved.keySet());
+        unexpected.removeAll(expected.keySet());
+        if (!unexpected.isEmpty()) {
+            problems.add("tensors that match no module of this model: " + unexpected);
+        }
+        if (!problems.isEmpty()) {
+            throw new AdapterFormatException("the adapter does not fit this model: " + String.join("; ", problems));
+        }
+    }
+
+    private static LoraWeights newWeights(LoraLinear layer, String path, String name, LoraConfig config,
+            Map<String, Tensor> saved) {
+        NDArray weight = layer.weight().getArray();
+        NDManager manager = weight.getManager();
+        DataType dtype = weight.getDataType();
+        int r = config.rankFor(path);
+        long in = layer.inFeatures();
+        long out = layer.outFeatures();
+        NDArray a;
+        NDArray b;
+        if (saved != null) {
+            a = TensorConversions.toNDArray(manager, saved.get(DjlLoraAdapter.KEY_PREFIX + path + ".lora_A.weight"), dtype);
+            b = TensorConversions.toNDArray(manager, saved.get(DjlLoraAdapter.KEY_PREFIX + path + ".lora_B.weight"), dtype);
+        } else {
+            // kaiming-uniform with a = sqrt(5): bound = sqrt(6 / ((1 + a^2) fan_in)) = 1 / sqrt(fan_in)
+            float boundA = (float) (1 / Math.sqrt(in));
+            a = config.initLoraWeights() == LoraInit.GAUSSIAN
+                    ? manager.randomNormal(0, 1f / r, new Shape(r, in), dtype)
+                    : manager.randomUniform(-boundA, boundA, new Shape(r, in), dtype);
+            b = config.initLoraWeights() == LoraInit.RANDOM
+                    ? manager.randomUniform((float) (-1 / Math.sqrt(r)), (float) (1 / Math.sqrt(r)), new Shape(out, r), dtype)
+                    : manager.zeros(new Shape(out, r), dtype);
+        }
+        return new LoraWeights(name, a, b, config.scalingFor(path), config.loraDropout());
+    }
+
+    private static String describe(Map<String, ModuleTree.Node> nodes) {
+        List<String> listed = nodes.entrySet().stream()
+                .limit(MAX_LISTED_MODULES)
+                .map(e -> e.getKey() + " (" + e.getValue().block.getClass().getSimpleName() + ")")
+                .collect(Collectors.toList());
+        String more = nodes.size() > MAX_LISTED_MODULES ? ", ... (" + nodes.size() + " in all)" : "";
+        return nodes.isEmpty() ? "(none: the block has no children)" : String.join(", ", listed) + more;
+    }
+}
