@@ -1,0 +1,72 @@
+package org.peft4j.api.checkpoint;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.safetensors.Tensor;
+
+class AdapterCheckpointTest {
+    @TempDir
+    Path dir;
+
+    private static AdapterCheckpoint sample(float value) {
+        return new AdapterCheckpoint(LoraConfig.builder().rank(1).targetModules("q").build(),
+                Map.of("base_model.model.q.lora_A.weight", Tensor.ofFloats(new long[] {1, 2}, new float[] {value, 2}),
+                        "base_model.model.q.lora_B.weight", Tensor.ofFloats(new long[] {2, 1}, new float[] {0, 0})));
+    }
+
+    @Test
+    void savesAndLoadsTheHuggingFaceLayout() throws IOException {
+        Path out = dir.resolve("nested/adapter");
+        sample(1).save(out);
+        try (Stream<Path> files = Files.list(out)) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("adapter_config.json", "adapter_model.safetensors");
+        }
+        AdapterCheckpoint back = AdapterCheckpoint.load(out);
+        assertThat(back).isEqualTo(sample(1));
+    }
+
+    @Test
+    void aMissingFileIsNamed() throws IOException {
+        sample(1).save(dir);
+        Files.delete(dir.resolve("adapter_config.json"));
+        assertThatThrownBy(() -> AdapterCheckpoint.load(dir))
+                .isInstanceOf(AdapterFormatException.class)
+                .hasMessageContaining("adapter_config.json does not exist");
+    }
+
+    @Test
+    void aWriteThatFailsHalfwayLeavesTheOldFileAndNoTemporaryFile() throws IOException {
+        Path target = dir.resolve("adapter_config.json");
+        Files.writeString(target, "old", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> AtomicFiles.write(target, out -> {
+            out.write("new and half".getBytes(StandardCharsets.UTF_8));
+            throw new IOException("disk full");
+        })).hasMessage("disk full");
+        assertThat(Files.readString(target, StandardCharsets.UTF_8)).isEqualTo("old");
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files).containsExactly(target);
+        }
+    }
+
+    @Test
+    void savingOverAnAdapterReplacesBothFilesAndLeavesNoTemporaryFile() throws IOException {
+        sample(1).save(dir);
+        sample(5).save(dir);
+        assertThat(AdapterCheckpoint.load(dir)).isEqualTo(sample(5));
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
+        }
+    }
+}
