@@ -94,6 +94,45 @@ class LoraForwardTest {
     }
 
     @Test
+    void dropoutActsOnlyWhileTraining() {
+        Linear linear = Linear.builder().setUnits(6).build();
+        SequentialBlock block = new SequentialBlock().add(linear);
+        block.initialize(manager, DataType.FLOAT32, new Shape(5, 10));
+        float[] w = linear.getParameters().get("weight").getArray().toFloatArray();
+        float[] b = linear.getParameters().get("bias").getArray().toFloatArray();
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(2).alpha(4).dropout(0.5f)
+                .init(LoraInit.RANDOM).targetModules("0").build());
+        Map<String, Tensor> state = peft.adapter("default").stateDict();
+        NDArray x = manager.randomNormal(new Shape(5, 10));
+        float[] expected = loraFormula(x.toFloatArray(), 5, 10, 6, 2, w, b,
+                state.get("base_model.model.0.lora_A.weight").toFloatArray(),
+                state.get("base_model.model.0.lora_B.weight").toFloatArray(), 2);
+        assertThat(TestBlocks.maxAbsDiff(TestBlocks.forward(block, x).toFloatArray(), expected)).isLessThan(1e-5);
+        try (ai.djl.training.GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            NDArray training = block.forward(new ai.djl.training.ParameterStore(manager, false),
+                    new ai.djl.ndarray.NDList(x), true).singletonOrThrow();
+            assertThat(TestBlocks.maxAbsDiff(training.toFloatArray(), expected)).isGreaterThan(1e-4);
+        }
+    }
+
+    @Test
+    void biasAllTrainsEveryBiasAndSavesIt() {
+        TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
+        block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(2).targetModules("query")
+                .bias(org.peft4j.api.lora.LoraBias.ALL).build());
+        assertThat(peft.adapter("default").stateDict().keySet()).containsExactlyInAnyOrder(
+                "base_model.model.query.lora_A.weight", "base_model.model.query.lora_B.weight",
+                "base_model.model.query.bias", "base_model.model.value.bias", "base_model.model.output.bias");
+        assertThat(peft.trainableParameters().trainable()).isEqualTo(2 * 6 + 8 * 2 + 8 + 8 + 3);
+        TestBlocks.TwoTower other = new TestBlocks.TwoTower(8, 3);
+        other.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
+        PeftModel onlyLora = Peft.apply(other, LoraConfig.builder().rank(2)
+                .targetModules("value").bias(org.peft4j.api.lora.LoraBias.LORA_ONLY).build(), "x");
+        assertThat(onlyLora.adapter("x").stateDict()).containsKey("base_model.model.value.bias").hasSize(3);
+    }
+
+    @Test
     void aFreshAdapterLeavesTheOutputExactlyUnchanged() {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
         block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));

@@ -191,7 +191,7 @@ class LoraSaveLoadTest {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 2);
         ai.djl.nn.SequentialBlock root = new ai.djl.nn.SequentialBlock().add(block);
         assertThatThrownBy(() -> Peft.apply(root, LoraConfig.builder().targetModules("query").build()))
-                .hasMessageContaining("not initialized");
+                .hasMessageContaining("module 0.query (Linear) is not initialized");
         assertThat(block.queryField().getClass()).isEqualTo(Linear.class);
         root.initialize(manager, DataType.FLOAT32, new Shape(1, 5));
         assertThatThrownBy(() -> Peft.apply(root, LoraConfig.builder().targetModules("0").build()))

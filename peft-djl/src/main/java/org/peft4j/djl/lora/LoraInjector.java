@@ -108,6 +108,11 @@ public final class LoraInjector {
                 continue;
             }
             if (e.getValue().block instanceof Linear) {
+                Parameter weight = e.getValue().block.getDirectParameters().get("weight");
+                if (weight == null || !weight.isInitialized()) {
+                    throw new IllegalStateException("module " + path + " (Linear) is not initialized; initialize the model"
+                            + " (block.initialize(manager, dataType, inputShapes), or load it) before applying LoRA");
+                }
                 targets.put(path, e.getValue());
             } else if (!config.targetModules().isAllLinear()) {
                 notLinear.add(path + " (" + e.getValue().block.getClass().getSimpleName() + ")");

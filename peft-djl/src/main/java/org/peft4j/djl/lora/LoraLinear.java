@@ -51,11 +51,9 @@ public final class LoraLinear extends Linear {
         }
     }
 
+    /** The base must be initialized, which {@link LoraInjector} checks first. */
     private static long outFeatures(Linear base) {
         Parameter w = base.getDirectParameters().get("weight");
-        if (w == null || !w.isInitialized()) {
-            throw new IllegalStateException("the Linear layer is not initialized; initialize the model before applying LoRA");
-        }
         return w.getArray().getShape().get(0);
     }
 
