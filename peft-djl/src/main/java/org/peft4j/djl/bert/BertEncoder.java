@@ -1,0 +1,85 @@
+package org.peft4j.djl.bert;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * The stack of {@link BertLayer}s, with Hugging Face's paths: this block is {@code encoder} and its
+ * one child {@code layer} holds the layers as {@code layer.0}, {@code layer.1}, ...
+ */
+public final class BertEncoder extends AbstractBlock {
+    private final Layers layers;
+
+    BertEncoder(BertConfig config) {
+        layers = addChildBlock("layer", new Layers(config));
+    }
+
+    /** Returns the layers in order. */
+    public List<BertLayer> layers() {
+        return Collections.unmodifiableList(layers.list);
+    }
+
+    NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, boolean training) {
+        NDArray h = hidden;
+        for (BertLayer layer : layers.list) {
+            h = layer.apply(ps, h, additiveMask, training);
+        }
+        return h;
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(apply(ps, inputs.get(0), inputs.get(1), training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0]};
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        layers.initialize(manager, dataType, inputShapes);
+    }
+
+    /** The {@code layer} container; its children are named by their index. */
+    static final class Layers extends AbstractBlock {
+        private final List<BertLayer> list = new ArrayList<>();
+
+        Layers(BertConfig config) {
+            for (int i = 0; i < config.numHiddenLayers(); i++) {
+                list.add(addChildBlock(Integer.toString(i), new BertLayer(config)));
+            }
+        }
+
+        @Override
+        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+            NDArray h = inputs.get(0);
+            for (BertLayer layer : list) {
+                h = layer.apply(ps, h, inputs.get(1), training);
+            }
+            return new NDList(h);
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            return new Shape[] {inputShapes[0]};
+        }
+
+        @Override
+        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+            for (BertLayer layer : list) {
+                layer.initialize(manager, dataType, inputShapes[0]);
+            }
+        }
+    }
+}

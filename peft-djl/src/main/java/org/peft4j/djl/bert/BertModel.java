@@ -1,0 +1,92 @@
+package org.peft4j.djl.bert;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+/**
+ * A BERT-family encoder built from DJL blocks that reproduces Hugging Face's {@code BertModel}
+ * (without the pooler): post-LayerNorm layers, exact erf GELU, absolute position and token-type
+ * embeddings, any sequence length up to the position table, and an attention mask. Its module
+ * paths are Hugging Face's ({@code embeddings.word_embeddings},
+ * {@code encoder.layer.0.attention.self.query}, ...), so {@code target_modules} and adapter keys
+ * carry over unchanged.
+ *
+ * <p>Input: {@code input_ids} [B, T], then optionally {@code attention_mask} [B, T] (1 for real
+ * tokens, 0 for padding; default all ones) and {@code token_type_ids} [B, T] (default zeros).
+ * Output: {@code last_hidden_state} [B, T, hidden]. Load pretrained weights with
+ * {@link BertLoader}.
+ */
+public final class BertModel extends AbstractBlock {
+    /** Added to attention scores at padded positions, as Hugging Face does (the float minimum). */
+    private static final float MASKED = -Float.MAX_VALUE;
+
+    private final BertConfig config;
+    private final BertEmbeddings embeddings;
+    private final BertEncoder encoder;
+
+    /** Creates an encoder with the given architecture; initialize or load it before use. */
+    public BertModel(BertConfig config) {
+        this.config = config;
+        embeddings = addChildBlock("embeddings", new BertEmbeddings(config));
+        encoder = addChildBlock("encoder", new BertEncoder(config));
+    }
+
+    /** Returns the architecture. */
+    public BertConfig config() {
+        return config;
+    }
+
+    /** Returns the embeddings block. */
+    public BertEmbeddings embeddings() {
+        return embeddings;
+    }
+
+    /** Returns the encoder block. */
+    public BertEncoder encoder() {
+        return encoder;
+    }
+
+    /**
+     * Computes {@code last_hidden_state} [B, T, hidden].
+     *
+     * @param attentionMask [B, T], or null for no padding
+     * @param tokenTypeIds [B, T], or null for all zeros
+     */
+    public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
+            boolean training) {
+        if (inputIds.getShape().dimension() != 2) {
+            throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
+        }
+        NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, training);
+        Shape shape = inputIds.getShape();
+        NDArray mask = attentionMask != null
+                ? attentionMask.toType(DataType.FLOAT32, false)
+                : inputIds.getManager().ones(shape, DataType.FLOAT32);
+        NDArray additive = mask.neg().add(1f).mul(MASKED).reshape(shape.get(0), 1, 1, shape.get(1));
+        return encoder.apply(ps, hidden, additive, training);
+    }
+
+    @Override
+    protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(encode(ps, inputs.get(0), inputs.size() > 1 ? inputs.get(1) : null,
+                inputs.size() > 2 ? inputs.get(2) : null, training));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0].add(config.hiddenSize())};
+    }
+
+    /** Needs only the shape of {@code input_ids}, [B, T]. */
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        embeddings.initialize(manager, dataType, inputShapes[0]);
+        encoder.initialize(manager, dataType, inputShapes[0].add(config.hiddenSize()));
+    }
+}
