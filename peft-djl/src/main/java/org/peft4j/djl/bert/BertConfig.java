@@ -77,7 +77,7 @@ public record BertConfig(
      *     model is not a BERT-style encoder with absolute positions and exact GELU
      */
     public static BertConfig fromJson(Path file) throws IOException {
-        JsonNode root = new ObjectMapper().readTree(file.toFile());
+        JsonNode root = new ObjectMapper().readTree(java.nio.file.Files.readString(file));
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(file + ": expected a JSON object");
         }
