@@ -15,6 +15,12 @@ public interface PeftConfig {
     /** Returns the name or path of the base model the adapter belongs to, or null if none was given. */
     String baseModelNameOrPath();
 
+    /**
+     * Returns the modules (such as a new classification head) trained whole next to the adapter
+     * and saved with it, as Hugging Face PEFT's {@code modules_to_save}.
+     */
+    java.util.List<String> modulesToSave();
+
     /** Returns whether the adapter is meant for inference only (no training). */
     boolean inferenceMode();
 

@@ -89,15 +89,16 @@ public final class AdapterConfigJson {
                         f.enumValue("prompt_tuning_init", PromptTuningInit.class, PromptTuningInit.RANDOM),
                         f.string("prompt_tuning_init_text"), f.string("tokenizer_name_or_path"),
                         f.integer("token_dim"), f.integer("num_layers"), f.integer("num_attention_heads"),
-                        f.enumValue("task_type", TaskType.class, null), f.string("base_model_name_or_path"),
-                        f.bool("inference_mode", false));
+                        f.stringList("modules_to_save"), f.enumValue("task_type", TaskType.class, null),
+                        f.string("base_model_name_or_path"), f.bool("inference_mode", false));
                 break;
             case "PREFIX_TUNING":
                 config = new PrefixTuningConfig(
                         f.requiredInt("num_virtual_tokens"), f.bool("prefix_projection", false),
                         f.integer("encoder_hidden_size"), f.integer("token_dim"), f.integer("num_layers"),
-                        f.integer("num_attention_heads"), f.enumValue("task_type", TaskType.class, null),
-                        f.string("base_model_name_or_path"), f.bool("inference_mode", false));
+                        f.integer("num_attention_heads"), f.stringList("modules_to_save"),
+                        f.enumValue("task_type", TaskType.class, null), f.string("base_model_name_or_path"),
+                        f.bool("inference_mode", false));
                 break;
             default:
                 throw new AdapterFormatException(source + ": peft_type \"" + peftType
@@ -152,6 +153,7 @@ public final class AdapterConfigJson {
         out.put("base_model_name_or_path", config.baseModelNameOrPath());
         out.put("revision", null);
         out.put("inference_mode", config.inferenceMode());
+        out.put("modules_to_save", config.modulesToSave().isEmpty() ? null : config.modulesToSave());
         if (config instanceof LoraConfig) {
             LoraConfig c = (LoraConfig) config;
             out.put("r", c.r());
@@ -169,7 +171,6 @@ public final class AdapterConfigJson {
             c.alphaPattern().forEach((k, v) -> alphas.put(k, number(v)));
             out.put("rank_pattern", c.rankPattern());
             out.put("alpha_pattern", alphas);
-            out.put("modules_to_save", c.modulesToSave().isEmpty() ? null : c.modulesToSave());
             out.put("fan_in_fan_out", false);
             out.put("use_dora", false);
             out.put("layers_to_transform", null);

@@ -1,5 +1,6 @@
 package org.peft4j.api.prefix;
 
+import java.util.List;
 import org.peft4j.api.ModelDimensions;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
@@ -16,6 +17,7 @@ import org.peft4j.api.TaskType;
  * @param tokenDim the model's hidden size, filled in when the adapter is attached; null before
  * @param numLayers the model's layer count, filled in when attached; null before
  * @param numAttentionHeads the model's head count, filled in when attached; null before
+ * @param modulesToSave modules (such as a classification head) trained whole and saved with the adapter
  * @param taskType the task, or null
  * @param baseModelNameOrPath the base model's name or path, or null
  * @param inferenceMode whether the adapter is frozen for inference
@@ -27,6 +29,7 @@ public record PrefixTuningConfig(
         Integer tokenDim,
         Integer numLayers,
         Integer numAttentionHeads,
+        List<String> modulesToSave,
         TaskType taskType,
         String baseModelNameOrPath,
         boolean inferenceMode)
@@ -41,6 +44,7 @@ public record PrefixTuningConfig(
             throw new IllegalArgumentException("encoder_hidden_size must be a positive integer, got " + encoderHiddenSize);
         }
         ModelDimensions.check(tokenDim, numLayers, numAttentionHeads);
+        modulesToSave = List.copyOf(modulesToSave == null ? List.of() : modulesToSave);
     }
 
     /** Returns a builder with Hugging Face PEFT's defaults (no projection); n must be set. */
@@ -53,10 +57,16 @@ public record PrefixTuningConfig(
         return PeftType.PREFIX_TUNING;
     }
 
+    /** Returns a copy with the model's dimensions recorded, as they are when the adapter is attached. */
+    public PrefixTuningConfig withModelDimensions(int tokenDim, int numLayers, int numAttentionHeads) {
+        return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
+                numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
     @Override
     public PrefixTuningConfig withInferenceMode(boolean inferenceMode) {
         return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
-                numAttentionHeads, taskType, baseModelNameOrPath, inferenceMode);
+                numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
     /** A builder of {@link PrefixTuningConfig}. */
@@ -67,6 +77,7 @@ public record PrefixTuningConfig(
         private Integer tokenDim;
         private Integer numLayers;
         private Integer numAttentionHeads;
+        private List<String> modulesToSave = List.of();
         private TaskType taskType;
         private String baseModelNameOrPath;
         private boolean inferenceMode;
@@ -99,6 +110,12 @@ public record PrefixTuningConfig(
             return this;
         }
 
+        /** Trains these modules whole (such as a new classification head) and saves them with the adapter. */
+        public Builder modulesToSave(String... names) {
+            this.modulesToSave = List.of(names);
+            return this;
+        }
+
         /** Sets the task type. */
         public Builder taskType(TaskType taskType) {
             this.taskType = taskType;
@@ -120,7 +137,7 @@ public record PrefixTuningConfig(
         /** Returns the validated config. */
         public PrefixTuningConfig build() {
             return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
-                    numAttentionHeads, taskType, baseModelNameOrPath, inferenceMode);
+                    numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
         }
     }
 }

@@ -1,5 +1,6 @@
 package org.peft4j.api.prompt;
 
+import java.util.List;
 import java.util.Objects;
 import org.peft4j.api.ModelDimensions;
 import org.peft4j.api.PeftConfig;
@@ -17,6 +18,7 @@ import org.peft4j.api.TaskType;
  * @param tokenDim the model's hidden size, filled in when the adapter is attached; null before
  * @param numLayers the model's layer count, filled in when attached; null before
  * @param numAttentionHeads the model's head count, filled in when attached; null before
+ * @param modulesToSave modules (such as a classification head) trained whole and saved with the adapter
  * @param taskType the task, or null
  * @param baseModelNameOrPath the base model's name or path, or null
  * @param inferenceMode whether the adapter is frozen for inference
@@ -29,6 +31,7 @@ public record PromptTuningConfig(
         Integer tokenDim,
         Integer numLayers,
         Integer numAttentionHeads,
+        List<String> modulesToSave,
         TaskType taskType,
         String baseModelNameOrPath,
         boolean inferenceMode)
@@ -44,6 +47,7 @@ public record PromptTuningConfig(
             throw new IllegalArgumentException("prompt_tuning_init TEXT needs a non-blank prompt_tuning_init_text");
         }
         ModelDimensions.check(tokenDim, numLayers, numAttentionHeads);
+        modulesToSave = List.copyOf(modulesToSave == null ? List.of() : modulesToSave);
     }
 
     /** Returns a builder with Hugging Face PEFT's defaults (RANDOM init); n must be set. */
@@ -56,10 +60,16 @@ public record PromptTuningConfig(
         return PeftType.PROMPT_TUNING;
     }
 
+    /** Returns a copy with the model's dimensions recorded, as they are when the adapter is attached. */
+    public PromptTuningConfig withModelDimensions(int tokenDim, int numLayers, int numAttentionHeads) {
+        return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
+                tokenDim, numLayers, numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
     @Override
     public PromptTuningConfig withInferenceMode(boolean inferenceMode) {
         return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
-                tokenDim, numLayers, numAttentionHeads, taskType, baseModelNameOrPath, inferenceMode);
+                tokenDim, numLayers, numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
     /** A builder of {@link PromptTuningConfig}. */
@@ -71,6 +81,7 @@ public record PromptTuningConfig(
         private Integer tokenDim;
         private Integer numLayers;
         private Integer numAttentionHeads;
+        private List<String> modulesToSave = List.of();
         private TaskType taskType;
         private String baseModelNameOrPath;
         private boolean inferenceMode;
@@ -110,6 +121,12 @@ public record PromptTuningConfig(
             return this;
         }
 
+        /** Trains these modules whole (such as a new classification head) and saves them with the adapter. */
+        public Builder modulesToSave(String... names) {
+            this.modulesToSave = List.of(names);
+            return this;
+        }
+
         /** Sets the task type. */
         public Builder taskType(TaskType taskType) {
             this.taskType = taskType;
@@ -131,7 +148,7 @@ public record PromptTuningConfig(
         /** Returns the validated config. */
         public PromptTuningConfig build() {
             return new PromptTuningConfig(numVirtualTokens, init, initText, tokenizerNameOrPath, tokenDim, numLayers,
-                    numAttentionHeads, taskType, baseModelNameOrPath, inferenceMode);
+                    numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
         }
     }
 }

@@ -11,6 +11,7 @@ import org.peft4j.api.lora.LoraAdapter;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.SavedModules;
 import org.peft4j.djl.TensorConversions;
 
 /**
@@ -18,31 +19,16 @@ import org.peft4j.djl.TensorConversions;
  * plus any biases or whole modules ({@code modules_to_save}) it trains in place.
  */
 final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
-    /** The prefix Hugging Face PEFT puts before every module path in a saved adapter. */
-    static final String KEY_PREFIX = "base_model.model.";
-
     private final String name;
     private final LoraConfig config;
     private final Map<String, LoraLinear> layers;
-    private final Map<String, SavedParameter> savedParameters;
+    private final SavedModules savedModules;
 
-    DjlLoraAdapter(String name, LoraConfig config, Map<String, LoraLinear> layers,
-            Map<String, SavedParameter> savedParameters) {
+    DjlLoraAdapter(String name, LoraConfig config, Map<String, LoraLinear> layers, SavedModules savedModules) {
         this.name = name;
         this.config = config;
         this.layers = Collections.unmodifiableMap(new LinkedHashMap<>(layers));
-        this.savedParameters = Collections.unmodifiableMap(new LinkedHashMap<>(savedParameters));
-    }
-
-    /** A base parameter this adapter trains in place (a bias or a module to save), and its original values. */
-    static final class SavedParameter {
-        final Parameter parameter;
-        final Tensor original;
-
-        SavedParameter(Parameter parameter) {
-            this.parameter = parameter;
-            this.original = TensorConversions.toTensor(parameter.getArray());
-        }
+        this.savedModules = savedModules;
     }
 
     @Override
@@ -82,9 +68,7 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
             out.add(w.a);
             out.add(w.b);
         }
-        for (SavedParameter s : savedParameters.values()) {
-            out.add(s.parameter);
-        }
+        out.addAll(savedModules.parameters());
         return out;
     }
 
@@ -93,10 +77,10 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
         Map<String, Tensor> out = new LinkedHashMap<>();
         layers.forEach((path, layer) -> {
             LoraWeights w = layer.adapters().get(name);
-            out.put(KEY_PREFIX + path + ".lora_A.weight", TensorConversions.toTensor(w.a.getArray()));
-            out.put(KEY_PREFIX + path + ".lora_B.weight", TensorConversions.toTensor(w.b.getArray()));
+            out.put(SavedModules.KEY_PREFIX + path + ".lora_A.weight", TensorConversions.toTensor(w.a.getArray()));
+            out.put(SavedModules.KEY_PREFIX + path + ".lora_B.weight", TensorConversions.toTensor(w.b.getArray()));
         });
-        savedParameters.forEach((key, s) -> out.put(key, TensorConversions.toTensor(s.parameter.getArray())));
+        out.putAll(savedModules.stateDict());
         return out;
     }
 
@@ -143,9 +127,7 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
             }
         }
         if (!keepMergedWeights) {
-            for (SavedParameter s : savedParameters.values()) {
-                TensorConversions.copyInto(s.original, s.parameter.getArray());
-            }
+            savedModules.restore();
         }
     }
 }

@@ -7,15 +7,12 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
-import ai.djl.util.Pair;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.stream.Collectors;
-import org.peft4j.api.ModulePatterns;
 import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
@@ -24,6 +21,7 @@ import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.BlockSurgery;
 import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.SavedModules;
 import org.peft4j.djl.TensorConversions;
 
 /**
@@ -32,8 +30,6 @@ import org.peft4j.djl.TensorConversions;
  * each target in a {@link LoraLinear}, or adds the adapter to one that is already wrapped.
  */
 public final class LoraInjector {
-    private static final int MAX_LISTED_MODULES = 400;
-
     private LoraInjector() {}
 
     /**
@@ -53,7 +49,7 @@ public final class LoraInjector {
     public static AttachedAdapter attach(Block root, String name, LoraConfig config, Map<String, Tensor> saved) {
         Map<String, ModuleTree.Node> nodes = ModuleTree.nodes(root);
         Map<String, ModuleTree.Node> targets = findTargets(nodes, config);
-        Map<String, Parameter> savedWhole = findSavedParameters(nodes, targets, config);
+        SavedModules savedWhole = SavedModules.capture(findSavedParameters(nodes, targets, config));
         if (saved != null) {
             checkSavedTensors(targets, savedWhole, config, saved);
         }
@@ -77,16 +73,11 @@ public final class LoraInjector {
                 rollback.add(() -> layer.removeAdapter(name, false));
                 layers.put(path, layer);
             }
-            Map<String, DjlLoraAdapter.SavedParameter> savedParameters = new LinkedHashMap<>();
-            for (Map.Entry<String, Parameter> e : savedWhole.entrySet()) {
-                DjlLoraAdapter.SavedParameter sp = new DjlLoraAdapter.SavedParameter(e.getValue());
-                savedParameters.put(e.getKey(), sp);
-                if (saved != null) {
-                    TensorConversions.copyInto(saved.get(e.getKey()), e.getValue().getArray());
-                    rollback.add(() -> TensorConversions.copyInto(sp.original, sp.parameter.getArray()));
-                }
+            if (saved != null) {
+                rollback.add(savedWhole::restore);
+                savedWhole.load(saved);
             }
-            return new DjlLoraAdapter(name, config, layers, savedParameters);
+            return new DjlLoraAdapter(name, config, layers, savedWhole);
         } catch (RuntimeException e) {
             for (int i = rollback.size() - 1; i >= 0; i--) {
                 try {
@@ -126,85 +117,44 @@ public final class LoraInjector {
         if (targets.isEmpty()) {
             throw new IllegalArgumentException("target_modules " + config.targetModules()
                     + (config.excludeModules() != null ? " (excluding " + config.excludeModules() + ")" : "")
-                    + " matched no Linear layer. The model's modules are: " + describe(nodes));
+                    + " matched no Linear layer. The model's modules are: " + SavedModules.describe(nodes));
         }
         return targets;
     }
 
+    /** The modules to save and, unless bias is none, the trainable biases, keyed as PEFT saves them. */
     private static Map<String, Parameter> findSavedParameters(
             Map<String, ModuleTree.Node> nodes, Map<String, ModuleTree.Node> targets, LoraConfig config) {
-        Map<String, Parameter> out = new LinkedHashMap<>();
-        for (String wanted : config.modulesToSave()) {
-            boolean found = false;
-            for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
-                if (ModulePatterns.nameMatches(wanted, e.getKey())) {
-                    found = true;
-                    addParameters(e.getKey(), e.getValue().block, out);
-                }
-            }
-            if (!found) {
-                throw new IllegalArgumentException("modules_to_save entry \"" + wanted
-                        + "\" matched no module. The model's modules are: " + describe(nodes));
-            }
-        }
+        Map<String, Parameter> out = SavedModules.find(nodes, config.modulesToSave());
         if (config.bias() != LoraBias.NONE) {
             for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
                 boolean wanted = config.bias() == LoraBias.ALL || targets.containsKey(e.getKey());
                 Parameter bias = e.getValue().block.getDirectParameters().get("bias");
                 if (wanted && bias != null && bias.getType() == Parameter.Type.BIAS) {
-                    out.putIfAbsent(DjlLoraAdapter.KEY_PREFIX + e.getKey() + ".bias", bias);
+                    out.putIfAbsent(SavedModules.KEY_PREFIX + e.getKey() + ".bias", bias);
                 }
             }
         }
         return out;
     }
 
-    private static void addParameters(String modulePath, Block module, Map<String, Parameter> out) {
-        for (Pair<String, Parameter> p : module.getDirectParameters()) {
-            out.put(DjlLoraAdapter.KEY_PREFIX + modulePath + "." + huggingFaceName(p.getKey()), p.getValue());
-        }
-        ModuleTree.nodes(module).forEach((sub, node) -> {
-            for (Pair<String, Parameter> p : node.block.getDirectParameters()) {
-                out.put(DjlLoraAdapter.KEY_PREFIX + modulePath + "." + sub + "." + huggingFaceName(p.getKey()),
-                        p.getValue());
-            }
-        });
-    }
-
-    /** Maps DJL's parameter names to PyTorch's (LayerNorm's gamma and beta are weight and bias there). */
-    static String huggingFaceName(String djlName) {
-        switch (djlName) {
-            case "gamma":
-            case "embedding":
-                return "weight";
-            case "beta":
-                return "bias";
-            case "runningMean":
-                return "running_mean";
-            case "runningVar":
-                return "running_var";
-            default:
-                return djlName;
-        }
-    }
-
-    private static void checkSavedTensors(Map<String, ModuleTree.Node> targets, Map<String, Parameter> savedWhole,
+    private static void checkSavedTensors(Map<String, ModuleTree.Node> targets, SavedModules savedWhole,
             LoraConfig config, Map<String, Tensor> saved) {
         Map<String, long[]> expected = new LinkedHashMap<>();
         Map<String, String> owner = new LinkedHashMap<>();
         targets.forEach((path, node) -> {
             Shape w = ((Linear) node.block).getDirectParameters().get("weight").getArray().getShape();
             int r = config.rankFor(path);
-            String a = DjlLoraAdapter.KEY_PREFIX + path + ".lora_A.weight";
-            String b = DjlLoraAdapter.KEY_PREFIX + path + ".lora_B.weight";
+            String a = SavedModules.KEY_PREFIX + path + ".lora_A.weight";
+            String b = SavedModules.KEY_PREFIX + path + ".lora_B.weight";
             expected.put(a, new long[] {r, w.get(1)});
             expected.put(b, new long[] {w.get(0), r});
             owner.put(a, path);
             owner.put(b, path);
         });
-        savedWhole.forEach((key, p) -> {
-            expected.put(key, p.getArray().getShape().getShape());
-            owner.put(key, key.substring(DjlLoraAdapter.KEY_PREFIX.length()));
+        savedWhole.expectedShapes().forEach((key, shape) -> {
+            expected.put(key, shape);
+            owner.put(key, key.substring(SavedModules.KEY_PREFIX.length()));
         });
         List<String> problems = new ArrayList<>();
         expected.forEach((key, shape) -> {
@@ -240,8 +190,8 @@ public final class LoraInjector {
         NDArray a;
         NDArray b;
         if (saved != null) {
-            a = TensorConversions.toNDArray(manager, saved.get(DjlLoraAdapter.KEY_PREFIX + path + ".lora_A.weight"), dtype);
-            b = TensorConversions.toNDArray(manager, saved.get(DjlLoraAdapter.KEY_PREFIX + path + ".lora_B.weight"), dtype);
+            a = TensorConversions.toNDArray(manager, saved.get(SavedModules.KEY_PREFIX + path + ".lora_A.weight"), dtype);
+            b = TensorConversions.toNDArray(manager, saved.get(SavedModules.KEY_PREFIX + path + ".lora_B.weight"), dtype);
         } else {
             // kaiming-uniform with a = sqrt(5): bound = sqrt(6 / ((1 + a^2) fan_in)) = 1 / sqrt(fan_in)
             float boundA = (float) (1 / Math.sqrt(in));
@@ -253,14 +203,5 @@ public final class LoraInjector {
                     : manager.zeros(new Shape(out, r), dtype);
         }
         return new LoraWeights(name, a, b, config.scalingFor(path), config.loraDropout());
-    }
-
-    private static String describe(Map<String, ModuleTree.Node> nodes) {
-        List<String> listed = nodes.entrySet().stream()
-                .limit(MAX_LISTED_MODULES)
-                .map(e -> e.getKey() + " (" + e.getValue().block.getClass().getSimpleName() + ")")
-                .collect(Collectors.toList());
-        String more = nodes.size() > MAX_LISTED_MODULES ? ", ... (" + nodes.size() + " in all)" : "";
-        return nodes.isEmpty() ? "(none: the block has no children)" : String.join(", ", listed) + more;
     }
 }
