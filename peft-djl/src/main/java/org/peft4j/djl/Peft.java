@@ -6,7 +6,9 @@ import java.nio.file.Path;
 import org.peft4j.api.PeftConfig;
 
 /**
- * The entry point: one call turns an existing DJL block tree into a {@link PeftModel}.
+ * The entry point: one call turns an existing DJL block tree into a {@link PeftModel}, with
+ * LoRA on any tree of {@code Linear} layers, or prompt- or prefix-tuning on a tree holding a
+ * {@link VirtualTokenHost} (such as {@link org.peft4j.djl.bert.BertModel}).
  *
  * <pre>{@code
  * LoraConfig cfg = LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build();
@@ -29,7 +31,15 @@ public final class Peft {
 
     /** Attaches a new adapter with the given name to an initialized block tree, freezing every base parameter. */
     public static PeftModel apply(Block block, PeftConfig config, String adapterName) {
-        PeftModel model = new PeftModel(block);
+        return apply(block, config, adapterName, null);
+    }
+
+    /**
+     * Attaches a new adapter with the given name, with the model's tokenizer for prompt-tuning's
+     * TEXT init (null if not needed), freezing every base parameter.
+     */
+    public static PeftModel apply(Block block, PeftConfig config, String adapterName, TextTokenizer tokenizer) {
+        PeftModel model = new PeftModel(block, tokenizer);
         model.addAdapter(adapterName, config);
         return model;
     }
@@ -43,7 +53,7 @@ public final class Peft {
      * @throws IOException if the files cannot be read
      */
     public static PeftModel load(Block block, Path adapterDirectory) throws IOException {
-        PeftModel model = new PeftModel(block);
+        PeftModel model = new PeftModel(block, null);
         model.loadAdapter(adapterDirectory, PeftModel.DEFAULT_ADAPTER);
         return model;
     }

@@ -21,7 +21,12 @@ import org.peft4j.api.TrainableParameters;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.prefix.PrefixTuningConfig;
+import org.peft4j.api.prompt.PromptTuningConfig;
+import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.lora.LoraInjector;
+import org.peft4j.djl.prefix.PrefixTuningInjector;
+import org.peft4j.djl.prompt.PromptTuningInjector;
 
 /**
  * A DJL block tree with PEFT adapters attached, as {@link Peft#apply} returns it. The block tree is
@@ -46,11 +51,13 @@ public final class PeftModel {
     private static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9_-]+");
 
     private final Block block;
+    private final TextTokenizer tokenizer;
     private final Map<String, AttachedAdapter> adapters = new LinkedHashMap<>();
     private String activeAdapter;
 
-    PeftModel(Block block) {
+    PeftModel(Block block, TextTokenizer tokenizer) {
         this.block = Objects.requireNonNull(block, "block");
+        this.tokenizer = tokenizer;
     }
 
     /** Returns the block tree the adapters are attached to (the same object that was passed in). */
@@ -91,12 +98,15 @@ public final class PeftModel {
         }
     }
 
-    private AttachedAdapter attach(String name, PeftConfig config, Map<String, org.peft4j.api.safetensors.Tensor> saved) {
+    private AttachedAdapter attach(String name, PeftConfig config, Map<String, Tensor> saved) {
         if (config instanceof LoraConfig) {
             return LoraInjector.attach(block, name, (LoraConfig) config, saved);
+        } else if (config instanceof PromptTuningConfig) {
+            return PromptTuningInjector.attach(block, name, (PromptTuningConfig) config, saved, tokenizer);
+        } else if (config instanceof PrefixTuningConfig) {
+            return PrefixTuningInjector.attach(block, name, (PrefixTuningConfig) config, saved);
         }
-        throw new IllegalArgumentException(config.peftType() + " needs a transformer block that accepts virtual tokens;"
-                + " this block tree (" + block.getClass().getName() + ") does not");
+        throw new IllegalArgumentException("no DJL implementation of " + config.getClass().getName());
     }
 
     private AttachedAdapter activate(AttachedAdapter adapter) {
@@ -223,7 +233,11 @@ public final class PeftModel {
         return new TrainableParameters(trainable, all);
     }
 
-    /** Folds the active adapter into the base weights: inference then costs what the base model costs. */
+    /**
+     * Folds the active adapter into the base weights: inference then costs what the base model costs.
+     *
+     * @throws IllegalStateException if the active adapter is not LoRA (prompts and prefixes cannot merge)
+     */
     public void merge() {
         activeOrThrow().merge();
     }

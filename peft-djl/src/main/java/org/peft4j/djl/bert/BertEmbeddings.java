@@ -38,20 +38,29 @@ public final class BertEmbeddings extends AbstractBlock {
     }
 
     /**
-     * Embeds token ids [B, T] with their token types [B, T] (null: all type 0).
+     * Embeds token ids [B, T] with their token types [B, T] (null: all type 0), after the prompt
+     * embeddings [n, H] of prompt-tuning if they are given (type 0, positions 0 to n - 1).
      *
-     * @throws IllegalArgumentException if T exceeds the position table
+     * @throws IllegalArgumentException if n + T exceeds the position table
      */
-    NDArray embed(ParameterStore ps, NDArray ids, NDArray tokenTypes, boolean training) {
-        long length = ids.getShape().get(1);
+    NDArray embed(ParameterStore ps, NDArray ids, NDArray tokenTypes, NDArray prompts, boolean training) {
+        NDManager manager = ids.getManager();
+        NDArray types = tokenTypes != null ? tokenTypes.toType(DataType.INT64, false) : manager.zeros(ids.getShape(), DataType.INT64);
+        NDArray words = wordEmbeddings.lookup(ps, ids.toType(DataType.INT64, false), training);
+        if (prompts != null) {
+            Shape p = prompts.getShape();
+            long batch = ids.getShape().get(0);
+            words = prompts.expandDims(0).broadcast(new Shape(batch, p.get(0), p.get(1))).concat(words, 1);
+            types = manager.zeros(new Shape(batch, p.get(0)), DataType.INT64).concat(types, 1);
+        }
+        long length = words.getShape().get(1);
         if (length > positionEmbeddings.rows()) {
-            throw new IllegalArgumentException("a sequence of " + length + " tokens is longer than the position table ("
+            throw new IllegalArgumentException("a sequence of " + length + " tokens"
+                    + (prompts != null ? " (virtual tokens included)" : "") + " is longer than the position table ("
                     + positionEmbeddings.rows() + " positions); truncate the input to at most " + positionEmbeddings.rows());
         }
-        NDManager manager = ids.getManager();
         NDArray positions = manager.arange(0, (int) length).toType(DataType.INT64, false);
-        NDArray types = tokenTypes != null ? tokenTypes.toType(DataType.INT64, false) : manager.zeros(ids.getShape(), DataType.INT64);
-        NDArray sum = wordEmbeddings.lookup(ps, ids.toType(DataType.INT64, false), training)
+        NDArray sum = words
                 .add(tokenTypeEmbeddings.lookup(ps, types, training))
                 .add(positionEmbeddings.lookup(ps, positions, training));
         NDArray normalized = layerNorm.normalize(ps, sum, training);
@@ -60,7 +69,7 @@ public final class BertEmbeddings extends AbstractBlock {
 
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(embed(ps, inputs.get(0), inputs.size() > 1 ? inputs.get(1) : null, training));
+        return new NDList(embed(ps, inputs.get(0), inputs.size() > 1 ? inputs.get(1) : null, null, training));
     }
 
     @Override

@@ -3,6 +3,7 @@ package org.peft4j.djl.bert;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -28,17 +29,23 @@ public final class BertEncoder extends AbstractBlock {
         return Collections.unmodifiableList(layers.list);
     }
 
-    NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, boolean training) {
+    /**
+     * Runs every layer. {@code prefixes}, if not null, holds prefix-tuning's keys and values as
+     * [n, layers·2, H]: layer l's key prefix at index 2l of the middle axis, its value at 2l + 1.
+     */
+    NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, NDArray prefixes, boolean training) {
         NDArray h = hidden;
-        for (BertLayer layer : layers.list) {
-            h = layer.apply(ps, h, additiveMask, training);
+        for (int l = 0; l < layers.list.size(); l++) {
+            NDArray key = prefixes == null ? null : prefixes.get(new NDIndex(":, {}, :", 2 * l));
+            NDArray value = prefixes == null ? null : prefixes.get(new NDIndex(":, {}, :", 2 * l + 1));
+            h = layers.list.get(l).apply(ps, h, additiveMask, key, value, training);
         }
         return h;
     }
 
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(apply(ps, inputs.get(0), inputs.get(1), training));
+        return new NDList(apply(ps, inputs.get(0), inputs.get(1), null, training));
     }
 
     @Override
@@ -65,7 +72,7 @@ public final class BertEncoder extends AbstractBlock {
         protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
             NDArray h = inputs.get(0);
             for (BertLayer layer : list) {
-                h = layer.apply(ps, h, inputs.get(1), training);
+                h = layer.apply(ps, h, inputs.get(1), null, null, training);
             }
             return new NDList(h);
         }

@@ -29,16 +29,20 @@ public final class BertLayer extends AbstractBlock {
         intermediateSize = config.intermediateSize();
     }
 
-    /** Runs the layer on {@code hidden} [B, S, H] under an additive mask [B, 1, 1, S]. */
-    NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, boolean training) {
-        NDArray attended = attention.apply(ps, hidden, additiveMask, training);
+    /**
+     * Runs the layer on {@code hidden} [B, S, H] under an additive mask [B, 1, 1, n + S], with the
+     * prefix-tuning key and value prefixes [n, H] (or nulls).
+     */
+    NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, NDArray prefixKey, NDArray prefixValue,
+            boolean training) {
+        NDArray attended = attention.apply(ps, hidden, additiveMask, prefixKey, prefixValue, training);
         NDArray expanded = intermediate.apply(ps, attended, training);
         return output.apply(ps, expanded, attended, training);
     }
 
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(apply(ps, inputs.get(0), inputs.get(1), training));
+        return new NDList(apply(ps, inputs.get(0), inputs.get(1), null, null, training));
     }
 
     @Override
@@ -65,13 +69,15 @@ public final class BertLayer extends AbstractBlock {
             output = addChildBlock("output", new BertResidualOutput(config));
         }
 
-        NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, boolean training) {
-            return output.apply(ps, self.attend(ps, hidden, additiveMask, training), hidden, training);
+        NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, NDArray prefixKey,
+                NDArray prefixValue, boolean training) {
+            NDArray attended = self.attend(ps, hidden, additiveMask, prefixKey, prefixValue, training);
+            return output.apply(ps, attended, hidden, training);
         }
 
         @Override
         protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-            return new NDList(apply(ps, inputs.get(0), inputs.get(1), training));
+            return new NDList(apply(ps, inputs.get(0), inputs.get(1), null, null, training));
         }
 
         @Override

@@ -4,10 +4,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHost;
 
 /**
  * A BERT-family encoder built from DJL blocks that reproduces Hugging Face's {@code BertModel}
@@ -21,14 +25,18 @@ import ai.djl.util.PairList;
  * tokens, 0 for padding; default all ones) and {@code token_type_ids} [B, T] (default zeros).
  * Output: {@code last_hidden_state} [B, T, hidden]. Load pretrained weights with
  * {@link BertLoader}.
+ *
+ * <p>It accepts prompt- and prefix-tuning as a {@link VirtualTokenHost}; the virtual tokens'
+ * positions are left out of the output, so it stays [B, T, hidden].
  */
-public final class BertModel extends AbstractBlock {
+public final class BertModel extends AbstractBlock implements VirtualTokenHost {
     /** Added to attention scores at padded positions, as Hugging Face does (the float minimum). */
     private static final float MASKED = -Float.MAX_VALUE;
 
     private final BertConfig config;
     private final BertEmbeddings embeddings;
     private final BertEncoder encoder;
+    private VirtualTokenBlock virtualTokens;
 
     /** Creates an encoder with the given architecture; initialize or load it before use. */
     public BertModel(BertConfig config) {
@@ -52,6 +60,43 @@ public final class BertModel extends AbstractBlock {
         return encoder;
     }
 
+    @Override
+    public int hiddenSize() {
+        return config.hiddenSize();
+    }
+
+    @Override
+    public int numLayers() {
+        return config.numHiddenLayers();
+    }
+
+    @Override
+    public int numAttentionHeads() {
+        return config.numAttentionHeads();
+    }
+
+    @Override
+    public Parameter wordEmbeddings() {
+        return embeddings.wordEmbeddings().weight();
+    }
+
+    @Override
+    public VirtualTokenBlock virtualTokens() {
+        return virtualTokens;
+    }
+
+    @Override
+    public void setVirtualTokens(VirtualTokenBlock block) {
+        if (virtualTokens != null) {
+            int index = children.values().indexOf(virtualTokens);
+            children.remove(index);
+        }
+        virtualTokens = block;
+        if (block != null) {
+            addChildBlock("prompt_encoder", block);
+        }
+    }
+
     /**
      * Computes {@code last_hidden_state} [B, T, hidden].
      *
@@ -63,13 +108,26 @@ public final class BertModel extends AbstractBlock {
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
         }
-        NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, training);
         Shape shape = inputIds.getShape();
+        NDManager manager = inputIds.getManager();
+        VirtualTokenBlock v = virtualTokens;
+        NDArray tokens = v == null ? null : v.virtualTokens(ps, inputIds.getDevice(), training);
+        boolean prompt = v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT;
+        NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, prompt ? tokens : null, training);
         NDArray mask = attentionMask != null
                 ? attentionMask.toType(DataType.FLOAT32, false)
-                : inputIds.getManager().ones(shape, DataType.FLOAT32);
-        NDArray additive = mask.neg().add(1f).mul(MASKED).reshape(shape.get(0), 1, 1, shape.get(1));
-        return encoder.apply(ps, hidden, additive, training);
+                : manager.ones(shape, DataType.FLOAT32);
+        NDArray prefixes = null;
+        if (v != null) {
+            int n = v.numVirtualTokens();
+            mask = manager.ones(new Shape(shape.get(0), n), DataType.FLOAT32).concat(mask, 1);
+            if (!prompt) {
+                prefixes = tokens.reshape(n, 2L * config.numHiddenLayers(), config.hiddenSize());
+            }
+        }
+        NDArray additive = mask.neg().add(1f).mul(MASKED).reshape(shape.get(0), 1, 1, mask.getShape().get(1));
+        NDArray out = encoder.apply(ps, hidden, additive, prefixes, training);
+        return prompt ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens())) : out;
     }
 
     @Override

@@ -42,11 +42,15 @@ public final class BertSelfAttention extends AbstractBlock {
         return linear.forward(ps, new NDList(x), training).singletonOrThrow();
     }
 
-    /** Attends {@code hidden} [B, S, H] to itself under an additive mask [B, 1, 1, S]. */
-    NDArray attend(ParameterStore ps, NDArray hidden, NDArray additiveMask, boolean training) {
+    /**
+     * Attends {@code hidden} [B, S, H] to itself, after the key and value prefixes [n, H] of
+     * prefix-tuning if they are given, under an additive mask [B, 1, 1, n + S].
+     */
+    NDArray attend(ParameterStore ps, NDArray hidden, NDArray additiveMask, NDArray prefixKey, NDArray prefixValue,
+            boolean training) {
         NDArray q = splitHeads(project(query, ps, hidden, training));
-        NDArray k = splitHeads(project(key, ps, hidden, training));
-        NDArray v = splitHeads(project(value, ps, hidden, training));
+        NDArray k = splitHeads(withPrefix(prefixKey, project(key, ps, hidden, training)));
+        NDArray v = splitHeads(withPrefix(prefixValue, project(value, ps, hidden, training)));
         NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headSize)).add(additiveMask);
         NDArray probs = scores.softmax(-1);
         if (training && dropout > 0) {
@@ -56,9 +60,18 @@ public final class BertSelfAttention extends AbstractBlock {
         return probs.matMul(v).transpose(0, 2, 1, 3).reshape(s.get(0), s.get(1), s.get(2));
     }
 
+    /** [n, H] prefix and [B, S, H] projections to [B, n + S, H]. */
+    private static NDArray withPrefix(NDArray prefix, NDArray projected) {
+        if (prefix == null) {
+            return projected;
+        }
+        Shape s = projected.getShape();
+        return prefix.expandDims(0).broadcast(new Shape(s.get(0), prefix.getShape().get(0), s.get(2))).concat(projected, 1);
+    }
+
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(attend(ps, inputs.get(0), inputs.get(1), training));
+        return new NDList(attend(ps, inputs.get(0), inputs.get(1), null, null, training));
     }
 
     @Override

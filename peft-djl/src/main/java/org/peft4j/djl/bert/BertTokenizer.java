@@ -12,13 +12,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.peft4j.djl.TextTokenizer;
 
 /**
  * Turns texts into {@link BertModel} inputs with DJL's Hugging Face tokenizer: each batch is
  * padded to its own longest sequence (not to a fixed length, whatever the tokenizer.json asks),
  * and every sequence is cut to at most {@code maxLength} tokens, [CLS] and [SEP] included.
  */
-public final class BertTokenizer implements AutoCloseable {
+public final class BertTokenizer implements TextTokenizer, AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
     private final int maxLength;
 
@@ -49,14 +50,10 @@ public final class BertTokenizer implements AutoCloseable {
         return maxLength;
     }
 
-    /** Returns the token ids of one text, special tokens included, cut to {@code maxLength}. */
+    /** Returns the token ids of one text, [CLS] and [SEP] included, cut to {@code maxLength}. */
+    @Override
     public long[] ids(String text) {
         return tokenizer.encode(text).getIds();
-    }
-
-    /** Returns the token ids of {@code text} without [CLS] and [SEP] (for prompt-tuning's init text). */
-    public long[] idsWithoutSpecialTokens(String text) {
-        return tokenizer.encode(text, false, false).getIds();
     }
 
     /**

@@ -1,0 +1,42 @@
+package org.peft4j.djl;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+/**
+ * A block that produces the trainable virtual tokens of prompt- or prefix-tuning, read by a
+ * {@link VirtualTokenHost} on every forward pass.
+ */
+public abstract class VirtualTokenBlock extends AbstractBlock {
+    /** What the rows are. */
+    public enum Kind {
+        /** Input embeddings [n, hidden] placed in front of the word embeddings. */
+        PROMPT,
+        /** Key and value prefixes [n, layers·2·hidden] for every attention layer. */
+        PREFIX
+    }
+
+    /** Returns what the rows are. */
+    public abstract Kind kind();
+
+    /** Returns the number of virtual tokens n. */
+    public abstract int numVirtualTokens();
+
+    /**
+     * Returns the virtual tokens: [n, hidden] for PROMPT, [n, layers·2·hidden] for PREFIX.
+     *
+     * @param training whether gradients are being recorded
+     */
+    public abstract NDArray virtualTokens(ParameterStore parameterStore, Device device, boolean training);
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore parameterStore, NDList inputs, boolean training, PairList<String, Object> params) {
+        Device device = inputs.isEmpty() ? parameterStore.getManager().getDevice() : inputs.head().getDevice();
+        return new NDList(virtualTokens(parameterStore, device, training));
+    }
+}
