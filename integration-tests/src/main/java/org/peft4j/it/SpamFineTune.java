@@ -14,6 +14,8 @@ import org.peft4j.api.TaskType;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.prefix.PrefixTuningConfig;
+import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertLoader;
@@ -24,14 +26,16 @@ import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.train.TextClassifierTraining;
 
 /**
- * The project's main job: fine-tunes the bundled all-MiniLM-L6-v2 with LoRA on the bundled
+ * The project's main job: fine-tunes the bundled all-MiniLM-L6-v2 with LoRA (or prompt- or
+ * prefix-tuning, {@code --method prompt|prefix}) on the bundled
  * SpamAssassin data, reports dev accuracy per epoch and the final test accuracy, and saves the
  * adapter in Hugging Face PEFT's layout.
  *
  * <p>Options (all optional): {@code --data PATH} (default data/spamassassin.tsv),
  * {@code --out DIR} (default target/spam-lora), {@code --epochs N} (2), {@code --train-limit N}
  * (all 4,262 training rows; fewer are a seeded random sample), {@code --max-length N} (64 tokens), {@code --batch N} (16),
- * {@code --lr X} (0.002), {@code --rank N} (8), {@code --seed N} (42).
+ * {@code --lr X} (LoRA 0.002, prompt 0.03, prefix 0.0005), {@code --rank N} (8),
+ * {@code --virtual-tokens N} (16), {@code --seed N} (42).
  */
 public final class SpamFineTune {
     static final String ONNX = "/all-minilm-l6-v2.onnx";
@@ -47,8 +51,10 @@ public final class SpamFineTune {
         int trainLimit = Integer.MAX_VALUE;
         int maxLength = 64;
         int batch = 16;
-        float lr = 2e-3f;
+        Float lr;
         int rank = 8;
+        int virtualTokens = 16;
+        String method = "lora";
         long seed = 42;
 
         static Options parse(String[] args) {
@@ -65,20 +71,86 @@ public final class SpamFineTune {
                     case "--train-limit": o.trainLimit = Integer.parseInt(v); break;
                     case "--max-length": o.maxLength = Integer.parseInt(v); break;
                     case "--batch": o.batch = Integer.parseInt(v); break;
-                    case "--lr": o.lr = Float.parseFloat(v); break;
+                    case "--lr": o.lr = Float.valueOf(v); break;
                     case "--rank": o.rank = Integer.parseInt(v); break;
+                    case "--method": o.method = v; break;
+                    case "--virtual-tokens": o.virtualTokens = Integer.parseInt(v); break;
                     case "--seed": o.seed = Long.parseLong(v); break;
                     default:
-                        throw new IllegalArgumentException("unknown option " + args[i] + "; known: --data --out --epochs"
-                                + " --train-limit --max-length --batch --lr --rank --seed");
+                        throw new IllegalArgumentException("unknown option " + args[i] + "; known: --method --data --out"
+                                + " --epochs --train-limit --max-length --batch --lr --rank --virtual-tokens --seed");
                 }
             }
             return o;
         }
     }
 
-    /** The outcome of a run. */
-    record Result(float testAccuracy, List<TextClassifierTraining.EpochReport> epochs, Path adapter) {}
+    /** Loads the bundled encoder and puts a new classification head on it. */
+    static BertSequenceClassifier newClassifier(NDManager manager, int labels) throws IOException {
+        BertModel encoder;
+        try (InputStream in = resource(ONNX)) {
+            encoder = BertLoader.fromOnnx(in, "all-MiniLM-L6-v2", manager);
+        }
+        return new BertSequenceClassifier(encoder, labels, Pooling.MEAN).initializeHead(manager);
+    }
+
+    /** SHA-256 over the values of every frozen parameter, in tree order. */
+    static byte[] frozenDigest(PeftModel peft) {
+        try {
+            java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+            for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : peft.block().getParameters()) {
+                if (!p.getValue().requiresGradient()) {
+                    sha.update(p.getKey().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    sha.update(p.getValue().getArray().toByteArray());
+                }
+            }
+            return sha.digest();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Loads the saved adapter onto a fresh base model and compares its dev logits with the trained model's. */
+    private static double reloadedDifference(Model trained, Options o, BertTokenizer tokenizer, int labels,
+            List<LabeledText> dev) throws IOException {
+        List<String> texts = new java.util.ArrayList<>();
+        dev.subList(0, Math.min(32, dev.size())).forEach(r -> texts.add(r.text()));
+        try (NDManager scope = trained.getNDManager().newSubManager();
+                Model fresh = Model.newInstance("reloaded")) {
+            BertSequenceClassifier reloaded = newClassifier(fresh.getNDManager(), labels);
+            Peft.load(reloaded, o.out);
+            ai.djl.training.ParameterStore ps = new ai.djl.training.ParameterStore(scope, false);
+            float[] before = trained.getBlock().forward(ps, tokenizer.encode(scope, texts), false).singletonOrThrow().toFloatArray();
+            float[] after = reloaded.forward(ps, tokenizer.encode(scope, texts), false).singletonOrThrow().toFloatArray();
+            double max = 0;
+            for (int i = 0; i < before.length; i++) {
+                max = Math.max(max, Math.abs((double) before[i] - after[i]));
+            }
+            return max;
+        }
+    }
+
+    /** Adam's learning rate for each method unless --lr is given: prompts want a high one, the prefix MLP a low one. */
+    static float learningRate(Options o) {
+        if (o.lr != null) {
+            return o.lr;
+        }
+        return o.method.equals("prompt") ? 3e-2f : o.method.equals("prefix") ? 5e-4f : 2e-3f;
+    }
+
+    /**
+     * The outcome of a run.
+     *
+     * @param testAccuracy accuracy on the test split after training
+     * @param epochs what each epoch did
+     * @param adapter where the adapter was saved
+     * @param baseUnchanged whether every frozen parameter is bit-identical after training
+     * @param frozenWithGradient frozen parameters that hold a gradient after training (should be none)
+     * @param reloadedMaxAbsDiff the largest logit difference between the trained model and a fresh
+     *     base model with the saved adapter loaded
+     */
+    record Result(float testAccuracy, List<TextClassifierTraining.EpochReport> epochs, Path adapter,
+            boolean baseUnchanged, List<String> frozenWithGradient, double reloadedMaxAbsDiff) {}
 
     public static void main(String[] args) throws IOException {
         run(Options.parse(args));
@@ -96,34 +168,68 @@ public final class SpamFineTune {
         List<LabeledText> test = LabeledTexts.split(rows, "test");
         try (Model model = Model.newInstance("spam-minilm");
                 BertTokenizer tokenizer = BertTokenizer.fromTokenizerJson(resource(TOKENIZER), o.maxLength)) {
-            NDManager manager = model.getNDManager();
-            BertModel encoder;
-            try (InputStream in = resource(ONNX)) {
-                encoder = BertLoader.fromOnnx(in, "all-MiniLM-L6-v2", manager);
-            }
-            BertSequenceClassifier classifier = new BertSequenceClassifier(encoder, labels.size(), Pooling.MEAN)
-                    .initializeHead(manager);
+            BertSequenceClassifier classifier = newClassifier(model.getNDManager(), labels.size());
             model.setBlock(classifier);
-            PeftConfig config = LoraConfig.builder().rank(o.rank).alpha(2f * o.rank).dropout(0.05f)
-                    .targetModules("query", "value").modulesToSave("classifier")
-                    .taskType(TaskType.SEQ_CLS).baseModelNameOrPath("sentence-transformers/all-MiniLM-L6-v2").build();
-            PeftModel peft = Peft.apply(classifier, config);
-            System.out.println("all-MiniLM-L6-v2 + LoRA r=" + o.rank + " on query, value; head trained whole");
+            PeftModel peft = Peft.apply(classifier, config(o), PeftModel.DEFAULT_ADAPTER, tokenizer);
+            byte[] baseBefore = frozenDigest(peft);
+            System.out.println("all-MiniLM-L6-v2 + " + describe(o) + "; the classification head trained whole");
             System.out.println(peft.trainableParameters());
             System.out.printf(Locale.ROOT, "data: %d train, %d dev, %d test rows; labels %s%n",
                     train.size(), dev.size(), test.size(), labels);
             TextClassifierTraining training = new TextClassifierTraining(model, peft, tokenizer, labels);
             List<TextClassifierTraining.EpochReport> epochs = training.fit(train, dev,
-                    new TextClassifierTraining.Settings(o.epochs, o.batch, o.lr, o.seed),
+                    new TextClassifierTraining.Settings(o.epochs, o.batch, learningRate(o), o.seed),
                     r -> System.out.printf(Locale.ROOT, "epoch %d/%d: %d steps, train loss %.4f, dev accuracy %.4f (%.0f s)%n",
                             r.epoch(), o.epochs, r.steps(), r.meanLoss(), r.devAccuracy(), r.seconds()));
             float testAccuracy = training.accuracy(test, 32);
+            boolean baseUnchanged = java.util.Arrays.equals(baseBefore, frozenDigest(peft));
+            List<String> frozenWithGradient = new java.util.ArrayList<>();
+            for (ai.djl.util.Pair<String, ai.djl.nn.Parameter> p : classifier.getParameters()) {
+                if (!p.getValue().requiresGradient() && p.getValue().getArray().hasGradient()) {
+                    frozenWithGradient.add(p.getKey());
+                }
+            }
             peft.saveAdapter(o.out);
+            double reloaded = reloadedDifference(model, o, tokenizer, labels.size(), dev);
             System.out.printf(Locale.ROOT, "test accuracy %.4f (always \"ham\": %.4f)%n", testAccuracy,
                     test.stream().filter(r -> r.label().equals("ham")).count() / (double) test.size());
+            System.out.println("base weights bit-identical after training: " + (baseUnchanged ? "yes" : "NO")
+                    + "; frozen parameters holding a gradient: " + frozenWithGradient.size());
+            System.out.printf(Locale.ROOT, "adapter reloaded onto a fresh base model: largest logit difference %.3g%n", reloaded);
             System.out.println("adapter written to " + o.out.toAbsolutePath() + " (" + Files.size(o.out.resolve(
                     "adapter_model.safetensors")) + " bytes of weights)");
-            return new Result(testAccuracy, epochs, o.out);
+            return new Result(testAccuracy, epochs, o.out, baseUnchanged, frozenWithGradient, reloaded);
+        }
+    }
+
+    /** The adapter config of each method, each training the classification head alongside. */
+    static PeftConfig config(Options o) {
+        String base = "sentence-transformers/all-MiniLM-L6-v2";
+        switch (o.method) {
+            case "lora":
+                return LoraConfig.builder().rank(o.rank).alpha(2f * o.rank).dropout(0.05f)
+                        .targetModules("query", "value").modulesToSave("classifier")
+                        .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+            case "prompt":
+                return PromptTuningConfig.builder().numVirtualTokens(o.virtualTokens)
+                        .initText("Is this e-mail spam or ham?").modulesToSave("classifier")
+                        .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+            case "prefix":
+                return PrefixTuningConfig.builder().numVirtualTokens(o.virtualTokens).prefixProjection(true)
+                        .modulesToSave("classifier").taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+            default:
+                throw new IllegalArgumentException("--method must be lora, prompt or prefix, got " + o.method);
+        }
+    }
+
+    private static String describe(Options o) {
+        switch (o.method) {
+            case "lora":
+                return "LoRA r=" + o.rank + " on query, value";
+            case "prompt":
+                return "prompt-tuning, " + o.virtualTokens + " virtual tokens from text";
+            default:
+                return "prefix-tuning, " + o.virtualTokens + " virtual tokens through a projection MLP";
         }
     }
 

@@ -200,11 +200,8 @@ public final class PeftModel {
             trainable.addAll(adapters.get(activeAdapter).trainableParameterList());
         }
         for (Pair<String, Parameter> p : block.getParameters()) {
-            Parameter parameter = p.getValue();
-            boolean train = trainable.contains(parameter);
-            if (parameter.requiresGradient() != train) {
-                parameter.freeze(!train);
-            }
+            // freeze() sets both the flag and the array's gradient, which a new parameter may lack
+            p.getValue().freeze(!trainable.contains(p.getValue()));
         }
     }
 

@@ -39,7 +39,7 @@ public final class BertEmbeddings extends AbstractBlock {
 
     /**
      * Embeds token ids [B, T] with their token types [B, T] (null: all type 0), after the prompt
-     * embeddings [n, H] of prompt-tuning if they are given (type 0, positions 0 to n - 1).
+     * embeddings [1, n, H] of prompt-tuning if they are given (type 0, positions 0 to n - 1).
      *
      * @throws IllegalArgumentException if n + T exceeds the position table
      */
@@ -50,8 +50,8 @@ public final class BertEmbeddings extends AbstractBlock {
         if (prompts != null) {
             Shape p = prompts.getShape();
             long batch = ids.getShape().get(0);
-            words = prompts.expandDims(0).broadcast(new Shape(batch, p.get(0), p.get(1))).concat(words, 1);
-            types = manager.zeros(new Shape(batch, p.get(0)), DataType.INT64).concat(types, 1);
+            words = prompts.broadcast(new Shape(batch, p.get(1), p.get(2))).concat(words, 1);
+            types = manager.zeros(new Shape(batch, p.get(1)), DataType.INT64).concat(types, 1);
         }
         long length = words.getShape().get(1);
         if (length > positionEmbeddings.rows()) {

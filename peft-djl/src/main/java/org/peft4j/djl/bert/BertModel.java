@@ -3,6 +3,7 @@ package org.peft4j.djl.bert;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
@@ -111,23 +112,37 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
         Shape shape = inputIds.getShape();
         NDManager manager = inputIds.getManager();
         VirtualTokenBlock v = virtualTokens;
-        NDArray tokens = v == null ? null : v.virtualTokens(ps, inputIds.getDevice(), training);
         boolean prompt = v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT;
+        NDArray tokens = v == null ? null : virtualTokenInput(v, ps, inputIds, training);
         NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, prompt ? tokens : null, training);
         NDArray mask = attentionMask != null
                 ? attentionMask.toType(DataType.FLOAT32, false)
                 : manager.ones(shape, DataType.FLOAT32);
-        NDArray prefixes = null;
         if (v != null) {
-            int n = v.numVirtualTokens();
-            mask = manager.ones(new Shape(shape.get(0), n), DataType.FLOAT32).concat(mask, 1);
-            if (!prompt) {
-                prefixes = tokens.reshape(n, 2L * config.numHiddenLayers(), config.hiddenSize());
-            }
+            mask = manager.ones(new Shape(shape.get(0), v.numVirtualTokens()), DataType.FLOAT32).concat(mask, 1);
         }
+        NDArray prefixes = v != null && !prompt ? tokens : null;
         NDArray additive = mask.neg().add(1f).mul(MASKED).reshape(shape.get(0), 1, 1, mask.getShape().get(1));
         NDArray out = encoder.apply(ps, hidden, additive, prefixes, training);
         return prompt ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens())) : out;
+    }
+
+    /**
+     * Returns the virtual tokens shaped for this forward pass, [1, n, H] for a prompt and
+     * [n, layers·2, H] for prefixes, owned by the inputs' manager. The virtual-token block computes
+     * from parameters, whose results DJL would attach to the model's manager and keep until the
+     * model closes; the scope closes those intermediates now (autograd keeps what it needs).
+     */
+    private NDArray virtualTokenInput(VirtualTokenBlock v, ParameterStore ps, NDArray inputIds, boolean training) {
+        try (NDScope scope = new NDScope()) {
+            NDArray tokens = v.virtualTokens(ps, inputIds.getDevice(), training);
+            NDArray shaped = v.kind() == VirtualTokenBlock.Kind.PROMPT
+                    ? tokens.expandDims(0)
+                    : tokens.reshape(v.numVirtualTokens(), 2L * config.numHiddenLayers(), config.hiddenSize());
+            NDScope.unregister(shaped);
+            shaped.attach(inputIds.getManager());
+            return shaped;
+        }
     }
 
     @Override
