@@ -13,6 +13,16 @@ public interface AttachedAdapter extends Adapter {
     /** Returns the parameters that train while this adapter is active. */
     List<Parameter> trainableParameterList();
 
+    /** Returns the number of scalars in {@link #trainableParameterList()}. */
+    @Override
+    default long trainableParameterCount() {
+        long n = 0;
+        for (Parameter p : trainableParameterList()) {
+            n += p.getArray().size();
+        }
+        return n;
+    }
+
     /** Makes this adapter the one the model's forward pass uses, or stops using it. */
     void setActive(boolean active);
 

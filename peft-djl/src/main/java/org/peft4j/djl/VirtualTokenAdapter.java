@@ -109,15 +109,6 @@ public abstract class VirtualTokenAdapter implements AttachedAdapter {
     }
 
     @Override
-    public long trainableParameterCount() {
-        long n = 0;
-        for (Parameter p : trainableParameterList()) {
-            n += p.getArray().size();
-        }
-        return n;
-    }
-
-    @Override
     public Map<String, Tensor> stateDict() {
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put(TOKENS_KEY, savedTokens());

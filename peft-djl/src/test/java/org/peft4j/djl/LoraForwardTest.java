@@ -116,6 +116,21 @@ class LoraForwardTest {
     }
 
     @Test
+    void rankAndAlphaPatternsGiveModulesTheirOwnShapesAndScaling() {
+        TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
+        block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(4).alpha(8).targetModules("query", "value")
+                .rankPattern("value", 2).alphaPattern("value", 1).build());
+        Map<String, Tensor> state = peft.adapter("default").stateDict();
+        assertThat(state.get("base_model.model.query.lora_A.weight").shape()).containsExactly(4, 6);
+        assertThat(state.get("base_model.model.value.lora_A.weight").shape()).containsExactly(2, 6);
+        assertThat(state.get("base_model.model.value.lora_B.weight").shape()).containsExactly(8, 2);
+        org.peft4j.api.lora.LoraAdapter lora = (org.peft4j.api.lora.LoraAdapter) peft.adapter("default");
+        assertThat(lora.scaling("query")).isEqualTo(2f);
+        assertThat(lora.scaling("value")).isEqualTo(0.5f);
+    }
+
+    @Test
     void biasAllTrainsEveryBiasAndSavesIt() {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
         block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));

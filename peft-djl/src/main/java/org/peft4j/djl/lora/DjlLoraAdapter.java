@@ -52,15 +52,6 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
     }
 
     @Override
-    public long trainableParameterCount() {
-        long n = 0;
-        for (Parameter p : trainableParameterList()) {
-            n += p.getArray().size();
-        }
-        return n;
-    }
-
-    @Override
     public List<Parameter> trainableParameterList() {
         List<Parameter> out = new ArrayList<>();
         for (LoraLinear layer : layers.values()) {

@@ -90,8 +90,13 @@ public final class TextClassifierTraining {
                 int steps = 0;
                 for (int from = 0; from < order.size(); from += settings.batchSize()) {
                     List<LabeledText> batch = order.subList(from, Math.min(order.size(), from + settings.batchSize()));
-                    lossSum += step(trainer, batch);
+                    float loss = step(trainer, batch);
                     steps++;
+                    if (!Float.isFinite(loss)) {
+                        throw new IllegalStateException("training diverged: the loss is " + loss + " at step " + steps
+                                + " of epoch " + epoch + "; lower the learning rate (" + settings.learningRate() + ")");
+                    }
+                    lossSum += loss;
                 }
                 float devAccuracy = dev.isEmpty() ? Float.NaN : accuracy(dev, settings.batchSize());
                 EpochReport report = new EpochReport(epoch, steps, (float) (lossSum / steps), devAccuracy,
