@@ -6,8 +6,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * The architecture of a BERT-family encoder (BERT, RoBERTa-style absolute positions, MiniLM, E5,
- * BGE), with the key names of Hugging Face's {@code config.json}.
+ * The architecture of a BERT-family encoder (BERT, MiniLM, E5, BGE: absolute positions from 0),
+ * with the key names of Hugging Face's {@code config.json}.
  *
  * @param vocabSize {@code vocab_size}
  * @param hiddenSize {@code hidden_size}
@@ -80,6 +80,11 @@ public record BertConfig(
         JsonNode root = new ObjectMapper().readTree(java.nio.file.Files.readString(file));
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(file + ": expected a JSON object");
+        }
+        String type = root.path("model_type").asText("bert");
+        if (type.contains("roberta") || type.equals("camembert")) {
+            throw new IllegalArgumentException(file + ": model_type \"" + type + "\" numbers positions from"
+                    + " pad_token_id + 1, which this encoder does not support yet; BERT, MiniLM, E5 and BGE checkpoints load");
         }
         String act = root.path("hidden_act").asText("gelu");
         if (!act.equals("gelu")) {

@@ -46,11 +46,6 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
         return layers.keySet();
     }
 
-    /** Returns the LoRA layers this adapter lives on, by module path. */
-    Map<String, LoraLinear> layers() {
-        return layers;
-    }
-
     @Override
     public List<Parameter> trainableParameterList() {
         List<Parameter> out = new ArrayList<>();

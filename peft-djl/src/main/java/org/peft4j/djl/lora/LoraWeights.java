@@ -8,7 +8,6 @@ final class LoraWeights {
     final String adapterName;
     final Parameter a;
     final Parameter b;
-    final int rank;
     final float scaling;
     final float dropout;
 
@@ -16,7 +15,6 @@ final class LoraWeights {
         this.adapterName = adapterName;
         this.a = parameter("lora_A." + adapterName, a);
         this.b = parameter("lora_B." + adapterName, b);
-        this.rank = Math.toIntExact(a.getShape().get(0));
         this.scaling = scaling;
         this.dropout = dropout;
     }

@@ -99,6 +99,13 @@ class BertLoaderTest {
     }
 
     @Test
+    void robertaPositionsAreRefusedClearly(@TempDir Path dir) throws Exception {
+        writeModelDirectory(dir, CONFIG.replace("\"model_type\": \"bert\"", "\"model_type\": \"roberta\""), Map.of());
+        assertThatThrownBy(() -> BertLoader.fromHuggingFace(dir, manager))
+                .hasMessageContaining("model_type \"roberta\" numbers positions from pad_token_id + 1");
+    }
+
+    @Test
     void aMissingDirectoryFileIsNamed(@TempDir Path dir) {
         assertThatThrownBy(() -> BertLoader.fromHuggingFace(dir, manager))
                 .hasMessageContaining("config.json does not exist");
