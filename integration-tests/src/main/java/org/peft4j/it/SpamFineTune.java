@@ -23,18 +23,21 @@ import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.Pooling;
+import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextClassifierTraining;
 
 /**
  * The project's main job: fine-tunes the bundled all-MiniLM-L6-v2 with LoRA (or prompt- or
  * prefix-tuning, {@code --method prompt|prefix}) on the bundled
  * SpamAssassin data, reports dev accuracy per epoch and the final test accuracy, and saves the
- * adapter in Hugging Face PEFT's layout.
+ * adapter in Hugging Face PEFT's layout, with {@code trainer_log.jsonl} and the best epoch's adapter
+ * ({@code best/}) beside it. Training uses AdamW, the warm-up and schedule given, and clipping at norm 1.
  *
  * <p>Options (all optional): {@code --data PATH} (default data/spamassassin.tsv),
  * {@code --out DIR} (default target/spam-lora), {@code --epochs N} (2), {@code --train-limit N}
  * (all 4,262 training rows; fewer are a seeded random sample), {@code --max-length N} (64 tokens), {@code --batch N} (16),
- * {@code --lr X} (LoRA 0.002, prompt 0.03, prefix 0.0005), {@code --rank N} (8),
+ * {@code --lr X} (LoRA 0.002, prompt 0.03, prefix 0.0005), {@code --scheduler constant|linear|cosine}
+ * (linear), {@code --warmup-ratio X} (0.1), {@code --rank N} (8),
  * {@code --virtual-tokens N} (16), {@code --seed N} (42).
  */
 public final class SpamFineTune {
@@ -55,6 +58,8 @@ public final class SpamFineTune {
         int rank = 8;
         int virtualTokens = 16;
         String method = "lora";
+        String scheduler = "linear";
+        float warmupRatio = 0.1f;
         long seed = 42;
 
         static Options parse(String[] args) {
@@ -74,11 +79,13 @@ public final class SpamFineTune {
                     case "--lr": o.lr = Float.valueOf(v); break;
                     case "--rank": o.rank = Integer.parseInt(v); break;
                     case "--method": o.method = v; break;
+                    case "--scheduler": o.scheduler = v; break;
+                    case "--warmup-ratio": o.warmupRatio = Float.parseFloat(v); break;
                     case "--virtual-tokens": o.virtualTokens = Integer.parseInt(v); break;
                     case "--seed": o.seed = Long.parseLong(v); break;
                     default:
                         throw new IllegalArgumentException("unknown option " + args[i] + "; known: --method --data --out"
-                                + " --epochs --train-limit --max-length --batch --lr --rank --virtual-tokens --seed");
+                                + " --epochs --train-limit --max-length --batch --lr --scheduler --warmup-ratio --rank --virtual-tokens --seed");
                 }
             }
             return o;
@@ -178,9 +185,11 @@ public final class SpamFineTune {
                     train.size(), dev.size(), test.size(), labels);
             TextClassifierTraining training = new TextClassifierTraining(model, peft, tokenizer, labels);
             List<TextClassifierTraining.EpochReport> epochs = training.fit(train, dev,
-                    new TextClassifierTraining.Settings(o.epochs, o.batch, learningRate(o), o.seed),
-                    r -> System.out.printf(Locale.ROOT, "epoch %d/%d: %d steps, train loss %.4f, dev accuracy %.4f (%.0f s)%n",
-                            r.epoch(), o.epochs, r.steps(), r.meanLoss(), r.devAccuracy(), r.seconds()));
+                    new TextClassifierTraining.Settings(o.epochs, o.batch, learningRate(o), 0f, o.warmupRatio,
+                            LearningRateSchedule.Kind.fromName(o.scheduler), 1f, 1, 10, 0, o.seed, o.out, System.out),
+                    r -> System.out.printf(Locale.ROOT, "epoch %d/%d: %d steps, train loss %.4f, dev loss %.4f,"
+                            + " accuracy %.4f, macro F1 %.4f (%.0f s)%n", r.epoch(), o.epochs, r.steps(), r.meanLoss(),
+                            r.devLoss(), r.devAccuracy(), r.devMacroF1(), r.seconds()));
             float testAccuracy = training.accuracy(test, 32);
             boolean baseUnchanged = java.util.Arrays.equals(baseBefore, frozenDigest(peft));
             List<String> frozenWithGradient = new java.util.ArrayList<>();

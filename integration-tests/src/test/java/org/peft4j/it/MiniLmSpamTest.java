@@ -25,6 +25,8 @@ class MiniLmSpamTest {
         o.method = method;
         o.trainLimit = method.equals("prefix") ? 640 : 320;
         o.epochs = 1;
+        o.scheduler = "constant"; // one short epoch: a decaying rate would spend half of it learning slowly
+        o.warmupRatio = 0;
         o.out = dir.resolve(method);
         SpamFineTune.Result r = SpamFineTune.run(o);
 
@@ -38,5 +40,10 @@ class MiniLmSpamTest {
         assertThat(saved.config().peftType().name())
                 .isEqualTo(method.equals("lora") ? "LORA" : method.equals("prompt") ? "PROMPT_TUNING" : "PREFIX_TUNING");
         assertThat(saved.tensors()).containsKeys("base_model.model.classifier.weight", "base_model.model.classifier.bias");
+        assertThat(AdapterCheckpoint.load(r.adapter().resolve("best")).tensors()).isEqualTo(saved.tensors());
+        java.util.List<String> log = java.nio.file.Files.readAllLines(r.adapter().resolve("trainer_log.jsonl"));
+        assertThat(log).isNotEmpty();
+        assertThat(log.get(0)).contains("\"current_steps\":10", "\"loss\":", "\"lr\":", "\"throughput\":");
+        assertThat(log.get(log.size() - 1)).contains("\"eval_loss\":", "\"accuracy\":");
     }
 }

@@ -5,28 +5,44 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.Tracker;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
 import org.peft4j.api.data.LabeledText;
+import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertTokenizer;
 
 /**
- * Fine-tunes a PEFT-wrapped text classifier with DJL's own {@link Trainer}: shuffled mini-batches
- * padded to their own longest sequence, softmax cross-entropy, Adam, and the dev accuracy after
- * every epoch. Only the active adapter's parameters (and modules saved with it) train.
+ * Fine-tunes a PEFT-wrapped text classifier with DJL's own {@link Trainer}: AdamW, a warm-up then
+ * linear or cosine learning-rate schedule, gradient clipping by global norm, gradient accumulation,
+ * length-bucketed mini-batches each padded to its own longest sequence, evaluation (loss, accuracy,
+ * macro F1) after every epoch, early stopping on dev accuracy, the best adapter saved, and
+ * LLaMA-Factory's {@code trainer_log.jsonl} plus a console progress bar. Only the active adapter's
+ * parameters (and the modules saved with it) train.
  */
 public final class TextClassifierTraining {
+    /** Batches are sorted by length within groups of this many batches, then the batches are shuffled. */
+    private static final int BUCKET_BATCHES = 50;
+
     private final Model model;
     private final PeftModel peft;
     private final BertTokenizer tokenizer;
@@ -34,7 +50,7 @@ public final class TextClassifierTraining {
 
     /**
      * @param model the DJL model whose block is {@code peft}'s block
-     * @param peft the model with its adapter attached
+     * @param peft the model with its adapter attached and active
      * @param tokenizer turns texts into the classifier's inputs
      * @param labels the class names; a text's label index is its position here
      */
@@ -46,19 +62,46 @@ public final class TextClassifierTraining {
     }
 
     /**
-     * The settings of a run.
+     * The settings of a run, with LLaMA-Factory's names in the comments.
      *
-     * @param epochs passes over the training data
-     * @param batchSize examples per step
-     * @param learningRate Adam's learning rate
+     * @param epochs passes over the training data ({@code num_train_epochs})
+     * @param batchSize examples per micro-batch ({@code per_device_train_batch_size})
+     * @param learningRate the peak learning rate ({@code learning_rate})
+     * @param weightDecay AdamW's decoupled weight decay ({@code weight_decay})
+     * @param warmupRatio the share of all updates spent warming up ({@code warmup_ratio})
+     * @param scheduler the schedule after the warm-up ({@code lr_scheduler_type})
+     * @param maxGradNorm clip gradients to this global norm; 0 turns clipping off ({@code max_grad_norm})
+     * @param gradientAccumulationSteps micro-batches per update ({@code gradient_accumulation_steps})
+     * @param loggingSteps updates between lines of the log ({@code logging_steps})
+     * @param earlyStoppingPatience stop after this many epochs without a better dev accuracy; 0 never stops early
      * @param seed the seed of the shuffling
+     * @param outputDir where {@code trainer_log.jsonl} and the best adapter ({@code best/}) go; null for neither
+     * @param progress where the progress bar goes; null for none
      */
-    public record Settings(int epochs, int batchSize, float learningRate, long seed) {
-        /** Validates the settings. */
+    public record Settings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
+            LearningRateSchedule.Kind scheduler, float maxGradNorm, int gradientAccumulationSteps, int loggingSteps,
+            int earlyStoppingPatience, long seed, Path outputDir, PrintStream progress) {
+        /** Validates the settings, naming the first bad one. */
         public Settings {
-            if (epochs <= 0 || batchSize <= 0 || !(learningRate > 0) || !Float.isFinite(learningRate)) {
-                throw new IllegalArgumentException("epochs and batchSize must be positive and learningRate a positive"
-                        + " number, got epochs=" + epochs + ", batchSize=" + batchSize + ", learningRate=" + learningRate);
+            positive("num_train_epochs", epochs);
+            positive("per_device_train_batch_size", batchSize);
+            positive("gradient_accumulation_steps", gradientAccumulationSteps);
+            positive("logging_steps", loggingSteps);
+            if (!(learningRate > 0) || !Float.isFinite(learningRate)) {
+                throw new IllegalArgumentException("learning_rate must be a positive number, got " + learningRate);
+            }
+            if (!(weightDecay >= 0) || !(warmupRatio >= 0 && warmupRatio < 1) || !(maxGradNorm >= 0)
+                    || earlyStoppingPatience < 0) {
+                throw new IllegalArgumentException("need weight_decay >= 0, 0 <= warmup_ratio < 1, max_grad_norm >= 0"
+                        + " and patience >= 0, got " + weightDecay + ", " + warmupRatio + ", " + maxGradNorm + ", "
+                        + earlyStoppingPatience);
+            }
+            java.util.Objects.requireNonNull(scheduler, "lr_scheduler_type");
+        }
+
+        private static void positive(String name, int value) {
+            if (value <= 0) {
+                throw new IllegalArgumentException(name + " must be a positive integer, got " + value);
             }
         }
     }
@@ -67,94 +110,219 @@ public final class TextClassifierTraining {
      * What one epoch did.
      *
      * @param epoch the epoch, from 1
-     * @param steps optimizer steps taken in the epoch
-     * @param meanLoss the mean training loss over the epoch's steps
-     * @param devAccuracy the accuracy on the dev data after the epoch (NaN without dev data)
+     * @param steps optimizer updates in the epoch
+     * @param meanLoss the mean training loss over the epoch's micro-batches
+     * @param devLoss the mean cross-entropy on the dev data (NaN without dev data)
+     * @param devAccuracy the dev accuracy after the epoch (NaN without dev data)
+     * @param devMacroF1 the dev macro F1 after the epoch (NaN without dev data)
      * @param seconds the epoch's wall time, evaluation included
      */
-    public record EpochReport(int epoch, int steps, float meanLoss, float devAccuracy, double seconds) {}
+    public record EpochReport(int epoch, int steps, float meanLoss, float devLoss, float devAccuracy, float devMacroF1,
+            double seconds) {}
 
-    /** Trains for {@code settings.epochs()} epochs, reporting each to {@code onEpoch}. */
+    /** The loss and metrics of a model on some labelled data. */
+    public record Evaluation(float loss, ClassificationMetrics metrics) {}
+
+    /** Trains, reporting each epoch to {@code onEpoch}; stops early if the settings say so. */
     public List<EpochReport> fit(List<LabeledText> train, List<LabeledText> dev, Settings settings,
             Consumer<EpochReport> onEpoch) {
-        DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(settings.learningRate())).build());
-        List<EpochReport> reports = new ArrayList<>();
         Random random = new Random(settings.seed());
-        List<LabeledText> order = new ArrayList<>(train);
-        try (Trainer trainer = peft.newTrainer(model, config)) {
+        int[] lengths = new int[train.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = tokenizer.ids(train.get(i).text()).length;
+        }
+        int microBatches = (train.size() + settings.batchSize() - 1) / settings.batchSize();
+        int updatesPerEpoch = (microBatches + settings.gradientAccumulationSteps() - 1) / settings.gradientAccumulationSteps();
+        int totalUpdates = updatesPerEpoch * settings.epochs();
+        LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
+                Math.round(settings.warmupRatio() * totalUpdates), totalUpdates, settings.scheduler());
+        DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                .optOptimizer(Optimizer.adamW().optLearningRateTracker(schedule)
+                        .optWeightDecays(settings.weightDecay()).build());
+        List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
+        List<EpochReport> reports = new ArrayList<>();
+        long start = System.nanoTime();
+        long tokens = 0;
+        int update = 0;
+        float bestAccuracy = Float.NEGATIVE_INFINITY;
+        int epochsWithoutGain = 0;
+        try (Trainer trainer = peft.newTrainer(model, config);
+                TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
-                long start = System.nanoTime();
-                Collections.shuffle(order, random);
-                double lossSum = 0;
-                int steps = 0;
-                for (int from = 0; from < order.size(); from += settings.batchSize()) {
-                    List<LabeledText> batch = order.subList(from, Math.min(order.size(), from + settings.batchSize()));
-                    float loss = step(trainer, batch);
-                    steps++;
-                    if (!Float.isFinite(loss)) {
-                        throw new IllegalStateException("training diverged: the loss is " + loss + " at step " + steps
-                                + " of epoch " + epoch + "; lower the learning rate (" + settings.learningRate() + ")");
+                long epochStart = System.nanoTime();
+                List<List<Integer>> batches = bucketedBatches(lengths, settings.batchSize(), random);
+                double epochLoss = 0;
+                double windowLoss = 0;
+                int windowCount = 0;
+                for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
+                    List<List<Integer>> group = batches.subList(b, Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
+                    for (List<Integer> batch : group) {
+                        float loss = forwardBackward(trainer, rows(train, batch), group.size());
+                        if (!Float.isFinite(loss)) {
+                            throw new IllegalStateException("training diverged: the loss is " + loss + " at update "
+                                    + (update + 1) + " (epoch " + epoch + "); lower the learning rate ("
+                                    + settings.learningRate() + ")");
+                        }
+                        epochLoss += loss;
+                        windowLoss += loss;
+                        windowCount++;
+                        for (int i : batch) {
+                            tokens += lengths[i];
+                        }
                     }
-                    lossSum += loss;
+                    if (settings.maxGradNorm() > 0) {
+                        GradientClipping.clipByGlobalNorm(trainable, settings.maxGradNorm());
+                    }
+                    trainer.step();
+                    update++;
+                    double elapsed = (System.nanoTime() - start) / 1e9;
+                    if (settings.progress() != null) {
+                        drawProgress(settings.progress(), update, totalUpdates, (float) (windowLoss / windowCount), elapsed);
+                    }
+                    if (log != null && update % settings.loggingSteps() == 0) {
+                        Map<String, Object> line = progressFields(update, totalUpdates, updatesPerEpoch, elapsed);
+                        line.put("loss", round(windowLoss / windowCount));
+                        line.put("lr", schedule.at(update - 1));
+                        line.put("throughput", round(tokens / elapsed));
+                        log.write(line);
+                        windowLoss = 0;
+                        windowCount = 0;
+                    }
                 }
-                float devAccuracy = dev.isEmpty() ? Float.NaN : accuracy(dev, settings.batchSize());
-                EpochReport report = new EpochReport(epoch, steps, (float) (lossSum / steps), devAccuracy,
-                        (System.nanoTime() - start) / 1e9);
+                if (settings.progress() != null) {
+                    settings.progress().println();
+                }
+                Evaluation eval = dev.isEmpty() ? null : evaluate(dev, settings.batchSize());
+                EpochReport report = new EpochReport(epoch, (batches.size() + settings.gradientAccumulationSteps() - 1)
+                        / settings.gradientAccumulationSteps(), (float) (epochLoss / batches.size()),
+                        eval == null ? Float.NaN : eval.loss(),
+                        eval == null ? Float.NaN : (float) eval.metrics().accuracy(),
+                        eval == null ? Float.NaN : (float) eval.metrics().macroF1(),
+                        (System.nanoTime() - epochStart) / 1e9);
                 reports.add(report);
+                if (log != null && eval != null) {
+                    Map<String, Object> line = progressFields(update, totalUpdates, updatesPerEpoch,
+                            (System.nanoTime() - start) / 1e9);
+                    line.put("eval_loss", round(eval.loss()));
+                    line.put("accuracy", round(eval.metrics().accuracy()));
+                    line.put("f1", round(eval.metrics().macroF1()));
+                    log.write(line);
+                }
                 onEpoch.accept(report);
+                if (eval != null && report.devAccuracy() > bestAccuracy) {
+                    bestAccuracy = report.devAccuracy();
+                    epochsWithoutGain = 0;
+                    if (settings.outputDir() != null) {
+                        peft.saveAdapter(settings.outputDir().resolve("best"));
+                    }
+                } else if (++epochsWithoutGain >= settings.earlyStoppingPatience() && settings.earlyStoppingPatience() > 0) {
+                    break;
+                }
             }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         return reports;
     }
 
-    private float step(Trainer trainer, List<LabeledText> batch) {
+    private static Map<String, Object> progressFields(int update, int total, int perEpoch, double elapsed) {
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("current_steps", update);
+        line.put("total_steps", total);
+        line.put("epoch", round((double) update / perEpoch));
+        line.put("percentage", round(100.0 * update / total));
+        line.put("elapsed_time", TrainerLog.hms(Duration.ofMillis((long) (elapsed * 1000))));
+        line.put("remaining_time", TrainerLog.hms(Duration.ofMillis((long) (elapsed / update * (total - update) * 1000))));
+        return line;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1e4) / 1e4;
+    }
+
+    private static void drawProgress(PrintStream out, int update, int total, float loss, double elapsed) {
+        int width = 30;
+        int filled = (int) ((long) width * update / total);
+        String bar = "#".repeat(filled) + ".".repeat(width - filled);
+        out.printf(Locale.ROOT, "\r[%s] %d/%d loss %.4f, %s left   ", bar, update, total, loss,
+                TrainerLog.hms(Duration.ofMillis((long) (elapsed / update * (total - update) * 1000))));
+        out.flush();
+    }
+
+    /**
+     * Shuffles the examples, sorts them by token count within groups of {@value #BUCKET_BATCHES}
+     * batches so that a batch pads little, and shuffles the order of the batches.
+     */
+    private static List<List<Integer>> bucketedBatches(int[] lengths, int batchSize, Random random) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < lengths.length; i++) {
+            order.add(i);
+        }
+        Collections.shuffle(order, random);
+        List<List<Integer>> batches = new ArrayList<>();
+        int group = batchSize * BUCKET_BATCHES;
+        for (int from = 0; from < order.size(); from += group) {
+            List<Integer> bucket = new ArrayList<>(order.subList(from, Math.min(order.size(), from + group)));
+            bucket.sort(Comparator.comparingInt(i -> lengths[i]));
+            for (int b = 0; b < bucket.size(); b += batchSize) {
+                batches.add(bucket.subList(b, Math.min(bucket.size(), b + batchSize)));
+            }
+        }
+        Collections.shuffle(batches, random);
+        return batches;
+    }
+
+    private static List<LabeledText> rows(List<LabeledText> data, List<Integer> indices) {
+        List<LabeledText> out = new ArrayList<>(indices.size());
+        indices.forEach(i -> out.add(data.get(i)));
+        return out;
+    }
+
+    /** Forward and backward of one micro-batch, its loss divided by {@code microBatches} so gradients average. */
+    private float forwardBackward(Trainer trainer, List<LabeledText> batch, int microBatches) {
         try (NDManager scope = trainer.getManager().newSubManager()) {
             NDList inputs = tokenizer.encode(scope, texts(batch));
             NDList target = new NDList(scope.create(labelIndices(batch)));
-            float loss;
             try (GradientCollector collector = trainer.newGradientCollector()) {
                 NDList predictions = trainer.forward(inputs, target);
-                NDArray lossValue = trainer.getLoss().evaluate(target, predictions);
-                collector.backward(lossValue);
-                loss = lossValue.getFloat();
+                NDArray loss = trainer.getLoss().evaluate(target, predictions);
+                collector.backward(microBatches == 1 ? loss : loss.div(microBatches));
+                return loss.getFloat();
             }
-            trainer.step();
-            return loss;
         }
     }
 
-    /** Returns the fraction of {@code data} the model classifies correctly. */
-    public float accuracy(List<LabeledText> data, int batchSize) {
-        int[] predicted = predict(texts(data), batchSize);
-        float[] truth = labelIndices(data);
-        int correct = 0;
-        for (int i = 0; i < predicted.length; i++) {
-            if (predicted[i] == (int) truth[i]) {
-                correct++;
-            }
-        }
-        return (float) correct / predicted.length;
-    }
-
-    /** Returns the predicted label index of each text. */
-    public int[] predict(List<String> texts, int batchSize) {
+    /** Returns the mean cross-entropy, accuracy and macro F1 of the model on {@code data}. */
+    public Evaluation evaluate(List<LabeledText> data, int batchSize) {
         Block block = peft.block();
-        int[] out = new int[texts.size()];
+        int[] predicted = new int[data.size()];
+        float[] truth = labelIndices(data);
+        double lossSum = 0;
         try (NDManager scope = model.getNDManager().newSubManager()) {
             ParameterStore ps = new ParameterStore(scope, false);
-            for (int from = 0; from < texts.size(); from += batchSize) {
+            for (int from = 0; from < data.size(); from += batchSize) {
                 try (NDManager batch = scope.newSubManager()) {
-                    List<String> chunk = texts.subList(from, Math.min(texts.size(), from + batchSize));
-                    NDArray logits = block.forward(ps, tokenizer.encode(batch, chunk), false).singletonOrThrow();
+                    List<LabeledText> chunk = data.subList(from, Math.min(data.size(), from + batchSize));
+                    NDArray logits = block.forward(ps, tokenizer.encode(batch, texts(chunk)), false).singletonOrThrow();
+                    float[] logProbs = logits.logSoftmax(1).toFloatArray();
                     long[] best = logits.argMax(1).toLongArray();
                     for (int i = 0; i < best.length; i++) {
-                        out[from + i] = (int) best[i];
+                        predicted[from + i] = (int) best[i];
+                        lossSum -= logProbs[i * labels.size() + (int) truth[from + i]];
                     }
                 }
             }
         }
-        return out;
+        int[] truthIndices = new int[truth.length];
+        for (int i = 0; i < truth.length; i++) {
+            truthIndices[i] = (int) truth[i];
+        }
+        return new Evaluation((float) (lossSum / data.size()), ClassificationMetrics.of(predicted, truthIndices, labels.size()));
+    }
+
+    /** Returns the fraction of {@code data} the model classifies correctly. */
+    public float accuracy(List<LabeledText> data, int batchSize) {
+        return (float) evaluate(data, batchSize).metrics().accuracy();
     }
 
     private static List<String> texts(List<LabeledText> rows) {

@@ -1,0 +1,46 @@
+package org.peft4j.djl.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Parameter;
+import java.util.Collection;
+
+/**
+ * Clips gradients by their global L2 norm, as PyTorch's {@code clip_grad_norm_} does (DJL's
+ * optimizers only clamp each value): if the norm over all the given parameters' gradients exceeds
+ * {@code maxNorm}, every gradient is scaled by maxNorm / norm.
+ */
+public final class GradientClipping {
+    private GradientClipping() {}
+
+    /**
+     * Clips in place and returns the global norm before clipping. Parameters without a gradient are
+     * skipped.
+     */
+    public static double clipByGlobalNorm(Collection<Parameter> parameters, double maxNorm) {
+        if (!(maxNorm > 0)) {
+            throw new IllegalArgumentException("max_grad_norm must be positive, got " + maxNorm);
+        }
+        double sumSquares = 0;
+        for (Parameter p : parameters) {
+            NDArray array = p.getArray();
+            if (array.hasGradient()) {
+                try (NDArray grad = array.getGradient(); NDArray squares = grad.square(); NDArray sum = squares.sum()) {
+                    sumSquares += sum.getFloat();
+                }
+            }
+        }
+        double norm = Math.sqrt(sumSquares);
+        if (norm > maxNorm) {
+            float scale = (float) (maxNorm / (norm + 1e-6));
+            for (Parameter p : parameters) {
+                NDArray array = p.getArray();
+                if (array.hasGradient()) {
+                    try (NDArray grad = array.getGradient()) {
+                        grad.muli(scale);
+                    }
+                }
+            }
+        }
+        return norm;
+    }
+}
