@@ -45,5 +45,7 @@ class MiniLmSpamTest {
         assertThat(log).isNotEmpty();
         assertThat(log.get(0)).contains("\"current_steps\":10", "\"loss\":", "\"lr\":", "\"throughput\":");
         assertThat(log.get(log.size() - 1)).contains("\"eval_loss\":", "\"accuracy\":");
+        java.awt.image.BufferedImage plot = javax.imageio.ImageIO.read(r.adapter().resolve("training_loss.png").toFile());
+        assertThat(plot.getWidth()).isEqualTo(800);
     }
 }

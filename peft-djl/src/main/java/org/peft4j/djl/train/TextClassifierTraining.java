@@ -36,12 +36,15 @@ import org.peft4j.djl.bert.BertTokenizer;
  * linear or cosine learning-rate schedule, gradient clipping by global norm, gradient accumulation,
  * length-bucketed mini-batches each padded to its own longest sequence, evaluation (loss, accuracy,
  * macro F1) after every epoch, early stopping on dev accuracy, the best adapter saved, and
- * LLaMA-Factory's {@code trainer_log.jsonl} plus a console progress bar. Only the active adapter's
+ * LLaMA-Factory's {@code trainer_log.jsonl} and {@code training_loss.png} (redrawn after every
+ * evaluation and at the end) plus a console progress bar. Only the active adapter's
  * parameters (and the modules saved with it) train.
  */
 public final class TextClassifierTraining {
     /** Batches are sorted by length within groups of this many batches, then the batches are shuffled. */
     private static final int BUCKET_BATCHES = 50;
+    /** The curve's file name in the output directory, as LLaMA-Factory names it. */
+    public static final String PLOT_FILE = "training_loss.png";
 
     private final Model model;
     private final PeftModel peft;
@@ -75,7 +78,8 @@ public final class TextClassifierTraining {
      * @param loggingSteps updates between lines of the log ({@code logging_steps})
      * @param earlyStoppingPatience stop after this many epochs without a better dev accuracy; 0 never stops early
      * @param seed the seed of the shuffling
-     * @param outputDir where {@code trainer_log.jsonl} and the best adapter ({@code best/}) go; null for neither
+     * @param outputDir where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
+     *     ({@code best/}) go; null for none of them
      * @param progress where the progress bar goes; null for none
      */
     public record Settings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
@@ -144,6 +148,8 @@ public final class TextClassifierTraining {
         long start = System.nanoTime();
         long tokens = 0;
         int update = 0;
+        List<TrainingPlot.Point> lossCurve = new ArrayList<>();
+        List<TrainingPlot.Point> accuracyCurve = new ArrayList<>();
         float bestAccuracy = Float.NEGATIVE_INFINITY;
         int epochsWithoutGain = 0;
         try (Trainer trainer = peft.newTrainer(model, config);
@@ -180,6 +186,7 @@ public final class TextClassifierTraining {
                         drawProgress(settings.progress(), update, totalUpdates, (float) (windowLoss / windowCount), elapsed);
                     }
                     if (log != null && update % settings.loggingSteps() == 0) {
+                        lossCurve.add(new TrainingPlot.Point(update, windowLoss / windowCount));
                         Map<String, Object> line = progressFields(update, totalUpdates, updatesPerEpoch, elapsed);
                         line.put("loss", round(windowLoss / windowCount));
                         line.put("lr", schedule.at(update - 1));
@@ -207,6 +214,9 @@ public final class TextClassifierTraining {
                     line.put("accuracy", round(eval.metrics().accuracy()));
                     line.put("f1", round(eval.metrics().macroF1()));
                     log.write(line);
+                    accuracyCurve.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
+                    TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy",
+                            lossCurve, accuracyCurve, totalUpdates);
                 }
                 onEpoch.accept(report);
                 if (eval != null && report.devAccuracy() > bestAccuracy) {
@@ -218,6 +228,10 @@ public final class TextClassifierTraining {
                 } else if (++epochsWithoutGain >= settings.earlyStoppingPatience() && settings.earlyStoppingPatience() > 0) {
                     break;
                 }
+            }
+            if (log != null) {
+                TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy", lossCurve,
+                        accuracyCurve, totalUpdates);
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
