@@ -200,8 +200,13 @@ public final class PeftModel {
             trainable.addAll(adapters.get(activeAdapter).trainableParameterList());
         }
         for (Pair<String, Parameter> p : block.getParameters()) {
-            // freeze() sets both the flag and the array's gradient, which a new parameter may lack
-            p.getValue().freeze(!trainable.contains(p.getValue()));
+            Parameter parameter = p.getValue();
+            boolean train = trainable.contains(parameter);
+            // freeze() sets both the flag and the array's gradient, which a new parameter may still lack;
+            // calling it again on a parameter that already has both would attach a fresh gradient array
+            if (parameter.requiresGradient() != train || train && !parameter.getArray().hasGradient()) {
+                parameter.freeze(!train);
+            }
         }
     }
 
