@@ -10,6 +10,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import org.peft4j.djl.NativeScalars;
 
 /**
  * Multi-head scaled dot-product self-attention with the projections {@code query}, {@code key} and
@@ -51,7 +52,8 @@ public final class BertSelfAttention extends AbstractBlock {
         NDArray q = splitHeads(project(query, ps, hidden, training));
         NDArray k = splitHeads(withPrefix(prefixKey, project(key, ps, hidden, training)));
         NDArray v = splitHeads(withPrefix(prefixValue, project(value, ps, hidden, training)));
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div((float) Math.sqrt(headSize)).add(additiveMask);
+        NDArray scale = NativeScalars.of(hidden.getManager(), (float) Math.sqrt(headSize));
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).div(scale).add(additiveMask);
         NDArray probs = scores.softmax(-1);
         if (training && dropout > 0) {
             probs = Dropout.dropout(probs, dropout, true).singletonOrThrow();

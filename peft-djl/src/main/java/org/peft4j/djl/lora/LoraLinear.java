@@ -13,6 +13,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.peft4j.djl.BlockSurgery;
+import org.peft4j.djl.NativeScalars;
 
 /**
  * A DJL {@link Linear} layer carrying LoRA adapters: y = W x + b + s·B(A(dropout(x))), where W and
@@ -188,7 +189,7 @@ public final class LoraLinear extends Linear {
         NDArray h = training && lora.dropout > 0 ? Dropout.dropout(x, lora.dropout, true).singletonOrThrow() : x;
         NDArray down = linear(h, parameterStore.getValue(lora.a, device, training)).singletonOrThrow();
         NDArray up = linear(down, parameterStore.getValue(lora.b, device, training)).singletonOrThrow();
-        return new NDList(y.add(up.mul(lora.scaling)));
+        return new NDList(y.add(up.mul(NativeScalars.of(x.getManager(), lora.scaling))));
     }
 
     /** {@inheritDoc} */

@@ -28,6 +28,7 @@ import java.util.Random;
 import java.util.function.Consumer;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.NativeScalars;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertTokenizer;
 
@@ -300,7 +301,7 @@ public final class TextClassifierTraining {
             try (GradientCollector collector = trainer.newGradientCollector()) {
                 NDList predictions = trainer.forward(inputs, target);
                 NDArray loss = trainer.getLoss().evaluate(target, predictions);
-                collector.backward(microBatches == 1 ? loss : loss.div(microBatches));
+                collector.backward(microBatches == 1 ? loss : loss.div(NativeScalars.of(scope, microBatches)));
                 return loss.getFloat();
             }
         }
