@@ -10,8 +10,10 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
+import ai.djl.training.TrainingConfig;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -26,6 +28,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.NativeScalars;
@@ -49,18 +53,43 @@ public final class TextClassifierTraining {
 
     private final Model model;
     private final PeftModel peft;
+    private final Supplier<List<Parameter>> trainable;
+    private final Function<TrainingConfig, Trainer> trainers;
     private final BertTokenizer tokenizer;
     private final List<String> labels;
 
     /**
+     * Trains the active adapter of {@code peft} (and the modules saved with it).
+     *
      * @param model the DJL model whose block is {@code peft}'s block
      * @param peft the model with its adapter attached and active
      * @param tokenizer turns texts into the classifier's inputs
      * @param labels the class names; a text's label index is its position here
      */
     public TextClassifierTraining(Model model, PeftModel peft, BertTokenizer tokenizer, List<String> labels) {
+        this(model, peft, () -> ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList(),
+                config -> peft.newTrainer(model, config), tokenizer, labels);
+    }
+
+    /**
+     * Trains whatever parameters of {@code model}'s block are unfrozen, such as every parameter
+     * (full fine-tuning) or only a head (a linear probe), for comparisons with PEFT. No best adapter
+     * is saved.
+     *
+     * @param trainable the unfrozen parameters, for gradient clipping
+     * @param trainers creates DJL trainers (for a model loaded from disk, one that keeps the frozen frozen)
+     */
+    public TextClassifierTraining(Model model, Supplier<List<Parameter>> trainable,
+            Function<TrainingConfig, Trainer> trainers, BertTokenizer tokenizer, List<String> labels) {
+        this(model, null, trainable, trainers, tokenizer, labels);
+    }
+
+    private TextClassifierTraining(Model model, PeftModel peft, Supplier<List<Parameter>> trainable,
+            Function<TrainingConfig, Trainer> trainers, BertTokenizer tokenizer, List<String> labels) {
         this.model = model;
         this.peft = peft;
+        this.trainable = trainable;
+        this.trainers = trainers;
         this.tokenizer = tokenizer;
         this.labels = List.copyOf(labels);
     }
@@ -144,7 +173,7 @@ public final class TextClassifierTraining {
         DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(Optimizer.adamW().optLearningRateTracker(schedule)
                         .optWeightDecays(settings.weightDecay()).build());
-        List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
+        List<Parameter> trainable = this.trainable.get();
         List<EpochReport> reports = new ArrayList<>();
         long start = System.nanoTime();
         long tokens = 0;
@@ -153,7 +182,7 @@ public final class TextClassifierTraining {
         List<TrainingPlot.Point> accuracyCurve = new ArrayList<>();
         float bestAccuracy = Float.NEGATIVE_INFINITY;
         int epochsWithoutGain = 0;
-        try (Trainer trainer = peft.newTrainer(model, config);
+        try (Trainer trainer = trainers.apply(config);
                 TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
                 long epochStart = System.nanoTime();
@@ -223,7 +252,7 @@ public final class TextClassifierTraining {
                 if (eval != null && report.devAccuracy() > bestAccuracy) {
                     bestAccuracy = report.devAccuracy();
                     epochsWithoutGain = 0;
-                    if (settings.outputDir() != null) {
+                    if (settings.outputDir() != null && peft != null) {
                         peft.saveAdapter(settings.outputDir().resolve("best"));
                     }
                 } else if (++epochsWithoutGain >= settings.earlyStoppingPatience() && settings.earlyStoppingPatience() > 0) {
@@ -309,7 +338,7 @@ public final class TextClassifierTraining {
 
     /** Returns the mean cross-entropy, accuracy and macro F1 of the model on {@code data}. */
     public Evaluation evaluate(List<LabeledText> data, int batchSize) {
-        Block block = peft.block();
+        Block block = model.getBlock();
         int[] predicted = new int[data.size()];
         float[] truth = labelIndices(data);
         double lossSum = 0;
@@ -333,6 +362,27 @@ public final class TextClassifierTraining {
             truthIndices[i] = (int) truth[i];
         }
         return new Evaluation((float) (lossSum / data.size()), ClassificationMetrics.of(predicted, truthIndices, labels.size()));
+    }
+
+    /**
+     * Runs {@code steps} updates of Adam on one fixed batch and returns each update's wall time in
+     * seconds (forward, backward, clipping at norm 1 and the optimizer step), for benchmarks.
+     */
+    public double[] stepTimes(List<LabeledText> batch, float learningRate, int steps) {
+        DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                .optOptimizer(Optimizer.adamW().optLearningRateTracker(Tracker.fixed(learningRate)).build());
+        List<Parameter> trainableNow = trainable.get();
+        double[] seconds = new double[steps];
+        try (Trainer trainer = trainers.apply(config)) {
+            for (int i = 0; i < steps; i++) {
+                long start = System.nanoTime();
+                forwardBackward(trainer, batch, 1);
+                GradientClipping.clipByGlobalNorm(trainableNow, 1);
+                trainer.step();
+                seconds[i] = (System.nanoTime() - start) / 1e9;
+            }
+        }
+        return seconds;
     }
 
     /** Returns the fraction of {@code data} the model classifies correctly. */

@@ -1,0 +1,318 @@
+package org.peft4j.it;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.data.LabeledText;
+import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.prefix.PrefixTuningConfig;
+import org.peft4j.api.prompt.PromptTuningConfig;
+import org.peft4j.djl.Peft;
+import org.peft4j.djl.PeftModel;
+import org.peft4j.djl.bert.BertSequenceClassifier;
+import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.train.ClassificationMetrics;
+import org.peft4j.djl.train.LearningRateSchedule;
+import org.peft4j.djl.train.TextClassifierTraining;
+
+/**
+ * The benchmark: in one JVM, all-MiniLM-L6-v2 on the bundled spam data trained six ways with the
+ * same batches and seed (a frozen encoder with a linear head, full fine-tuning, LoRA r=8 on query and
+ * value, LoRA r=8 on every linear layer, prefix-tuning and prompt-tuning with 16 virtual tokens),
+ * reporting trainable parameters, adapter size, the median update time at batch 16 x sequence 64,
+ * memory, and test accuracy and F1 after the same training; then inference throughput of the base
+ * model and of LoRA unmerged and merged. Writes {@code results.md} and {@code results.json}.
+ *
+ * <p>Options: {@code --out DIR} (benchmarks), {@code --train-rows N} (1024), {@code --epochs N} (1),
+ * {@code --timed-steps N} (15, after 3 warm-up updates).
+ */
+public final class Benchmark {
+    private static final int BATCH = 16;
+    private static final int SEQUENCE = 64;
+    private static final int WARMUP = 3;
+
+    private Benchmark() {}
+
+    public static void main(String[] args) throws Exception {
+        Path out = Path.of("benchmarks");
+        int trainRows = 1024;
+        int epochs = 1;
+        int timedSteps = 15;
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            switch (args[i]) {
+                case "--out": out = Path.of(args[i + 1]); break;
+                case "--train-rows": trainRows = Integer.parseInt(args[i + 1]); break;
+                case "--epochs": epochs = Integer.parseInt(args[i + 1]); break;
+                case "--timed-steps": timedSteps = Integer.parseInt(args[i + 1]); break;
+                default: throw new IllegalArgumentException("unknown option " + args[i]
+                        + "; known: --out --train-rows --epochs --timed-steps");
+            }
+        }
+        List<LabeledText> rows = LabeledTexts.readTsv(Path.of("data/spamassassin.tsv"));
+        List<String> labels = LabeledTexts.labels(rows);
+        List<LabeledText> train = new ArrayList<>(LabeledTexts.split(rows, "train"));
+        Collections.shuffle(train, new Random(42));
+        train = train.subList(0, Math.min(trainRows, train.size()));
+        List<LabeledText> test = LabeledTexts.split(rows, "test");
+        List<Map<String, Object>> results = new ArrayList<>();
+        Map<String, Object> inference;
+        try (BertTokenizer tokenizer = BertTokenizer.fromTokenizerJson(SpamFineTune.resource(SpamFineTune.TOKENIZER), SEQUENCE)) {
+            List<LabeledText> fixedBatch = new ArrayList<>();
+            for (LabeledText r : train) {
+                if (fixedBatch.size() < BATCH && tokenizer.ids(r.text()).length == SEQUENCE) {
+                    fixedBatch.add(r);
+                }
+            }
+            for (String method : List.of("probe", "prompt", "prefix", "lora-qv", "lora-all", "full")) {
+                results.add(runRow(method, tokenizer, labels, train, test, fixedBatch, epochs, timedSteps, out));
+                System.out.println(results.get(results.size() - 1));
+            }
+            inference = inference(tokenizer, labels, test);
+            System.out.println(inference);
+        }
+        write(out, results, inference, trainRows, epochs, timedSteps);
+    }
+
+    private static Map<String, Object> runRow(String method, BertTokenizer tokenizer, List<String> labels,
+            List<LabeledText> train, List<LabeledText> test, List<LabeledText> fixedBatch, int epochs, int timedSteps,
+            Path out) throws Exception {
+        Engine.getInstance().setRandomSeed(42);
+        System.gc();
+        ManagementFactory.getMemoryPoolMXBeans().forEach(MemoryPoolMXBean::resetPeakUsage);
+        RssSampler rss = new RssSampler();
+        rss.start();
+        try (Model model = Model.newInstance(method)) {
+            BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels.size());
+            model.setBlock(classifier);
+            TextClassifierTraining training;
+            PeftModel peft = null;
+            float lr;
+            if (method.equals("probe") || method.equals("full")) {
+                for (Pair<String, Parameter> p : classifier.getParameters()) {
+                    p.getValue().freeze(method.equals("probe") && !p.getKey().contains("classifier"));
+                }
+                List<Parameter> trainable = new ArrayList<>();
+                classifier.getParameters().forEach(p -> {
+                    if (p.getValue().requiresGradient()) {
+                        trainable.add(p.getValue());
+                    }
+                });
+                training = new TextClassifierTraining(model, () -> trainable, model::newTrainer, tokenizer, labels);
+                lr = method.equals("probe") ? 2e-3f : 5e-5f;
+            } else {
+                peft = Peft.apply(classifier, config(method), PeftModel.DEFAULT_ADAPTER, tokenizer);
+                training = new TextClassifierTraining(model, peft, tokenizer, labels);
+                lr = method.equals("prompt") ? 3e-2f : method.equals("prefix") ? 5e-4f : 2e-3f;
+            }
+            long trainableCount = 0;
+            long all = 0;
+            for (Pair<String, Parameter> p : classifier.getParameters()) {
+                all += p.getValue().getArray().size();
+                trainableCount += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
+            }
+            double[] times = training.stepTimes(fixedBatch, lr, WARMUP + timedSteps);
+            double[] timed = Arrays.copyOfRange(times, WARMUP, times.length);
+            Arrays.sort(timed);
+            double median = timed[timed.length / 2];
+            long heapPeak = 0;
+            for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+                if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+                    heapPeak += pool.getPeakUsage().getUsed();
+                }
+            }
+            long rssPeak = rss.finish();
+            long start = System.nanoTime();
+            training.fit(train, List.of(), new TextClassifierTraining.Settings(epochs, BATCH, lr, 0f, 0.1f,
+                    LearningRateSchedule.Kind.LINEAR, 1f, 1, 10, 0, 42, null, null), r -> { });
+            double trainSeconds = (System.nanoTime() - start) / 1e9;
+            TextClassifierTraining.Evaluation eval = training.evaluate(test, 32);
+            long adapterBytes = -1;
+            if (peft != null) {
+                Path dir = out.resolve("adapters").resolve(method);
+                peft.saveAdapter(dir);
+                adapterBytes = Files.size(dir.resolve("adapter_model.safetensors"));
+            }
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("method", method);
+            row.put("trainable_params", trainableCount);
+            row.put("all_params", all);
+            row.put("adapter_bytes", adapterBytes);
+            row.put("median_step_ms", Math.round(median * 10000) / 10.0);
+            row.put("heap_peak_mb", heapPeak >> 20);
+            row.put("rss_peak_mb", rssPeak >> 10);
+            row.put("train_seconds", Math.round(trainSeconds));
+            row.put("test_accuracy", round4(eval.metrics().accuracy()));
+            row.put("test_macro_f1", round4(eval.metrics().macroF1()));
+            return row;
+        }
+    }
+
+    private static PeftConfig config(String method) {
+        switch (method) {
+            case "prompt":
+                return PromptTuningConfig.builder().numVirtualTokens(16).initText("Is this e-mail spam or ham?")
+                        .modulesToSave("classifier").build();
+            case "prefix":
+                return PrefixTuningConfig.builder().numVirtualTokens(16).prefixProjection(true)
+                        .modulesToSave("classifier").build();
+            case "lora-qv":
+                return LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").modulesToSave("classifier").build();
+            default:
+                return LoraConfig.builder().rank(8).alpha(16).targetAllLinear().modulesToSave("classifier").build();
+        }
+    }
+
+    /** Sequences per second of the base model, LoRA unmerged and LoRA merged, on the same test batches. */
+    private static Map<String, Object> inference(BertTokenizer tokenizer, List<String> labels, List<LabeledText> test)
+            throws Exception {
+        Engine.getInstance().setRandomSeed(42);
+        List<List<String>> batches = new ArrayList<>();
+        for (int from = 0; from + 32 <= Math.min(test.size(), 32 * 12); from += 32) {
+            List<String> texts = new ArrayList<>();
+            test.subList(from, from + 32).forEach(r -> texts.add(r.text()));
+            batches.add(texts);
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (Model model = Model.newInstance("inference")) {
+            BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels.size());
+            model.setBlock(classifier);
+            out.put("base_seq_per_s", throughput(classifier, tokenizer, batches, model.getNDManager()));
+            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value")
+                    .init(org.peft4j.api.lora.LoraInit.RANDOM).build());
+            out.put("lora_unmerged_seq_per_s", throughput(classifier, tokenizer, batches, model.getNDManager()));
+            peft.merge();
+            out.put("lora_merged_seq_per_s", throughput(classifier, tokenizer, batches, model.getNDManager()));
+        }
+        return out;
+    }
+
+    private static double throughput(Block block, BertTokenizer tokenizer, List<List<String>> batches, NDManager manager) {
+        int sequences = 0;
+        long start = 0;
+        for (int round = 0; round < 2; round++) { // the first round warms up
+            if (round == 1) {
+                start = System.nanoTime();
+                sequences = 0;
+            }
+            for (List<String> texts : batches) {
+                try (NDManager scope = manager.newSubManager()) {
+                    NDList inputs = tokenizer.encode(scope, texts);
+                    block.forward(new ParameterStore(scope, false), inputs, false).singletonOrThrow().toFloatArray();
+                    sequences += texts.size();
+                }
+            }
+        }
+        return Math.round(sequences / ((System.nanoTime() - start) / 1e9) * 10) / 10.0;
+    }
+
+    private static double round4(double v) {
+        return Math.round(v * 1e4) / 1e4;
+    }
+
+    private static void write(Path out, List<Map<String, Object>> rows, Map<String, Object> inference, int trainRows,
+            int epochs, int timedSteps) throws IOException {
+        Files.createDirectories(out);
+        String machine = Runtime.getRuntime().availableProcessors() + " cores, " + cpuModel() + ", Java "
+                + System.getProperty("java.version") + ", libtorch CPU via DJL " + Engine.getInstance().getVersion();
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("date", LocalDate.now().toString());
+        json.put("machine", machine);
+        json.put("setting", Map.of("model", "all-MiniLM-L6-v2", "train_rows", trainRows, "epochs", epochs,
+                "batch", BATCH, "sequence", SEQUENCE, "timed_steps", timedSteps, "warmup_steps", WARMUP));
+        json.put("rows", rows);
+        json.put("inference", inference);
+        Files.writeString(out.resolve("results.json"),
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json), StandardCharsets.UTF_8);
+        StringBuilder md = new StringBuilder();
+        md.append("# Benchmark: all-MiniLM-L6-v2 on the spam data\n\n");
+        md.append(String.format(Locale.ROOT, "%s, %s. %d training rows, %d epoch(s), batch %d; update time is the median"
+                + " of %d updates (after %d warm-up) on one batch of %d x %d tokens.%n%n", json.get("date"), machine,
+                trainRows, epochs, BATCH, timedSteps, WARMUP, BATCH, SEQUENCE));
+        md.append("| method | trainable params | adapter file (bytes) | median update (ms) | peak JVM heap (MB) |"
+                + " peak RSS during timing (MB) | test accuracy | test macro F1 |\n|---|---|---|---|---|---|---|---|\n");
+        for (Map<String, Object> r : rows) {
+            md.append(String.format(Locale.ROOT, "| %s | %,d | %s | %s | %s | %s | %.4f | %.4f |%n", r.get("method"),
+                    (Long) r.get("trainable_params"), ((Long) r.get("adapter_bytes")) < 0 ? "-" : String.format(Locale.ROOT,
+                            "%,d", (Long) r.get("adapter_bytes")), r.get("median_step_ms"), r.get("heap_peak_mb"),
+                    r.get("rss_peak_mb"), (Double) r.get("test_accuracy"), (Double) r.get("test_macro_f1")));
+        }
+        md.append(String.format(Locale.ROOT, "%nInference, sequences per second over the same test batches of 32:"
+                + " base %s, LoRA unmerged %s, LoRA merged %s.%n", inference.get("base_seq_per_s"),
+                inference.get("lora_unmerged_seq_per_s"), inference.get("lora_merged_seq_per_s")));
+        md.append("\nRSS is sampled while a row's updates are timed; rows run in one JVM in the order shown, and"
+                + " memory freed by earlier rows is not always returned to the system, so read it as an upper"
+                + " bound for all rows but the first.\n");
+        Files.writeString(out.resolve("results.md"), md.toString(), StandardCharsets.UTF_8);
+        System.out.print(md);
+    }
+
+    private static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        } catch (IOException e) {
+            // not Linux: leave the model out
+        }
+        return "unknown CPU";
+    }
+
+    /** Samples the process RSS every 20 ms and keeps the largest value, in kB. */
+    private static final class RssSampler extends Thread {
+        private volatile boolean running = true;
+        private volatile long peak;
+
+        RssSampler() {
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            while (running) {
+                try {
+                    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                        if (line.startsWith("VmRSS:")) {
+                            peak = Math.max(peak, Long.parseLong(line.replaceAll("[^0-9]", "")));
+                        }
+                    }
+                    Thread.sleep(20);
+                } catch (IOException | InterruptedException e) {
+                    return;
+                }
+            }
+        }
+
+        long finish() throws InterruptedException {
+            running = false;
+            join();
+            return peak;
+        }
+    }
+}
