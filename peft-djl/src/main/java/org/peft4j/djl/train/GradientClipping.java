@@ -1,6 +1,8 @@
 package org.peft4j.djl.train;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.nn.Parameter;
 import java.util.Collection;
 
@@ -20,14 +22,29 @@ public final class GradientClipping {
         if (!(maxNorm > 0)) {
             throw new IllegalArgumentException("max_grad_norm must be positive, got " + maxNorm);
         }
-        double sumSquares = 0;
-        for (Parameter p : parameters) {
-            NDArray array = p.getArray();
-            if (array.hasGradient()) {
-                try (NDArray grad = array.getGradient(); NDArray squares = grad.square(); NDArray sum = squares.sum()) {
-                    sumSquares += sum.getFloat();
+        // one native sum over all gradients, so a step reads a single number back to the host
+        NDList squares = new NDList();
+        try {
+            for (Parameter p : parameters) {
+                NDArray array = p.getArray();
+                if (array.hasGradient()) {
+                    try (NDArray grad = array.getGradient(); NDArray square = grad.square()) {
+                        squares.add(square.sum());
+                    }
                 }
             }
+            if (squares.isEmpty()) {
+                return 0;
+            }
+        } catch (RuntimeException e) {
+            squares.close();
+            throw e;
+        }
+        double sumSquares;
+        try (NDArray stacked = NDArrays.stack(squares); NDArray total = stacked.sum()) {
+            sumSquares = total.getFloat();
+        } finally {
+            squares.close();
         }
         double norm = Math.sqrt(sumSquares);
         if (norm > maxNorm) {
