@@ -19,13 +19,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.ToDoubleFunction;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
@@ -55,6 +55,7 @@ public final class Benchmark {
     private static final int BATCH = 16;
     private static final int SEQUENCE = 64;
     private static final int WARMUP = 3;
+    private static final int INFERENCE_ROUNDS = 5;
 
     private Benchmark() {}
 
@@ -135,10 +136,11 @@ public final class Benchmark {
                 all += p.getValue().getArray().size();
                 trainableCount += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
             }
-            double[] times = training.stepTimes(fixedBatch, lr, WARMUP + timedSteps);
-            double[] timed = Arrays.copyOfRange(times, WARMUP, times.length);
-            Arrays.sort(timed);
-            double median = timed[timed.length / 2];
+            training.profileSteps(fixedBatch, lr, WARMUP);
+            Map.Entry<List<TextClassifierTraining.StepPhases>, NativeShareProfiler.Profile> profiled =
+                    NativeShareProfiler.profile(() -> training.profileSteps(fixedBatch, lr, timedSteps));
+            List<TextClassifierTraining.StepPhases> phases = profiled.getKey();
+            NativeShareProfiler.Profile profile = profiled.getValue();
             long heapPeak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
                 if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
@@ -162,7 +164,20 @@ public final class Benchmark {
             row.put("trainable_params", trainableCount);
             row.put("all_params", all);
             row.put("adapter_bytes", adapterBytes);
-            row.put("median_step_ms", Math.round(median * 10000) / 10.0);
+            row.put("median_step_ms", median(phases, TextClassifierTraining.StepPhases::totalMs));
+            Map<String, Object> phaseMedians = new LinkedHashMap<>();
+            phaseMedians.put("encode", median(phases, TextClassifierTraining.StepPhases::encodeMs));
+            phaseMedians.put("forward", median(phases, TextClassifierTraining.StepPhases::forwardMs));
+            phaseMedians.put("backward", median(phases, TextClassifierTraining.StepPhases::backwardMs));
+            phaseMedians.put("clip", median(phases, TextClassifierTraining.StepPhases::clipMs));
+            phaseMedians.put("update", median(phases, TextClassifierTraining.StepPhases::updateMs));
+            row.put("median_phase_ms", phaseMedians);
+            row.put("java_samples", profile.javaSamples());
+            row.put("native_samples", profile.nativeSamples());
+            row.put("java_share", round4(profile.javaShare()));
+            row.put("gc_pause_ms", Math.round(profile.gcPauseMs() * 10) / 10.0);
+            row.put("top_java_frames", profile.topJavaFrames());
+            row.put("top_native_frames", profile.topNativeFrames());
             row.put("heap_peak_mb", heapPeak >> 20);
             row.put("rss_peak_mb", rssPeak >> 10);
             row.put("train_seconds", Math.round(trainSeconds));
@@ -187,47 +202,75 @@ public final class Benchmark {
         }
     }
 
-    /** Sequences per second of the base model, LoRA unmerged and LoRA merged, on the same test batches. */
+    /**
+     * Sequences per second of the base model, LoRA unmerged and LoRA merged on the same test batches:
+     * two models with the same weights, measured in turn for {@value #INFERENCE_ROUNDS} rounds (after
+     * one warm-up round each) so that drifts of the machine hit all three alike; reports each one's
+     * median round.
+     */
     private static Map<String, Object> inference(BertTokenizer tokenizer, List<String> labels, List<LabeledText> test)
             throws Exception {
-        Engine.getInstance().setRandomSeed(42);
         List<List<String>> batches = new ArrayList<>();
         for (int from = 0; from + 32 <= Math.min(test.size(), 32 * 12); from += 32) {
             List<String> texts = new ArrayList<>();
             test.subList(from, from + 32).forEach(r -> texts.add(r.text()));
             batches.add(texts);
         }
-        Map<String, Object> out = new LinkedHashMap<>();
-        try (Model model = Model.newInstance("inference")) {
-            BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels.size());
-            model.setBlock(classifier);
-            out.put("base_seq_per_s", throughput(classifier, tokenizer, batches, model.getNDManager()));
-            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value")
+        Map<String, List<Double>> rounds = new LinkedHashMap<>();
+        try (Model baseModel = Model.newInstance("base"); Model loraModel = Model.newInstance("lora")) {
+            BertSequenceClassifier base = SpamFineTune.newClassifier(baseModel.getNDManager(), labels.size());
+            baseModel.setBlock(base);
+            Engine.getInstance().setRandomSeed(42);
+            BertSequenceClassifier withLora = SpamFineTune.newClassifier(loraModel.getNDManager(), labels.size());
+            loraModel.setBlock(withLora);
+            PeftModel peft = Peft.apply(withLora, LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value")
                     .init(org.peft4j.api.lora.LoraInit.RANDOM).build());
-            out.put("lora_unmerged_seq_per_s", throughput(classifier, tokenizer, batches, model.getNDManager()));
-            peft.merge();
-            out.put("lora_merged_seq_per_s", throughput(classifier, tokenizer, batches, model.getNDManager()));
+            for (int round = 0; round <= INFERENCE_ROUNDS; round++) {
+                boolean warmUp = round == 0;
+                record(rounds, "base", warmUp, throughput(base, tokenizer, batches, baseModel.getNDManager()));
+                record(rounds, "lora_unmerged", warmUp, throughput(withLora, tokenizer, batches, loraModel.getNDManager()));
+                peft.merge();
+                record(rounds, "lora_merged", warmUp, throughput(withLora, tokenizer, batches, loraModel.getNDManager()));
+                peft.unmerge();
+            }
         }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("batches", batches.size());
+        rounds.forEach((name, values) -> {
+            double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            out.put(name + "_seq_per_s", Math.round(sorted[sorted.length / 2] * 10) / 10.0);
+        });
+        double base = (Double) out.get("base_seq_per_s");
+        out.put("merged_over_base", round4((Double) out.get("lora_merged_seq_per_s") / base));
+        out.put("unmerged_over_base", round4((Double) out.get("lora_unmerged_seq_per_s") / base));
+        rounds.forEach((name, values) -> out.put(name + "_rounds", values));
         return out;
     }
 
+    private static void record(Map<String, List<Double>> rounds, String name, boolean warmUp, double value) {
+        if (!warmUp) {
+            rounds.computeIfAbsent(name, k -> new ArrayList<>()).add(Math.round(value * 10) / 10.0);
+        }
+    }
+
+    /** Sequences per second of one pass over {@code batches}. */
     private static double throughput(Block block, BertTokenizer tokenizer, List<List<String>> batches, NDManager manager) {
         int sequences = 0;
-        long start = 0;
-        for (int round = 0; round < 2; round++) { // the first round warms up
-            if (round == 1) {
-                start = System.nanoTime();
-                sequences = 0;
-            }
-            for (List<String> texts : batches) {
-                try (NDManager scope = manager.newSubManager()) {
-                    NDList inputs = tokenizer.encode(scope, texts);
-                    block.forward(new ParameterStore(scope, false), inputs, false).singletonOrThrow().toFloatArray();
-                    sequences += texts.size();
-                }
+        long start = System.nanoTime();
+        for (List<String> texts : batches) {
+            try (NDManager scope = manager.newSubManager()) {
+                NDList inputs = tokenizer.encode(scope, texts);
+                block.forward(new ParameterStore(scope, false), inputs, false).singletonOrThrow().toFloatArray();
+                sequences += texts.size();
             }
         }
-        return Math.round(sequences / ((System.nanoTime() - start) / 1e9) * 10) / 10.0;
+        return sequences / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private static double median(List<TextClassifierTraining.StepPhases> phases,
+            ToDoubleFunction<TextClassifierTraining.StepPhases> phase) {
+        double[] values = phases.stream().mapToDouble(phase).sorted().toArray();
+        return Math.round(values[values.length / 2] * 10) / 10.0;
     }
 
     private static double round4(double v) {
@@ -261,9 +304,25 @@ public final class Benchmark {
                             "%,d", (Long) r.get("adapter_bytes")), r.get("median_step_ms"), r.get("heap_peak_mb"),
                     r.get("rss_peak_mb"), (Double) r.get("test_accuracy"), (Double) r.get("test_macro_f1")));
         }
-        md.append(String.format(Locale.ROOT, "%nInference, sequences per second over the same test batches of 32:"
-                + " base %s, LoRA unmerged %s, LoRA merged %s.%n", inference.get("base_seq_per_s"),
-                inference.get("lora_unmerged_seq_per_s"), inference.get("lora_merged_seq_per_s")));
+        md.append("\n## Where an update's time goes\n\nMedian milliseconds per phase over the same timed updates;"
+                + " the Java share is the fraction of the flight recorder's samples of the training thread that were"
+                + " in Java rather than in a native (libtorch) call.\n\n| method | update | encode | forward |"
+                + " backward | clip | optimizer | Java share | JFR samples | GC pauses (ms) |\n"
+                + "|---|---|---|---|---|---|---|---|---|---|\n");
+        for (Map<String, Object> r : rows) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> p = (Map<String, Object>) r.get("median_phase_ms");
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %.1f%% | %d | %s |%n",
+                    r.get("method"), r.get("median_step_ms"), p.get("encode"), p.get("forward"), p.get("backward"),
+                    p.get("clip"), p.get("update"), 100 * (Double) r.get("java_share"),
+                    (Integer) r.get("java_samples") + (Integer) r.get("native_samples"), r.get("gc_pause_ms")));
+        }
+        md.append(String.format(Locale.ROOT, "%n## Inference%n%nSequences per second over the same %s test"
+                + " batches of 32, median of %d interleaved rounds: base %s, LoRA unmerged %s (%.3f x base),"
+                + " LoRA merged %s (%.3f x base).%n", inference.get("batches"), INFERENCE_ROUNDS,
+                inference.get("base_seq_per_s"), inference.get("lora_unmerged_seq_per_s"),
+                (Double) inference.get("unmerged_over_base"), inference.get("lora_merged_seq_per_s"),
+                (Double) inference.get("merged_over_base")));
         md.append("\nRSS is sampled while a row's updates are timed; rows run in one JVM in the order shown, and"
                 + " memory freed by earlier rows is not always returned to the system, so read it as an upper"
                 + " bound for all rows but the first.\n");

@@ -188,8 +188,10 @@ public final class LoraLinear extends Linear {
         LoraWeights lora = adapters.get(activeAdapter);
         NDArray h = training && lora.dropout > 0 ? Dropout.dropout(x, lora.dropout, true).singletonOrThrow() : x;
         NDArray down = linear(h, parameterStore.getValue(lora.a, device, training)).singletonOrThrow();
-        NDArray up = linear(down, parameterStore.getValue(lora.b, device, training)).singletonOrThrow();
-        return new NDList(y.add(up.mul(NativeScalars.of(x.getManager(), lora.scaling))));
+        // scaling the r-wide projection, not the out-wide result, costs r/out of the multiplications
+        NDArray scaled = down.mul(NativeScalars.of(x.getManager(), lora.scaling));
+        NDArray up = linear(scaled, parameterStore.getValue(lora.b, device, training)).singletonOrThrow();
+        return new NDList(y.add(up));
     }
 
     /** {@inheritDoc} */

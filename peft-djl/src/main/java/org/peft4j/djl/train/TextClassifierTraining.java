@@ -193,7 +193,7 @@ public final class TextClassifierTraining {
                 for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
                     List<List<Integer>> group = batches.subList(b, Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
                     for (List<Integer> batch : group) {
-                        float loss = forwardBackward(trainer, rows(train, batch), group.size());
+                        float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
                         if (!Float.isFinite(loss)) {
                             throw new IllegalStateException("training diverged: the loss is " + loss + " at update "
                                     + (update + 1) + " (epoch " + epoch + "); lower the learning rate ("
@@ -323,16 +323,26 @@ public final class TextClassifierTraining {
     }
 
     /** Forward and backward of one micro-batch, its loss divided by {@code microBatches} so gradients average. */
-    private float forwardBackward(Trainer trainer, List<LabeledText> batch, int microBatches) {
+    private float forwardBackward(Trainer trainer, List<LabeledText> batch, int microBatches, long[] phaseEnds) {
         try (NDManager scope = trainer.getManager().newSubManager()) {
             NDList inputs = tokenizer.encode(scope, texts(batch));
             NDList target = new NDList(scope.create(labelIndices(batch)));
+            mark(phaseEnds, StepPhases.ENCODE);
             try (GradientCollector collector = trainer.newGradientCollector()) {
                 NDList predictions = trainer.forward(inputs, target);
                 NDArray loss = trainer.getLoss().evaluate(target, predictions);
+                float value = loss.getFloat();
+                mark(phaseEnds, StepPhases.FORWARD);
                 collector.backward(microBatches == 1 ? loss : loss.div(NativeScalars.of(scope, microBatches)));
-                return loss.getFloat();
+                mark(phaseEnds, StepPhases.BACKWARD);
+                return value;
             }
+        }
+    }
+
+    private static void mark(long[] phaseEnds, int phase) {
+        if (phaseEnds != null) {
+            phaseEnds[phase] = System.nanoTime();
         }
     }
 
@@ -365,24 +375,55 @@ public final class TextClassifierTraining {
     }
 
     /**
-     * Runs {@code steps} updates of Adam on one fixed batch and returns each update's wall time in
-     * seconds (forward, backward, clipping at norm 1 and the optimizer step), for benchmarks.
+     * The wall time of one update split into its phases, in milliseconds: tokenizing the texts and
+     * creating the input arrays, the forward pass with the loss, the backward pass, gradient
+     * clipping, and the optimizer step. On the CPU, PyTorch runs each phase's operations before
+     * returning, so the phases add up to the update.
      */
-    public double[] stepTimes(List<LabeledText> batch, float learningRate, int steps) {
+    public record StepPhases(double encodeMs, double forwardMs, double backwardMs, double clipMs, double updateMs) {
+        static final int START = 0;
+        static final int ENCODE = 1;
+        static final int FORWARD = 2;
+        static final int BACKWARD = 3;
+        static final int CLIP = 4;
+        static final int UPDATE = 5;
+
+        static StepPhases of(long[] ends) {
+            return new StepPhases(ms(ends, ENCODE), ms(ends, FORWARD), ms(ends, BACKWARD), ms(ends, CLIP), ms(ends, UPDATE));
+        }
+
+        private static double ms(long[] ends, int phase) {
+            return (ends[phase] - ends[phase - 1]) / 1e6;
+        }
+
+        /** The whole update. */
+        public double totalMs() {
+            return encodeMs + forwardMs + backwardMs + clipMs + updateMs;
+        }
+    }
+
+    /**
+     * Runs {@code steps} updates of AdamW on one fixed batch (forward, backward, clipping at norm 1
+     * and the optimizer step) and returns each update's phases, for benchmarks and profiles.
+     */
+    public List<StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps) {
         DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(Optimizer.adamW().optLearningRateTracker(Tracker.fixed(learningRate)).build());
         List<Parameter> trainableNow = trainable.get();
-        double[] seconds = new double[steps];
+        List<StepPhases> phases = new ArrayList<>(steps);
+        long[] ends = new long[StepPhases.UPDATE + 1];
         try (Trainer trainer = trainers.apply(config)) {
             for (int i = 0; i < steps; i++) {
-                long start = System.nanoTime();
-                forwardBackward(trainer, batch, 1);
+                ends[StepPhases.START] = System.nanoTime();
+                forwardBackward(trainer, batch, 1, ends);
                 GradientClipping.clipByGlobalNorm(trainableNow, 1);
+                mark(ends, StepPhases.CLIP);
                 trainer.step();
-                seconds[i] = (System.nanoTime() - start) / 1e9;
+                mark(ends, StepPhases.UPDATE);
+                phases.add(StepPhases.of(ends));
             }
         }
-        return seconds;
+        return phases;
     }
 
     /** Returns the fraction of {@code data} the model classifies correctly. */
