@@ -5,7 +5,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.Objects;
 import org.peft4j.api.AtomicFiles;
 import org.peft4j.api.PeftConfig;
@@ -20,17 +22,55 @@ import org.peft4j.api.safetensors.Tensor;
  *
  * @param config the adapter's settings
  * @param tensors the adapter's weights under PEFT's keys
+ * @param metadata the weights file's {@code __metadata__} strings; always holds {@code "format": "pt"},
+ *     which PyTorch readers expect
  */
-public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors) {
+public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors, Map<String, String> metadata) {
     /** The config file's name. */
     public static final String CONFIG_FILE = "adapter_config.json";
     /** The weights file's name. */
     public static final String WEIGHTS_FILE = "adapter_model.safetensors";
 
-    /** Copies the tensors. */
+    /** Copies the tensors and the metadata, adding {@code "format": "pt"} to the metadata. */
     public AdapterCheckpoint {
         Objects.requireNonNull(config, "config");
         tensors = Map.copyOf(tensors);
+        Map<String, String> withFormat = new TreeMap<>(metadata == null ? Map.of() : metadata);
+        withFormat.putAll(SafeTensors.PT_METADATA);
+        metadata = Collections.unmodifiableMap(withFormat);
+    }
+
+    /** A checkpoint whose weights file carries only {@code "format": "pt"} as metadata. */
+    public AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors) {
+        this(config, tensors, SafeTensors.PT_METADATA);
+    }
+
+    /** The weights file's bytes: what {@link #save} writes as {@value #WEIGHTS_FILE}. */
+    public byte[] weightBytes() {
+        return new SafeTensors(tensors, metadata).toBytes();
+    }
+
+    /** The config file's text: what {@link #save} writes as {@value #CONFIG_FILE}. */
+    public String configJson() {
+        return AdapterConfigJson.toJson(config);
+    }
+
+    /**
+     * Reads a checkpoint from the two files' contents, as {@link #weightBytes} and
+     * {@link #configJson} give them (for adapters kept inside another format).
+     *
+     * @param source names where the contents came from, for error messages
+     * @throws AdapterFormatException if either is malformed
+     */
+    public static AdapterCheckpoint parse(String configJson, byte[] weightBytes, String source) {
+        PeftConfig config = AdapterConfigJson.parse(configJson, source + " (" + CONFIG_FILE + ")");
+        SafeTensors st;
+        try {
+            st = SafeTensors.parse(weightBytes);
+        } catch (SafeTensorsFormatException e) {
+            throw new AdapterFormatException(source + " (" + WEIGHTS_FILE + "): " + e.getMessage(), e);
+        }
+        return new AdapterCheckpoint(config, st.tensors(), st.metadata());
     }
 
     /**
@@ -42,8 +82,8 @@ public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors) 
         Files.createDirectories(directory);
         Path weights = directory.resolve(WEIGHTS_FILE);
         Path configFile = directory.resolve(CONFIG_FILE);
-        byte[] weightBytes = new SafeTensors(tensors, SafeTensors.PT_METADATA).toBytes();
-        byte[] configBytes = AdapterConfigJson.toJson(config).getBytes(StandardCharsets.UTF_8);
+        byte[] weightBytes = weightBytes();
+        byte[] configBytes = configJson().getBytes(StandardCharsets.UTF_8);
         Path weightsTmp = AtomicFiles.writeTemporary(weights, out -> out.write(weightBytes));
         Path configTmp;
         try {
@@ -82,6 +122,6 @@ public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors) 
         } catch (SafeTensorsFormatException e) {
             throw new AdapterFormatException(e.getMessage(), e);
         }
-        return new AdapterCheckpoint(config, st.tensors());
+        return new AdapterCheckpoint(config, st.tensors(), st.metadata());
     }
 }

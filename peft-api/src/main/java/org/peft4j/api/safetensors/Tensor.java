@@ -42,6 +42,13 @@ public final class Tensor {
         return new Tensor(DType.F32, shape, buffer.array());
     }
 
+    /** Creates an F64 tensor holding {@code values} in row-major order. */
+    public static Tensor ofDoubles(long[] shape, double[] values) {
+        ByteBuffer buffer = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        buffer.asDoubleBuffer().put(values);
+        return new Tensor(DType.F64, shape, buffer.array());
+    }
+
     /** Creates an I64 tensor holding {@code values} in row-major order. */
     public static Tensor ofLongs(long[] shape, long[] values) {
         ByteBuffer buffer = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
@@ -104,6 +111,25 @@ public final class Tensor {
                 break;
             default:
                 throw new IllegalStateException("a " + dtype + " tensor has no float values");
+        }
+        return out;
+    }
+
+    /**
+     * Returns the values as doubles: F64 as stored, every other floating-point type widened exactly.
+     *
+     * @throws IllegalStateException if the type is not a floating-point type
+     */
+    public double[] toDoubleArray() {
+        if (dtype == DType.F64) {
+            double[] out = new double[Math.toIntExact(elementCount())];
+            bytes().asDoubleBuffer().get(out);
+            return out;
+        }
+        float[] floats = toFloatArray();
+        double[] out = new double[floats.length];
+        for (int i = 0; i < floats.length; i++) {
+            out[i] = floats[i];
         }
         return out;
     }

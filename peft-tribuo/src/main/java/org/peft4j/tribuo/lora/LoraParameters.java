@@ -1,0 +1,242 @@
+package org.peft4j.tribuo.lora;
+
+import com.oracle.labs.mlrg.olcut.util.Pair;
+import java.util.SplittableRandom;
+import org.peft4j.api.lora.LoraInit;
+import org.tribuo.math.FeedForwardParameters;
+import org.tribuo.math.la.DenseMatrix;
+import org.tribuo.math.la.DenseVector;
+import org.tribuo.math.la.SGDVector;
+import org.tribuo.math.la.Tensor;
+import org.tribuo.math.la.VectorTuple;
+import org.tribuo.math.protos.ParametersProto;
+
+/**
+ * The trainable part of LoRA on a linear model, in the form Tribuo's gradient optimisers update:
+ * {@code get()} holds A [r, features], B [outputs, r] and, when the bias trains, a bias change
+ * [outputs]; the base weights W [outputs, features + 1] (bias last) are held apart and never
+ * change. The score of a feature vector x (with Tribuo's constant 1 appended) is
+ * W·x + s·B·(A·x) + Δb.
+ *
+ * <p>Tribuo's optimisers expect {@code update} to add what they return, and its objectives return
+ * the negative gradient of the loss, so the tensors from {@link #gradients} point downhill.
+ */
+final class LoraParameters implements FeedForwardParameters {
+    private static final long serialVersionUID = 1L;
+
+    private final DenseMatrix base;
+    private final int features;
+    private final double scaling;
+    private final boolean trainBias;
+    private Tensor[] weights;
+
+    private LoraParameters(DenseMatrix base, double scaling, boolean trainBias, Tensor[] weights) {
+        this.base = base;
+        this.features = base.getDimension2Size() - 1;
+        this.scaling = scaling;
+        this.trainBias = trainBias;
+        this.weights = weights;
+    }
+
+    /**
+     * Starts an adapter on {@code base} as Hugging Face PEFT does: B = 0 (so the adapted model
+     * scores as the base at first) and A kaiming-uniform or gaussian; {@link LoraInit#RANDOM}
+     * draws B too.
+     */
+    static LoraParameters initial(DenseMatrix base, int rank, double scaling, boolean trainBias, LoraInit init,
+            SplittableRandom random) {
+        int outputs = base.getDimension1Size();
+        int features = base.getDimension2Size() - 1;
+        DenseMatrix a = new DenseMatrix(rank, features);
+        DenseMatrix b = new DenseMatrix(outputs, rank);
+        double boundA = 1 / Math.sqrt(Math.max(1, features));
+        for (int k = 0; k < rank; k++) {
+            for (int j = 0; j < features; j++) {
+                a.set(k, j, init == LoraInit.GAUSSIAN ? random.nextGaussian() / rank : uniform(random, boundA));
+            }
+        }
+        if (init == LoraInit.RANDOM) {
+            double boundB = 1 / Math.sqrt(rank);
+            for (int o = 0; o < outputs; o++) {
+                for (int k = 0; k < rank; k++) {
+                    b.set(o, k, uniform(random, boundB));
+                }
+            }
+        }
+        return of(base, scaling, trainBias, a, b, trainBias ? new DenseVector(outputs) : null);
+    }
+
+    /** Wraps given matrices; {@code biasChange} is null when the bias does not train. */
+    static LoraParameters of(DenseMatrix base, double scaling, boolean trainBias, DenseMatrix a, DenseMatrix b,
+            DenseVector biasChange) {
+        Tensor[] weights = trainBias ? new Tensor[] {a, b, biasChange} : new Tensor[] {a, b};
+        return new LoraParameters(base, scaling, trainBias, weights);
+    }
+
+    private static double uniform(SplittableRandom random, double bound) {
+        return (2 * random.nextDouble() - 1) * bound;
+    }
+
+    DenseMatrix a() {
+        return (DenseMatrix) weights[0];
+    }
+
+    DenseMatrix b() {
+        return (DenseMatrix) weights[1];
+    }
+
+    /** The trained change of the bias, or null when the bias does not train. */
+    DenseVector biasChange() {
+        return trainBias ? (DenseVector) weights[2] : null;
+    }
+
+    /** Returns W + [s·B·A, Δb]: the weights of the merged model. */
+    DenseMatrix merged() {
+        DenseMatrix out = new DenseMatrix(base);
+        DenseMatrix a = a();
+        DenseMatrix b = b();
+        for (int o = 0; o < out.getDimension1Size(); o++) {
+            for (int j = 0; j < features; j++) {
+                double sum = 0;
+                for (int k = 0; k < a.getDimension1Size(); k++) {
+                    sum += b.get(o, k) * a.get(k, j);
+                }
+                out.add(o, j, scaling * sum);
+            }
+            if (trainBias) {
+                out.add(o, features, biasChange().get(o));
+            }
+        }
+        return out;
+    }
+
+    /** A·x over the feature part of x (the bias entry is skipped). */
+    private double[] down(SGDVector x) {
+        DenseMatrix a = a();
+        double[] u = new double[a.getDimension1Size()];
+        for (VectorTuple t : x) {
+            if (t.index < features) {
+                for (int k = 0; k < u.length; k++) {
+                    u[k] += a.get(k, t.index) * t.value;
+                }
+            }
+        }
+        return u;
+    }
+
+    @Override
+    public DenseVector predict(SGDVector x) {
+        DenseVector score = base.leftMultiply(x);
+        double[] u = down(x);
+        DenseMatrix b = b();
+        for (int o = 0; o < score.size(); o++) {
+            double up = 0;
+            for (int k = 0; k < u.length; k++) {
+                up += b.get(o, k) * u[k];
+            }
+            score.add(o, scaling * up + (trainBias ? biasChange().get(o) : 0));
+        }
+        return score;
+    }
+
+    /**
+     * With g the objective's negative gradient with respect to the score: s·g (A·x)ᵀ for B,
+     * s·(Bᵀ·g) xᵀ for A, and g for the bias change.
+     */
+    @Override
+    public Tensor[] gradients(Pair<Double, SGDVector> score, SGDVector x) {
+        SGDVector g = score.getB();
+        DenseMatrix a = a();
+        DenseMatrix b = b();
+        int rank = a.getDimension1Size();
+        double[] u = down(x);
+        double[] v = new double[rank];
+        DenseMatrix gradB = new DenseMatrix(b.getDimension1Size(), rank);
+        for (VectorTuple t : g) {
+            for (int k = 0; k < rank; k++) {
+                v[k] += b.get(t.index, k) * t.value;
+                gradB.set(t.index, k, scaling * t.value * u[k]);
+            }
+        }
+        DenseMatrix gradA = new DenseMatrix(rank, features);
+        for (VectorTuple t : x) {
+            if (t.index < features) {
+                for (int k = 0; k < rank; k++) {
+                    gradA.set(k, t.index, scaling * v[k] * t.value);
+                }
+            }
+        }
+        if (!trainBias) {
+            return new Tensor[] {gradA, gradB};
+        }
+        DenseVector gradBias = new DenseVector(b.getDimension1Size());
+        for (VectorTuple t : g) {
+            gradBias.set(t.index, t.value);
+        }
+        return new Tensor[] {gradA, gradB, gradBias};
+    }
+
+    @Override
+    public Tensor[] getEmptyCopy() {
+        DenseMatrix a = a();
+        DenseMatrix b = b();
+        Tensor[] empty = {new DenseMatrix(a.getDimension1Size(), a.getDimension2Size()),
+                new DenseMatrix(b.getDimension1Size(), b.getDimension2Size()), null};
+        if (trainBias) {
+            empty[2] = new DenseVector(b.getDimension1Size());
+            return empty;
+        }
+        return new Tensor[] {empty[0], empty[1]};
+    }
+
+    @Override
+    public Tensor[] get() {
+        return weights;
+    }
+
+    @Override
+    public void set(Tensor[] newWeights) {
+        if (newWeights.length == weights.length) {
+            weights = newWeights;
+        }
+    }
+
+    @Override
+    public void update(Tensor[] gradients) {
+        for (int i = 0; i < gradients.length; i++) {
+            weights[i].intersectAndAddInPlace(gradients[i]);
+        }
+    }
+
+    /** Sums the first {@code size} gradients (all dense) into the first. */
+    @Override
+    public Tensor[] merge(Tensor[][] gradients, int size) {
+        for (int i = 1; i < size; i++) {
+            for (int t = 0; t < gradients[0].length; t++) {
+                gradients[0][t].intersectAndAddInPlace(gradients[i][t]);
+            }
+        }
+        return gradients[0];
+    }
+
+    @Override
+    public LoraParameters copy() {
+        Tensor[] copies = new Tensor[weights.length];
+        copies[0] = new DenseMatrix(a());
+        copies[1] = new DenseMatrix(b());
+        if (trainBias) {
+            copies[2] = biasChange().copy();
+        }
+        return new LoraParameters(base, scaling, trainBias, copies);
+    }
+
+    /**
+     * Not supported: these are training-time tensors. A trained adapter is kept by
+     * {@link LoraSgdModel} (Tribuo's serialization) and by {@link LoraSgdModel#saveAdapter}.
+     */
+    @Override
+    public ParametersProto serialize() {
+        throw new UnsupportedOperationException("LoRA training parameters are not serialized on their own;"
+                + " serialize the LoraSgdModel or save its adapter");
+    }
+}

@@ -1,0 +1,235 @@
+package org.peft4j.tribuo.sgd;
+
+import com.oracle.labs.mlrg.olcut.config.Config;
+import com.oracle.labs.mlrg.olcut.provenance.Provenance;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.tribuo.Dataset;
+import org.tribuo.Example;
+import org.tribuo.ImmutableOutputInfo;
+import org.tribuo.Model;
+import org.tribuo.Output;
+import org.tribuo.Trainer;
+import org.tribuo.common.sgd.SGDObjective;
+import org.tribuo.math.FeedForwardParameters;
+import org.tribuo.math.StochasticGradientOptimiser;
+import org.tribuo.math.la.DenseVector;
+import org.tribuo.math.la.SGDVector;
+import org.tribuo.math.la.SparseVector;
+import org.tribuo.math.la.Tensor;
+import org.tribuo.math.optimisers.AdaGrad;
+import org.tribuo.provenance.ModelProvenance;
+import org.tribuo.provenance.TrainerProvenance;
+import org.tribuo.provenance.impl.TrainerProvenanceImpl;
+
+/**
+ * The common part of trainers that continue from a pretrained Tribuo linear SGD model on new data:
+ * the domain is aligned by name ({@link AlignedDomain}), some parameters over the base weights
+ * train with one of Tribuo's gradient optimisers on the base model's loss, and the result carries a
+ * {@link ModelProvenance} whose instance values hold the base model's provenance under
+ * {@value #BASE_MODEL_PROVENANCE}. The base model object is never changed.
+ *
+ * <p>The default optimiser is AdaGrad (learning rate 0.1). Tribuo 4.3's Adam mis-scales its
+ * update (fixed on Tribuo's main branch after 4.3), so it is not the default; AdaGrad's per-weight
+ * step sizes also suit sparse features, where rarely seen features need larger steps.
+ *
+ * @param <T> the output type
+ * @param <S> the trainer's own type, which the setters return
+ */
+public abstract class AdaptedLinearTrainer<T extends Output<T>, S extends AdaptedLinearTrainer<T, S>>
+        implements Trainer<T> {
+    /** The key of the base model's provenance in the adapted model's instance provenance. */
+    public static final String BASE_MODEL_PROVENANCE = "peft4j.base-model";
+
+    @Config(description = "The gradient optimiser.")
+    protected StochasticGradientOptimiser optimiser = new AdaGrad(0.1);
+    @Config(description = "The loss; by default the one the base model was most likely trained with.")
+    protected SGDObjective<?> objective;
+    @Config(description = "Passes over the new data.")
+    protected int epochs = 5;
+    @Config(description = "Examples per gradient step; their gradients are averaged.")
+    protected int minibatchSize = 1;
+    @Config(description = "The seed of the shuffling and of the adapter's initial values.")
+    protected long seed = Trainer.DEFAULT_SEED;
+    @Config(description = "Whether features the base model never saw are learned or ignored.")
+    protected AlignedDomain.NewFeatures newFeatures = AlignedDomain.NewFeatures.LEARN;
+
+    /** The pretrained model; kept as it is. */
+    protected final Model<T> base;
+    /** How the base model's type scores, learns and is rebuilt. */
+    protected final LinearModelFamily<T> family;
+    private int invocationCount;
+
+    /**
+     * Starts from {@code base} with the loss it was most likely trained with.
+     *
+     * @throws IllegalArgumentException if {@code base} is not a Tribuo linear SGD model
+     */
+    protected AdaptedLinearTrainer(Model<T> base) {
+        this.family = LinearModelFamily.of(base);
+        this.base = base;
+        this.objective = family.defaultObjective(base);
+    }
+
+    /** Sets the gradient optimiser (default AdaGrad with learning rate 0.1); returns this trainer. */
+    public S optimiser(StochasticGradientOptimiser optimiser) {
+        this.optimiser = Objects.requireNonNull(optimiser, "optimiser");
+        return self();
+    }
+
+    /** Sets the loss; it must suit the base model's output type. Returns this trainer. */
+    public S objective(SGDObjective<?> objective) {
+        family.checkObjective(objective);
+        this.objective = objective;
+        return self();
+    }
+
+    /** Sets the passes over the data (default 5); returns this trainer. */
+    public S epochs(int epochs) {
+        if (epochs <= 0) {
+            throw new IllegalArgumentException("epochs must be positive, got " + epochs);
+        }
+        this.epochs = epochs;
+        return self();
+    }
+
+    /** Sets the examples per gradient step (default 1, as Tribuo's trainers); returns this trainer. */
+    public S minibatchSize(int minibatchSize) {
+        if (minibatchSize <= 0) {
+            throw new IllegalArgumentException("minibatchSize must be positive, got " + minibatchSize);
+        }
+        this.minibatchSize = minibatchSize;
+        return self();
+    }
+
+    /** Sets the seed (default Tribuo's 12345); returns this trainer. */
+    public S seed(long seed) {
+        this.seed = seed;
+        return self();
+    }
+
+    /** Sets the policy for features the base never saw (default: learn them); returns this trainer. */
+    public S newFeatures(AlignedDomain.NewFeatures policy) {
+        this.newFeatures = Objects.requireNonNull(policy, "policy");
+        return self();
+    }
+
+    @SuppressWarnings("unchecked")
+    private S self() {
+        return (S) this;
+    }
+
+    /** The pretrained model this trainer starts from. */
+    public Model<T> base() {
+        return base;
+    }
+
+    /** Aligns the base model with {@code data}'s domain. */
+    protected AlignedDomain<T> align(Dataset<T> data) {
+        List<org.tribuo.VariableInfo> features = new ArrayList<>();
+        data.getFeatureMap().forEach(features::add);
+        Set<T> outputs = new HashSet<>(data.getOutputInfo().getDomain());
+        return AlignedDomain.align(base, family, features, outputs, newFeatures);
+    }
+
+    /** The random stream of this call: the n-th call to train uses the n-th split of the seed's stream. */
+    protected synchronized SplittableRandom nextRandom() {
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < invocationCount; i++) {
+            random = random.split();
+        }
+        invocationCount++;
+        return random.split();
+    }
+
+    /**
+     * Runs minibatch SGD with a copy of the optimiser over {@code data} (vectors over
+     * {@code domain}'s features, with Tribuo's bias entry). A minibatch's gradients are averaged and
+     * stepped with the mean example weight.
+     */
+    protected void fit(FeedForwardParameters parameters, AlignedDomain<T> domain, Dataset<T> data,
+            SplittableRandom random) {
+        List<SGDVector> vectors = new ArrayList<>();
+        List<T> truths = new ArrayList<>();
+        List<Double> weights = new ArrayList<>();
+        for (Example<T> example : data) {
+            vectors.add(SparseVector.createSparseVector(example, domain.features(), true));
+            truths.add(example.getOutput());
+            weights.add((double) example.getWeight());
+        }
+        if (vectors.isEmpty()) {
+            throw new IllegalArgumentException("the dataset has no examples to adapt on");
+        }
+        ImmutableOutputInfo<T> outputs = domain.outputs();
+        StochasticGradientOptimiser local = optimiser.copy();
+        local.initialise(parameters);
+        int[] order = new int[vectors.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        for (int epoch = 0; epoch < epochs; epoch++) {
+            shuffle(order, random);
+            for (int from = 0; from < order.length; from += minibatchSize) {
+                int size = Math.min(minibatchSize, order.length - from);
+                Tensor[][] gradients = new Tensor[size][];
+                double weight = 0;
+                for (int k = 0; k < size; k++) {
+                    int i = order[from + k];
+                    DenseVector score = parameters.predict(vectors.get(i));
+                    var lossAndGradient = family.lossAndGradient(objective, outputs, truths.get(i), score);
+                    gradients[k] = parameters.gradients(lossAndGradient, vectors.get(i));
+                    weight += weights.get(i);
+                }
+                Tensor[] step = size == 1 ? gradients[0] : parameters.merge(gradients, size);
+                if (size > 1) {
+                    for (Tensor t : step) {
+                        t.scaleInPlace(1.0 / size);
+                    }
+                }
+                parameters.update(local.step(step, weight / size));
+            }
+        }
+        local.finalise();
+    }
+
+    private static void shuffle(int[] order, SplittableRandom random) {
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+    }
+
+    /** The provenance of a model trained on {@code data} by this trainer, with the base model's inside. */
+    protected ModelProvenance provenance(String modelClassName, Dataset<T> data, Map<String, Provenance> runProvenance) {
+        Map<String, Provenance> instance = new HashMap<>(runProvenance);
+        instance.put(BASE_MODEL_PROVENANCE, base.getProvenance());
+        return new ModelProvenance(modelClassName, OffsetDateTime.now(), data.getProvenance(), getProvenance(), instance);
+    }
+
+    @Override
+    public int getInvocationCount() {
+        return invocationCount;
+    }
+
+    @Override
+    public synchronized void setInvocationCount(int invocationCount) {
+        if (invocationCount < 0) {
+            throw new IllegalArgumentException("invocationCount must be non-negative, got " + invocationCount);
+        }
+        this.invocationCount = invocationCount;
+    }
+
+    @Override
+    public TrainerProvenance getProvenance() {
+        return new TrainerProvenanceImpl(this);
+    }
+}
