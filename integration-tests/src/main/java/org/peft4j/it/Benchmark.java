@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,7 +56,7 @@ public final class Benchmark {
     private static final int BATCH = 16;
     private static final int SEQUENCE = 64;
     private static final int WARMUP = 3;
-    private static final int INFERENCE_ROUNDS = 5;
+    private static final int INFERENCE_ROUNDS = 9;
 
     private Benchmark() {}
 
@@ -205,8 +206,8 @@ public final class Benchmark {
     /**
      * Sequences per second of the base model, LoRA unmerged and LoRA merged on the same test batches:
      * two models with the same weights, measured in turn for {@value #INFERENCE_ROUNDS} rounds (after
-     * one warm-up round each) so that drifts of the machine hit all three alike; reports each one's
-     * median round.
+     * one warm-up round), each round starting with another of the three; reports each one's median
+     * round and the median over rounds of the ratios to the base within a round.
      */
     private static Map<String, Object> inference(BertTokenizer tokenizer, List<String> labels, List<LabeledText> test)
             throws Exception {
@@ -225,13 +226,24 @@ public final class Benchmark {
             loraModel.setBlock(withLora);
             PeftModel peft = Peft.apply(withLora, LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value")
                     .init(org.peft4j.api.lora.LoraInit.RANDOM).build());
+            List<String> variants = List.of("base", "lora_unmerged", "lora_merged");
             for (int round = 0; round <= INFERENCE_ROUNDS; round++) {
                 boolean warmUp = round == 0;
-                record(rounds, "base", warmUp, throughput(base, tokenizer, batches, baseModel.getNDManager()));
-                record(rounds, "lora_unmerged", warmUp, throughput(withLora, tokenizer, batches, loraModel.getNDManager()));
-                peft.merge();
-                record(rounds, "lora_merged", warmUp, throughput(withLora, tokenizer, batches, loraModel.getNDManager()));
-                peft.unmerge();
+                for (int i = 0; i < variants.size(); i++) {
+                    // each round starts with another variant, so none is always first or last
+                    String variant = variants.get((i + round) % variants.size());
+                    double seqPerS;
+                    if (variant.equals("base")) {
+                        seqPerS = throughput(base, tokenizer, batches, baseModel.getNDManager());
+                    } else if (variant.equals("lora_unmerged")) {
+                        seqPerS = throughput(withLora, tokenizer, batches, loraModel.getNDManager());
+                    } else {
+                        peft.merge();
+                        seqPerS = throughput(withLora, tokenizer, batches, loraModel.getNDManager());
+                        peft.unmerge();
+                    }
+                    record(rounds, variant, warmUp, seqPerS);
+                }
             }
         }
         Map<String, Object> out = new LinkedHashMap<>();
@@ -240,11 +252,20 @@ public final class Benchmark {
             double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             out.put(name + "_seq_per_s", Math.round(sorted[sorted.length / 2] * 10) / 10.0);
         });
-        double base = (Double) out.get("base_seq_per_s");
-        out.put("merged_over_base", round4((Double) out.get("lora_merged_seq_per_s") / base));
-        out.put("unmerged_over_base", round4((Double) out.get("lora_unmerged_seq_per_s") / base));
+        // a round's ratio compares runs seconds apart, so slow drifts of the machine cancel
+        out.put("merged_over_base", medianRatio(rounds.get("lora_merged"), rounds.get("base")));
+        out.put("unmerged_over_base", medianRatio(rounds.get("lora_unmerged"), rounds.get("base")));
         rounds.forEach((name, values) -> out.put(name + "_rounds", values));
         return out;
+    }
+
+    private static double medianRatio(List<Double> numerators, List<Double> denominators) {
+        double[] ratios = new double[numerators.size()];
+        for (int i = 0; i < ratios.length; i++) {
+            ratios[i] = numerators.get(i) / denominators.get(i);
+        }
+        Arrays.sort(ratios);
+        return round4(ratios[ratios.length / 2]);
     }
 
     private static void record(Map<String, List<Double>> rounds, String name, boolean warmUp, double value) {
@@ -318,10 +339,10 @@ public final class Benchmark {
                     (Integer) r.get("java_samples") + (Integer) r.get("native_samples"), r.get("gc_pause_ms")));
         }
         md.append(String.format(Locale.ROOT, "%n## Inference%n%nSequences per second over the same %s test"
-                + " batches of 32, median of %d interleaved rounds: base %s, LoRA unmerged %s (%.3f x base),"
-                + " LoRA merged %s (%.3f x base).%n", inference.get("batches"), INFERENCE_ROUNDS,
+                + " batches of 32, median of %d interleaved rounds: base %s, LoRA unmerged %s, LoRA merged %s."
+                + " Median of the per-round ratios to the base: unmerged %.3f, merged %.3f.%n", inference.get("batches"), INFERENCE_ROUNDS,
                 inference.get("base_seq_per_s"), inference.get("lora_unmerged_seq_per_s"),
-                (Double) inference.get("unmerged_over_base"), inference.get("lora_merged_seq_per_s"),
+                inference.get("lora_merged_seq_per_s"), (Double) inference.get("unmerged_over_base"),
                 (Double) inference.get("merged_over_base")));
         md.append("\nRSS is sampled while a row's updates are timed; rows run in one JVM in the order shown, and"
                 + " memory freed by earlier rows is not always returned to the system, so read it as an upper"

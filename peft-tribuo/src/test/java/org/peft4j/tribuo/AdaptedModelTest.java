@@ -24,7 +24,7 @@ import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
 import org.peft4j.tribuo.lora.LoraSgdModel;
 import org.peft4j.tribuo.lora.LoraSgdTrainer;
-import org.peft4j.tribuo.sgd.AdaptedLinearTrainer;
+import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;
 import org.tribuo.Dataset;
 import org.tribuo.Example;
 import org.tribuo.Model;
@@ -136,7 +136,7 @@ class AdaptedModelTest {
         assertThat(settings.get("bias").toString()).contains("ALL");
         assertThat(settings.get("optimiser").toString()).contains("AdaGrad");
         assertThat(settings.get("objective").toString()).contains("LogMulticlass");
-        assertThat(provenance.getInstanceProvenance().getMap().get(AdaptedLinearTrainer.BASE_MODEL_PROVENANCE))
+        assertThat(provenance.getInstanceProvenance().getMap().get(AdaptedSgdTrainer.BASE_MODEL_PROVENANCE))
                 .isEqualTo(base.getProvenance());
         assertThat(provenance.getDatasetProvenance()).isEqualTo(sampleB.getProvenance());
     }

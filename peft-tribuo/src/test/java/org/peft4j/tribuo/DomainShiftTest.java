@@ -8,12 +8,16 @@ import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.tribuo.lora.LoraSgdModel;
 import org.tribuo.Dataset;
+import org.tribuo.Example;
 import org.tribuo.Model;
 import org.tribuo.MutableDataset;
 import org.tribuo.classification.Label;
 import org.tribuo.classification.LabelFactory;
 import org.tribuo.classification.evaluation.LabelEvaluator;
 import org.tribuo.classification.example.GaussianLabelDataSource;
+import org.tribuo.classification.example.NoisyInterlockingCrescentsDataSource;
+import org.tribuo.classification.sgd.fm.FMClassificationModel;
+import org.tribuo.classification.sgd.fm.FMClassificationTrainer;
 import org.tribuo.classification.sgd.linear.LinearSGDTrainer;
 import org.tribuo.classification.sgd.objectives.LogMulticlass;
 import org.tribuo.impl.ArrayExample;
@@ -83,6 +87,52 @@ class DomainShiftTest {
         assertThat(loraRmse).isLessThan(baseRmse * 0.5);
         assertThat(loraRmse).isLessThan(warmRmse * 1.2);
         assertThat(base.serialize().toByteArray()).isEqualTo(baseBefore);
+    }
+
+    /** Tribuo's noisy crescents, moved by (1, -0.5) in domain B, under a factorization machine. */
+    @Test
+    void crescentsMovedUnderAFactorizationMachine() throws Exception {
+        Dataset<Label> a = new MutableDataset<>(new NoisyInterlockingCrescentsDataSource(2000, 1, 0.1));
+        Dataset<Label> sampleB = moved(new NoisyInterlockingCrescentsDataSource(150, 2, 0.1));
+        Dataset<Label> testB = moved(new NoisyInterlockingCrescentsDataSource(2000, 3, 0.1));
+        Model<Label> base = new FMClassificationTrainer(new LogMulticlass(), new AdaGrad(0.1), 20, 1000, 1, 1L, 4, 0.1)
+                .train(a);
+        byte[] baseBefore = base.serialize().toByteArray();
+        LoraConfig cfg = LoraConfig.builder().rank(2).alpha(2).targetAllLinear().bias(LoraBias.ALL).build();
+        LoraSgdModel<Label> lora = TribuoPeft.lora(base, cfg).epochs(20).trainAdapter(sampleB);
+        Model<Label> warm = TribuoPeft.warmStart(base).epochs(20).train(sampleB);
+        double baseAcc = accuracy(base, testB);
+        double loraAcc = accuracy(lora, testB);
+        double warmAcc = accuracy(warm, testB);
+        System.out.printf("crescents moved, factorization machine: base %.4f, LoRA %.4f, warm start %.4f on B%n",
+                baseAcc, loraAcc, warmAcc);
+        assertThat(loraAcc).isGreaterThan(baseAcc + 0.05);
+        assertThat(loraAcc).isGreaterThan(warmAcc - 0.05);
+        assertThat(lora.merge()).isInstanceOf(FMClassificationModel.class);
+        assertThat(warm).isInstanceOf(FMClassificationModel.class);
+        assertThat(base.serialize().toByteArray()).isEqualTo(baseBefore);
+        Model<?> copy = Model.deserialize(lora.serialize());
+        assertThat(copy.castModel(Label.class).predict(testB).get(7).getOutputScores())
+                .isEqualTo(lora.predict(testB).get(7).getOutputScores());
+    }
+
+    static Dataset<Label> moved(Iterable<Example<Label>> source) {
+        LabelFactory factory = new LabelFactory();
+        MutableDataset<Label> data = new MutableDataset<>(new SimpleDataSourceProvenance("moved crescents", factory),
+                factory);
+        for (Example<Label> e : source) {
+            double x1 = 0;
+            double x2 = 0;
+            for (org.tribuo.Feature f : e) {
+                if (f.getName().equals("X1")) {
+                    x1 = f.getValue();
+                } else {
+                    x2 = f.getValue();
+                }
+            }
+            data.add(new ArrayExample<>(e.getOutput(), new String[] {"X1", "X2"}, new double[] {x1 + 1, x2 - 0.5}));
+        }
+        return data;
     }
 
     /**

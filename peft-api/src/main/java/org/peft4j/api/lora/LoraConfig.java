@@ -106,6 +106,11 @@ public record LoraConfig(
         return toBuilder().inferenceMode(inferenceMode).build();
     }
 
+    @Override
+    public LoraConfig withModulesToSave(List<String> modules) {
+        return toBuilder().modulesToSave(modules.toArray(new String[0])).build();
+    }
+
     /**
      * Returns whether the module at {@code path} is targeted: selected by {@code target_modules},
      * not by {@code exclude_modules}, and not one of {@code modules_to_save}.

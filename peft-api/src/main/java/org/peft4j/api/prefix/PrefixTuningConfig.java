@@ -69,6 +69,12 @@ public record PrefixTuningConfig(
                 numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
+    @Override
+    public PrefixTuningConfig withModulesToSave(List<String> modules) {
+        return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
+                numAttentionHeads, modules, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
     /** A builder of {@link PrefixTuningConfig}. */
     public static final class Builder {
         private int numVirtualTokens;

@@ -72,6 +72,12 @@ public record PromptTuningConfig(
                 tokenDim, numLayers, numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
+    @Override
+    public PromptTuningConfig withModulesToSave(List<String> modules) {
+        return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
+                tokenDim, numLayers, numAttentionHeads, modules, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
     /** A builder of {@link PromptTuningConfig}. */
     public static final class Builder {
         private int numVirtualTokens;

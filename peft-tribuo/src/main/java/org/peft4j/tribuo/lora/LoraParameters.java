@@ -3,6 +3,7 @@ package org.peft4j.tribuo.lora;
 import com.oracle.labs.mlrg.olcut.util.Pair;
 import java.util.SplittableRandom;
 import org.peft4j.api.lora.LoraInit;
+import org.peft4j.tribuo.sgd.SgdModelFamily;
 import org.tribuo.math.FeedForwardParameters;
 import org.tribuo.math.la.DenseMatrix;
 import org.tribuo.math.la.DenseVector;
@@ -12,11 +13,12 @@ import org.tribuo.math.la.VectorTuple;
 import org.tribuo.math.protos.ParametersProto;
 
 /**
- * The trainable part of LoRA on a linear model, in the form Tribuo's gradient optimisers update:
- * {@code get()} holds A [r, features], B [outputs, r] and, when the bias trains, a bias change
- * [outputs]; the base weights W [outputs, features + 1] (bias last) are held apart and never
- * change. The score of a feature vector x (with Tribuo's constant 1 appended) is
- * W·x + s·B·(A·x) + Δb.
+ * The trainable part of LoRA on a Tribuo SGD model's linear weights, in the form Tribuo's gradient
+ * optimisers update: {@code get()} holds A [r, features], B [outputs, r] and, when the bias trains,
+ * a bias change [outputs]. The base model's weights are held apart and never change; the score of a
+ * feature vector x is base(x) + s·B·(A·x) + Δb, where base(x) is the base model's own score (W·x + b
+ * for a linear model, plus the pairwise factor terms for a factorization machine) and A·x reads
+ * only the feature entries of x (not Tribuo's bias entry).
  *
  * <p>Tribuo's optimisers expect {@code update} to add what they return, and its objectives return
  * the negative gradient of the loss, so the tensors from {@link #gradients} point downhill.
@@ -24,15 +26,18 @@ import org.tribuo.math.protos.ParametersProto;
 final class LoraParameters implements FeedForwardParameters {
     private static final long serialVersionUID = 1L;
 
-    private final DenseMatrix base;
+    private final SgdModelFamily.Weights base;
+    private final FeedForwardParameters baseScore;
     private final int features;
     private final double scaling;
     private final boolean trainBias;
     private Tensor[] weights;
 
-    private LoraParameters(DenseMatrix base, double scaling, boolean trainBias, Tensor[] weights) {
+    private LoraParameters(SgdModelFamily.Weights base, FeedForwardParameters baseScore, double scaling,
+            boolean trainBias, Tensor[] weights) {
         this.base = base;
-        this.features = base.getDimension2Size() - 1;
+        this.baseScore = baseScore;
+        this.features = base.linear().getDimension2Size();
         this.scaling = scaling;
         this.trainBias = trainBias;
         this.weights = weights;
@@ -43,10 +48,10 @@ final class LoraParameters implements FeedForwardParameters {
      * scores as the base at first) and A kaiming-uniform or gaussian; {@link LoraInit#RANDOM}
      * draws B too.
      */
-    static LoraParameters initial(DenseMatrix base, int rank, double scaling, boolean trainBias, LoraInit init,
-            SplittableRandom random) {
-        int outputs = base.getDimension1Size();
-        int features = base.getDimension2Size() - 1;
+    static LoraParameters initial(SgdModelFamily.Weights base, FeedForwardParameters baseScore, int rank,
+            double scaling, boolean trainBias, LoraInit init, SplittableRandom random) {
+        int outputs = base.linear().getDimension1Size();
+        int features = base.linear().getDimension2Size();
         DenseMatrix a = new DenseMatrix(rank, features);
         DenseMatrix b = new DenseMatrix(outputs, rank);
         double boundA = 1 / Math.sqrt(Math.max(1, features));
@@ -63,14 +68,18 @@ final class LoraParameters implements FeedForwardParameters {
                 }
             }
         }
-        return of(base, scaling, trainBias, a, b, trainBias ? new DenseVector(outputs) : null);
+        return of(base, baseScore, scaling, trainBias, a, b, trainBias ? new DenseVector(outputs) : null);
     }
 
-    /** Wraps given matrices; {@code biasChange} is null when the bias does not train. */
-    static LoraParameters of(DenseMatrix base, double scaling, boolean trainBias, DenseMatrix a, DenseMatrix b,
-            DenseVector biasChange) {
+    /**
+     * Wraps given matrices; {@code biasChange} is null when the bias does not train.
+     *
+     * @param baseScore scores with {@code base} (Tribuo's parameters of the base model's kind)
+     */
+    static LoraParameters of(SgdModelFamily.Weights base, FeedForwardParameters baseScore, double scaling,
+            boolean trainBias, DenseMatrix a, DenseMatrix b, DenseVector biasChange) {
         Tensor[] weights = trainBias ? new Tensor[] {a, b, biasChange} : new Tensor[] {a, b};
-        return new LoraParameters(base, scaling, trainBias, weights);
+        return new LoraParameters(base, baseScore, scaling, trainBias, weights);
     }
 
     private static double uniform(SplittableRandom random, double bound) {
@@ -90,24 +99,25 @@ final class LoraParameters implements FeedForwardParameters {
         return trainBias ? (DenseVector) weights[2] : null;
     }
 
-    /** Returns W + [s·B·A, Δb]: the weights of the merged model. */
-    DenseMatrix merged() {
-        DenseMatrix out = new DenseMatrix(base);
+    /** Returns the base weights with W + s·B·A and b + Δb: the weights of the merged model. */
+    SgdModelFamily.Weights merged() {
+        DenseMatrix linear = new DenseMatrix(base.linear());
+        DenseVector bias = base.bias().copy();
         DenseMatrix a = a();
         DenseMatrix b = b();
-        for (int o = 0; o < out.getDimension1Size(); o++) {
+        for (int o = 0; o < linear.getDimension1Size(); o++) {
             for (int j = 0; j < features; j++) {
                 double sum = 0;
                 for (int k = 0; k < a.getDimension1Size(); k++) {
                     sum += b.get(o, k) * a.get(k, j);
                 }
-                out.add(o, j, scaling * sum);
+                linear.add(o, j, scaling * sum);
             }
             if (trainBias) {
-                out.add(o, features, biasChange().get(o));
+                bias.add(o, biasChange().get(o));
             }
         }
-        return out;
+        return new SgdModelFamily.Weights(linear, bias, base.factors());
     }
 
     /** A·x over the feature part of x (the bias entry is skipped). */
@@ -126,7 +136,7 @@ final class LoraParameters implements FeedForwardParameters {
 
     @Override
     public DenseVector predict(SGDVector x) {
-        DenseVector score = base.leftMultiply(x);
+        DenseVector score = baseScore.predict(x);
         double[] u = down(x);
         DenseMatrix b = b();
         for (int o = 0; o < score.size(); o++) {
@@ -227,7 +237,7 @@ final class LoraParameters implements FeedForwardParameters {
         if (trainBias) {
             copies[2] = biasChange().copy();
         }
-        return new LoraParameters(base, scaling, trainBias, copies);
+        return new LoraParameters(base, baseScore, scaling, trainBias, copies);
     }
 
     /**

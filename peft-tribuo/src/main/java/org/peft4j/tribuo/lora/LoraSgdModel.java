@@ -5,13 +5,6 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
-import com.google.protobuf.DescriptorProtos.DescriptorProto;
-import com.google.protobuf.DescriptorProtos.FieldDescriptorProto;
-import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
-import com.google.protobuf.Descriptors.Descriptor;
-import com.google.protobuf.Descriptors.DescriptorValidationException;
-import com.google.protobuf.Descriptors.FileDescriptor;
-import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.oracle.labs.mlrg.olcut.util.Pair;
 import java.io.IOException;
@@ -26,7 +19,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.time.OffsetDateTime;
 import com.oracle.labs.mlrg.olcut.provenance.primitives.StringProvenance;
-import org.peft4j.tribuo.sgd.AdaptedLinearTrainer;
+import org.peft4j.tribuo.BytesMessage;
+import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.checkpoint.AdapterConfigJson;
@@ -35,7 +29,7 @@ import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.tribuo.sgd.AlignedDomain;
-import org.peft4j.tribuo.sgd.LinearModelFamily;
+import org.peft4j.tribuo.sgd.SgdModelFamily;
 import org.tribuo.Example;
 import org.tribuo.Excuse;
 import org.tribuo.ImmutableOutputInfo;
@@ -57,12 +51,12 @@ import org.tribuo.provenance.ModelProvenance;
 
 
 /**
- * A Tribuo linear model adapted with LoRA, the adapter kept apart from the base: it holds the
- * untouched base model and the adapter (A [r, features], B [outputs, r], and the trained bias when
- * the config's bias is not {@code none}), so the adapter can be saved alone in Hugging Face PEFT's
+ * A Tribuo SGD model (linear or factorization machine) adapted with LoRA, the adapter kept apart
+ * from the base: it holds the untouched base model and the adapter (A [r, features], B [outputs, r]
+ * on the linear weights, and the trained bias when the config's bias is not {@code none}), so the adapter can be saved alone in Hugging Face PEFT's
  * layout ({@link #saveAdapter}), loaded onto the same base ({@link #load}), or merged into a stock
- * Tribuo model ({@link #merge}). It predicts with the weights W + [s·B·A, Δb], formed once when the
- * model is built (for a linear model that is as cheap as one prediction over all features), so its
+ * Tribuo model ({@link #merge}). It predicts with the weights W + s·B·A and b + Δb, formed once
+ * when the model is built (as cheap as one prediction over all features), so its
  * predictions, top features, excuses and ONNX export are those of the merged model.
  *
  * <p>Saved adapters name their feature columns and output rows in the safetensors metadata
@@ -93,7 +87,8 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
     private static final String KEY_B = PREFIX + "lora_B.weight";
     private static final String KEY_BIAS = PREFIX + "bias";
     private static final int PROTO_VERSION = 0;
-    private static final Descriptor PROTO = protoDescriptor();
+    private static final BytesMessage PROTO = new BytesMessage("LoraSgdModelProto", "metadata", "base_model",
+            "adapter_config", "adapter_weights");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Model<T> base;
@@ -113,8 +108,9 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
         this.objectiveClass = objective.getClass().getName();
         this.domain = domain;
         this.adapter = adapter;
-        this.merged = LinearModelFamily.of(base).build(objective, name, provenance, domain.features(), domain.outputs(),
-                adapter.merged());
+        SgdModelFamily<T> family = SgdModelFamily.of(base);
+        this.merged = family.build(objective, name, provenance, domain.features(), domain.outputs(),
+                family.parameters(adapter.merged()));
     }
 
     /** Wraps a freshly trained adapter. */
@@ -167,7 +163,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
     @Override
     protected LoraSgdModel<T> copy(String newName, ModelProvenance newProvenance) {
         return new LoraSgdModel<>(newName, newProvenance, base, config(),
-                objective(objectiveClass, LinearModelFamily.of(base), base, getName()), domain, adapter.copy());
+                objective(objectiveClass, SgdModelFamily.of(base), base, getName()), domain, adapter.copy());
     }
 
     /** Writes the merged weights' graph: the adapted model as ONNX, where the base model supports it. */
@@ -193,7 +189,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
     }
 
     private List<String> outputNames() {
-        LinearModelFamily<T> family = LinearModelFamily.of(base);
+        SgdModelFamily<T> family = SgdModelFamily.of(base);
         List<String> names = new ArrayList<>(outputIDInfo.size());
         for (int o = 0; o < outputIDInfo.size(); o++) {
             names.add(family.dimensionName(outputIDInfo, o));
@@ -204,7 +200,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
     /** The base's domain widened by the named features and outputs. */
     private static <T extends Output<T>> AlignedDomain<T> domainOf(Model<T> base, List<String> features,
             List<String> outputs) {
-        LinearModelFamily<T> family = LinearModelFamily.of(base);
+        SgdModelFamily<T> family = SgdModelFamily.of(base);
         List<VariableInfo> infos = new ArrayList<>();
         features.forEach(name -> infos.add(new RealInfo(name)));
         List<T> outputList = new ArrayList<>();
@@ -227,12 +223,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
         tensors.put(KEY_A, Tensor.ofDoubles(new long[] {a.getDimension1Size(), a.getDimension2Size()}, rows(a)));
         tensors.put(KEY_B, Tensor.ofDoubles(new long[] {b.getDimension1Size(), b.getDimension2Size()}, rows(b)));
         if (adapter.biasChange() != null) {
-            DenseMatrix weights = adapter.merged();
-            int biasColumn = weights.getDimension2Size() - 1;
-            double[] bias = new double[weights.getDimension1Size()];
-            for (int o = 0; o < bias.length; o++) {
-                bias[o] = weights.get(o, biasColumn);
-            }
+            double[] bias = adapter.merged().bias().toArray();
             tensors.put(KEY_BIAS, Tensor.ofDoubles(new long[] {bias.length}, bias));
         }
         Map<String, String> metadata = new HashMap<>();
@@ -281,7 +272,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
 
     private static <T extends Output<T>> LoraSgdModel<T> fromCheckpoint(Model<T> base, AdapterCheckpoint checkpoint,
             String source) {
-        LinearModelFamily<T> family = LinearModelFamily.of(base);
+        SgdModelFamily<T> family = SgdModelFamily.of(base);
         PeftConfig peftConfig = checkpoint.config();
         if (!(peftConfig instanceof LoraConfig)) {
             throw new AdapterFormatException(source + ": a " + peftConfig.peftType() + " adapter cannot adapt a linear"
@@ -323,22 +314,22 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
         }
         DenseMatrix matrixB = new DenseMatrix(domain.outputs().size(), rank);
         DenseVector biasChange = trainBias ? new DenseVector(domain.outputs().size()) : null;
-        int biasColumn = domain.features().size();
         for (int o = 0; o < outputs.size(); o++) {
             int row = rowOf.get(outputs.get(o));
             for (int k = 0; k < rank; k++) {
                 matrixB.set(row, k, b[o * rank + k]);
             }
             if (trainBias) {
-                biasChange.set(row, bias[o] - domain.baseWeights().get(row, biasColumn));
+                biasChange.set(row, bias[o] - domain.baseWeights().bias().get(row));
             }
         }
-        LoraParameters parameters = LoraParameters.of(domain.baseWeights(), config.scalingFor(MODULE), trainBias,
+        LoraParameters parameters = LoraParameters.of(domain.baseWeights(), family.parameters(domain.baseWeights()),
+                config.scalingFor(MODULE), trainBias,
                 matrixA, matrixB, biasChange);
         String name = "lora(" + base.getName() + ")";
         ModelProvenance provenance = new ModelProvenance(LoraSgdModel.class.getName(), OffsetDateTime.now(),
                 base.getProvenance().getDatasetProvenance(), base.getProvenance().getTrainerProvenance(),
-                Map.of(AdaptedLinearTrainer.BASE_MODEL_PROVENANCE, base.getProvenance(),
+                Map.of(AdaptedSgdTrainer.BASE_MODEL_PROVENANCE, base.getProvenance(),
                         ADAPTER_SOURCE, new StringProvenance(ADAPTER_SOURCE, source)));
         return new LoraSgdModel<>(name, provenance, base, config, objective, domain, parameters);
     }
@@ -372,7 +363,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
         return tensor.toDoubleArray();
     }
 
-    private static <T extends Output<T>> SGDObjective<?> objective(String className, LinearModelFamily<T> family,
+    private static <T extends Output<T>> SGDObjective<?> objective(String className, SgdModelFamily<T> family,
             Model<T> base, String source) {
         if (className == null) {
             return family.defaultObjective(base);
@@ -389,41 +380,17 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
 
     // ---- Tribuo's protobuf serialization ----
 
-    /** The message, built in code: four fields holding the metadata, the base and the adapter's two files. */
-    private static Descriptor protoDescriptor() {
-        DescriptorProto message = DescriptorProto.newBuilder().setName("LoraSgdModelProto")
-                .addField(field("metadata", 1, FieldDescriptorProto.Type.TYPE_BYTES))
-                .addField(field("base_model", 2, FieldDescriptorProto.Type.TYPE_BYTES))
-                .addField(field("adapter_config", 3, FieldDescriptorProto.Type.TYPE_STRING))
-                .addField(field("adapter_weights", 4, FieldDescriptorProto.Type.TYPE_BYTES))
-                .build();
-        FileDescriptorProto file = FileDescriptorProto.newBuilder().setName("org/peft4j/tribuo/lora.proto")
-                .setPackage("org.peft4j.tribuo").setSyntax("proto3").addMessageType(message).build();
-        try {
-            return FileDescriptor.buildFrom(file, new FileDescriptor[0]).findMessageTypeByName("LoraSgdModelProto");
-        } catch (DescriptorValidationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private static FieldDescriptorProto field(String name, int number, FieldDescriptorProto.Type type) {
-        return FieldDescriptorProto.newBuilder().setName(name).setNumber(number).setType(type)
-                .setLabel(FieldDescriptorProto.Label.LABEL_OPTIONAL).build();
-    }
-
     /** Serializes the model: its metadata and provenance, the base model's proto and the adapter's files. */
     @Override
     public ModelProto serialize() {
         AdapterCheckpoint checkpoint = checkpoint();
-        ModelDataCarrier<T> carrier = createDataCarrier();
-        DynamicMessage message = DynamicMessage.newBuilder(PROTO)
-                .setField(PROTO.findFieldByName("metadata"), carrier.serialize().toByteString())
-                .setField(PROTO.findFieldByName("base_model"), base.serialize().toByteString())
-                .setField(PROTO.findFieldByName("adapter_config"), checkpoint.configJson())
-                .setField(PROTO.findFieldByName("adapter_weights"), ByteString.copyFrom(checkpoint.weightBytes()))
-                .build();
+        Any message = PROTO.pack(Map.of(
+                "metadata", createDataCarrier().serialize().toByteString(),
+                "base_model", base.serialize().toByteString(),
+                "adapter_config", ByteString.copyFromUtf8(checkpoint.configJson()),
+                "adapter_weights", ByteString.copyFrom(checkpoint.weightBytes())));
         return ModelProto.newBuilder().setVersion(PROTO_VERSION).setClassName(LoraSgdModel.class.getName())
-                .setSerializedData(Any.pack(message)).build();
+                .setSerializedData(message).build();
     }
 
     /**
@@ -438,13 +405,11 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
             throw new IllegalArgumentException("unknown version " + version + " of " + className + ", this peft4j reads"
                     + " versions up to " + PROTO_VERSION);
         }
-        DynamicMessage proto = DynamicMessage.parseFrom(PROTO, message.getValue());
-        ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(
-                ModelDataProto.parseFrom((ByteString) proto.getField(PROTO.findFieldByName("metadata"))));
-        Model base = Model.deserialize(ModelProto.parseFrom((ByteString) proto.getField(PROTO.findFieldByName("base_model"))));
-        AdapterCheckpoint checkpoint = AdapterCheckpoint.parse(
-                (String) proto.getField(PROTO.findFieldByName("adapter_config")),
-                ((ByteString) proto.getField(PROTO.findFieldByName("adapter_weights"))).toByteArray(), className);
+        Map<String, ByteString> fields = PROTO.unpack(message);
+        ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(ModelDataProto.parseFrom(fields.get("metadata")));
+        Model base = Model.deserialize(ModelProto.parseFrom(fields.get("base_model")));
+        AdapterCheckpoint checkpoint = AdapterCheckpoint.parse(fields.get("adapter_config").toStringUtf8(),
+                fields.get("adapter_weights").toByteArray(), className);
         LoraSgdModel<?> loaded = fromCheckpoint(base, checkpoint, className);
         return loaded.copy(carrier.name(), carrier.provenance());
     }

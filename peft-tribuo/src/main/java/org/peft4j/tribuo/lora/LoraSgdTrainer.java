@@ -8,28 +8,30 @@ import java.util.SplittableRandom;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
-import org.peft4j.tribuo.sgd.AdaptedLinearTrainer;
+import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;
 import org.peft4j.tribuo.sgd.AlignedDomain;
 import org.tribuo.Dataset;
 import org.tribuo.Model;
 import org.tribuo.Output;
 
 /**
- * A Tribuo {@link org.tribuo.Trainer} that adapts a pretrained linear SGD model to new data with
- * LoRA: the base weights W stay frozen and a low-rank change s·B·A (and, if the config's bias is
- * {@code all} or {@code lora_only}, a change of the bias) trains with one of Tribuo's gradient
+ * A Tribuo {@link org.tribuo.Trainer} that adapts a pretrained SGD model (linear, or a
+ * factorization machine; see {@link org.peft4j.tribuo.sgd.SgdModelFamily}) to new data with LoRA:
+ * the base weights stay frozen and a low-rank change s·B·A of the linear weights W [outputs,
+ * features] (and, if the config's bias is {@code all} or {@code lora_only}, a change of the bias)
+ * trains; a factorization machine's factors stay as they were. It trains with one of Tribuo's gradient
  * optimisers on the base model's loss. {@link #train} returns a stock Tribuo model with the change
  * merged in (the default) or, with {@link #keepAdapterApart}, a {@link LoraSgdModel} that keeps the
  * base and the adapter apart. The settings (rank, alpha, bias, ...) are {@code @Config} fields, so
  * the trained model's provenance records them next to the base model's provenance.
  *
  * <p>The config must target the module {@value LoraSgdModel#MODULE} (by name, or "all-linear").
- * {@code lora_dropout} must be 0 and {@code modules_to_save} empty: a linear model has no input
- * layer to drop out and no other module.
+ * {@code lora_dropout} must be 0 and {@code modules_to_save} empty: these models have no input
+ * layer to drop out and no other module to save.
  *
  * @param <T> the output type
  */
-public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedLinearTrainer<T, LoraSgdTrainer<T>> {
+public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer<T, LoraSgdTrainer<T>> {
     @Config(description = "The rank r of A [r, features] and B [outputs, r].")
     private int rank;
     @Config(description = "The scaling numerator alpha: s = alpha / r, or alpha / sqrt(r) with rsLoRA.")
@@ -48,7 +50,7 @@ public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedLinearTrai
     /**
      * A LoRA trainer on {@code base}.
      *
-     * @throws IllegalArgumentException if {@code base} is not a Tribuo linear SGD model, or the
+     * @throws IllegalArgumentException if {@code base} is not a supported Tribuo SGD model, or the
      *     config does not fit one (wrong target, dropout, modules_to_save)
      */
     public LoraSgdTrainer(Model<T> base, LoraConfig config) {
@@ -98,7 +100,8 @@ public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedLinearTrai
     public LoraSgdModel<T> trainAdapter(Dataset<T> data, Map<String, Provenance> runProvenance) {
         AlignedDomain<T> domain = align(data);
         SplittableRandom random = nextRandom();
-        LoraParameters parameters = LoraParameters.initial(domain.baseWeights(), rank,
+        LoraParameters parameters = LoraParameters.initial(domain.baseWeights(), family.parameters(domain.baseWeights()),
+                rank,
                 config.scalingFor(LoraSgdModel.MODULE), bias != LoraBias.NONE, init, random.split());
         fit(parameters, domain, data, random);
         String className = merge ? family.modelClassName() : LoraSgdModel.class.getName();

@@ -13,13 +13,15 @@ import org.tribuo.MutableOutputInfo;
 import org.tribuo.Output;
 import org.tribuo.VariableInfo;
 import org.tribuo.math.la.DenseMatrix;
+import org.tribuo.math.la.DenseVector;
 
 /**
  * A base linear model's weights laid out over a new domain, by name. Tribuo numbers features in
  * name order and labels in no fixed order, so the same feature or label can have another id in new
  * data; the alignment matches them by name, never by id.
  *
- * <p>The policy for data from a shifted domain:
+ * <p>The policy for data from a shifted domain (for a factorization machine, a feature's and an
+ * output's factors follow the same rules as its linear weights):
  * <ul>
  *   <li>a feature the base never saw joins the feature map with a base weight of 0 (frozen), so
  *       the adapter alone learns its weight; with {@link NewFeatures#IGNORE} such features are
@@ -32,12 +34,12 @@ import org.tribuo.math.la.DenseMatrix;
  * @param <T> the output type
  * @param features the feature map of the adapted model
  * @param outputs the output domain of the adapted model
- * @param baseWeights the base weights over that domain, [outputs, features + 1] with the bias last
+ * @param baseWeights the base weights over that domain
  * @param newFeatureNames features the base did not know, in id order
  * @param newOutputNames outputs the base did not know, in id order
  */
 public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, ImmutableOutputInfo<T> outputs,
-        DenseMatrix baseWeights, List<String> newFeatureNames, List<String> newOutputNames) implements Serializable {
+        SgdModelFamily.Weights baseWeights, List<String> newFeatureNames, List<String> newOutputNames) implements Serializable {
 
     /** What to do with features the base model never saw. */
     public enum NewFeatures {
@@ -51,7 +53,7 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
      * Lays {@code base}'s weights out over its own domain widened by {@code extraFeatures} (unless
      * ignored) and {@code extraOutputs}.
      */
-    public static <T extends Output<T>> AlignedDomain<T> align(Model<T> base, LinearModelFamily<T> family,
+    public static <T extends Output<T>> AlignedDomain<T> align(Model<T> base, SgdModelFamily<T> family,
             Collection<? extends VariableInfo> extraFeatures, Collection<T> extraOutputs, NewFeatures policy) {
         ImmutableFeatureMap baseFeatures = base.getFeatureIDMap();
         List<VariableInfo> infos = new ArrayList<>();
@@ -76,14 +78,16 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
         }
         ImmutableOutputInfo<T> outputs = widened.generateImmutableOutputInfo();
 
-        DenseMatrix old = family.weights(base);
-        int oldBias = baseFeatures.size();
-        int bias = features.size();
-        DenseMatrix weights = new DenseMatrix(outputs.size(), bias + 1);
+        SgdModelFamily.Weights old = family.weights(base);
+        int featureCount = features.size();
+        int factorCount = old.factors().length == 0 ? 0 : old.factors()[0].getDimension1Size();
+        DenseMatrix linear = new DenseMatrix(outputs.size(), featureCount);
+        DenseVector bias = new DenseVector(outputs.size());
+        DenseMatrix[] factors = new DenseMatrix[old.factors().length == 0 ? 0 : outputs.size()];
         List<String> newOutputs = new ArrayList<>();
         List<String> newFeatures = new ArrayList<>();
-        int[] oldColumn = new int[bias];
-        for (int j = 0; j < bias; j++) {
+        int[] oldColumn = new int[featureCount];
+        for (int j = 0; j < featureCount; j++) {
             String name = features.get(j).getName();
             oldColumn[j] = baseFeatures.getID(name);
             if (oldColumn[j] < 0) {
@@ -92,17 +96,24 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
         }
         for (int o = 0; o < outputs.size(); o++) {
             Integer row = baseRows.get(family.dimensionName(outputs, o));
+            if (factors.length > 0) {
+                factors[o] = new DenseMatrix(factorCount, featureCount);
+            }
             if (row == null) {
                 newOutputs.add(family.dimensionName(outputs, o));
                 continue;
             }
-            for (int j = 0; j < bias; j++) {
+            for (int j = 0; j < featureCount; j++) {
                 if (oldColumn[j] >= 0) {
-                    weights.set(o, j, old.get(row, oldColumn[j]));
+                    linear.set(o, j, old.linear().get(row, oldColumn[j]));
+                    for (int k = 0; k < factorCount; k++) {
+                        factors[o].set(k, j, old.factors()[row].get(k, oldColumn[j]));
+                    }
                 }
             }
-            weights.set(o, bias, old.get(row, oldBias));
+            bias.set(o, old.bias().get(row));
         }
+        SgdModelFamily.Weights weights = new SgdModelFamily.Weights(linear, bias, factors);
         return new AlignedDomain<>(features, outputs, weights, List.copyOf(newFeatures), List.copyOf(newOutputs));
     }
 }

@@ -30,7 +30,8 @@ import org.tribuo.provenance.TrainerProvenance;
 import org.tribuo.provenance.impl.TrainerProvenanceImpl;
 
 /**
- * The common part of trainers that continue from a pretrained Tribuo linear SGD model on new data:
+ * The common part of trainers that continue from a pretrained Tribuo SGD model (linear or
+ * factorization machine, see {@link SgdModelFamily}) on new data:
  * the domain is aligned by name ({@link AlignedDomain}), some parameters over the base weights
  * train with one of Tribuo's gradient optimisers on the base model's loss, and the result carries a
  * {@link ModelProvenance} whose instance values hold the base model's provenance under
@@ -43,7 +44,7 @@ import org.tribuo.provenance.impl.TrainerProvenanceImpl;
  * @param <T> the output type
  * @param <S> the trainer's own type, which the setters return
  */
-public abstract class AdaptedLinearTrainer<T extends Output<T>, S extends AdaptedLinearTrainer<T, S>>
+public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSgdTrainer<T, S>>
         implements Trainer<T> {
     /** The key of the base model's provenance in the adapted model's instance provenance. */
     public static final String BASE_MODEL_PROVENANCE = "peft4j.base-model";
@@ -64,16 +65,16 @@ public abstract class AdaptedLinearTrainer<T extends Output<T>, S extends Adapte
     /** The pretrained model; kept as it is. */
     protected final Model<T> base;
     /** How the base model's type scores, learns and is rebuilt. */
-    protected final LinearModelFamily<T> family;
+    protected final SgdModelFamily<T> family;
     private int invocationCount;
 
     /**
      * Starts from {@code base} with the loss it was most likely trained with.
      *
-     * @throws IllegalArgumentException if {@code base} is not a Tribuo linear SGD model
+     * @throws IllegalArgumentException if {@code base} is not a supported Tribuo SGD model
      */
-    protected AdaptedLinearTrainer(Model<T> base) {
-        this.family = LinearModelFamily.of(base);
+    protected AdaptedSgdTrainer(Model<T> base) {
+        this.family = SgdModelFamily.of(base);
         this.base = base;
         this.objective = family.defaultObjective(base);
     }
@@ -151,7 +152,7 @@ public abstract class AdaptedLinearTrainer<T extends Output<T>, S extends Adapte
 
     /**
      * Runs minibatch SGD with a copy of the optimiser over {@code data} (vectors over
-     * {@code domain}'s features, with Tribuo's bias entry). A minibatch's gradients are averaged and
+     * {@code domain}'s features, laid out as the model kind expects). A minibatch's gradients are averaged and
      * stepped with the mean example weight.
      */
     protected void fit(FeedForwardParameters parameters, AlignedDomain<T> domain, Dataset<T> data,
@@ -160,7 +161,7 @@ public abstract class AdaptedLinearTrainer<T extends Output<T>, S extends Adapte
         List<T> truths = new ArrayList<>();
         List<Double> weights = new ArrayList<>();
         for (Example<T> example : data) {
-            vectors.add(SparseVector.createSparseVector(example, domain.features(), true));
+            vectors.add(SparseVector.createSparseVector(example, domain.features(), family.addsBiasFeature()));
             truths.add(example.getOutput());
             weights.add((double) example.getWeight());
         }

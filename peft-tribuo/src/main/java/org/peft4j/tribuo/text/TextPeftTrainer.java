@@ -1,0 +1,226 @@
+package org.peft4j.tribuo.text;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import com.oracle.labs.mlrg.olcut.config.Config;
+import com.oracle.labs.mlrg.olcut.provenance.Provenance;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
+import org.peft4j.api.checkpoint.AdapterConfigJson;
+import org.peft4j.api.data.LabeledText;
+import org.peft4j.djl.Peft;
+import org.peft4j.djl.PeftModel;
+import org.peft4j.djl.bert.BertModel;
+import org.peft4j.djl.bert.BertSequenceClassifier;
+import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.bert.Pooling;
+import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.train.LearningRateSchedule;
+import org.peft4j.djl.train.TextClassifierTraining;
+import org.tribuo.Dataset;
+import org.tribuo.Example;
+import org.tribuo.ImmutableOutputInfo;
+import org.tribuo.Trainer;
+import org.tribuo.classification.Label;
+import org.tribuo.provenance.ModelProvenance;
+import org.tribuo.provenance.TrainerProvenance;
+import org.tribuo.provenance.impl.TrainerProvenanceImpl;
+
+/**
+ * A Tribuo {@link Trainer} of text classifiers that fine-tunes a pretrained transformer encoder
+ * (peft-djl's BERT family, such as all-MiniLM-L6-v2) with LoRA, prefix- or prompt-tuning and a new
+ * classification head, and returns a {@link TextPeftModel}, which Tribuo's evaluators, serializers
+ * and provenance tools handle like any other model.
+ *
+ * <p>The route for the text: each {@link Example} carries its raw text as a metadata value
+ * (default key {@value #DEFAULT_TEXT_FIELD}). With Tribuo's columnar loaders, add
+ * {@code new IdentityExtractor("text", "text")} as a metadata extractor of the RowProcessor; the
+ * examples' features (for instance a bag of words from a TextFieldProcessor) are kept in the
+ * model's feature map but not used by the transformer. An example without the text is refused with
+ * its index and the metadata keys it has.
+ *
+ * <p>As Hugging Face PEFT does for sequence classification, the head ({@code classifier}) is added
+ * to {@code modules_to_save}, so it trains and is saved with the adapter. The settings are
+ * {@code @Config} fields and so appear in the model's provenance.
+ */
+public final class TextPeftTrainer implements Trainer<Label> {
+    /** The metadata key that holds an example's text unless another is set. */
+    public static final String DEFAULT_TEXT_FIELD = "text";
+    /** The module path of the classification head. */
+    public static final String HEAD = "classifier";
+
+    @Config(description = "The pretrained encoder: kind and location.")
+    private String encoder;
+    @Config(description = "The adapter's config, as adapter_config.json.")
+    private String adapterConfig;
+    @Config(description = "The metadata key of the text.")
+    private String textField = DEFAULT_TEXT_FIELD;
+    @Config(description = "The longest token sequence; longer texts are truncated.")
+    private int maxLength = 128;
+    @Config(description = "Passes over the training data.")
+    private int epochs = 2;
+    @Config(description = "Examples per update.")
+    private int batchSize = 16;
+    @Config(description = "AdamW's peak learning rate.")
+    private float learningRate = 2e-3f;
+    @Config(description = "The share of updates spent warming the learning rate up.")
+    private float warmupRatio = 0.1f;
+    @Config(description = "The schedule after the warm-up: constant, linear or cosine.")
+    private LearningRateSchedule.Kind scheduler = LearningRateSchedule.Kind.LINEAR;
+    @Config(description = "The seed of the head's initial weights and of the shuffling.")
+    private long seed = Trainer.DEFAULT_SEED;
+
+    private final PretrainedEncoder source;
+    private final PeftConfig config;
+    private int invocationCount;
+
+    /**
+     * A trainer of {@code config}'s method on the encoder from {@code source}.
+     *
+     * @param source the pretrained encoder and its tokenizer
+     * @param config the PEFT method's settings; {@code classifier} is added to modules_to_save
+     */
+    public TextPeftTrainer(PretrainedEncoder source, PeftConfig config) {
+        this.source = Objects.requireNonNull(source, "source");
+        List<String> modules = new ArrayList<>(config.modulesToSave());
+        if (!modules.contains(HEAD)) {
+            modules.add(HEAD);
+        }
+        this.config = config.withModulesToSave(modules);
+        this.encoder = source.toString();
+        this.adapterConfig = AdapterConfigJson.toJson(this.config);
+    }
+
+    /** Sets the metadata key that holds each example's text; returns this trainer. */
+    public TextPeftTrainer textField(String key) {
+        this.textField = Objects.requireNonNull(key, "key");
+        return this;
+    }
+
+    /** Sets the longest token sequence (default 128); returns this trainer. */
+    public TextPeftTrainer maxLength(int tokens) {
+        if (tokens < 2) {
+            throw new IllegalArgumentException("maxLength must be at least 2, got " + tokens);
+        }
+        this.maxLength = tokens;
+        return this;
+    }
+
+    /**
+     * Sets the optimisation: passes, batch size and AdamW's peak learning rate (defaults 2, 16 and
+     * 2e-3, for LoRA; prompt-tuning wants about 3e-2, prefix-tuning 5e-4). Returns this trainer.
+     */
+    public TextPeftTrainer schedule(int epochs, int batchSize, float learningRate) {
+        // validated as TextClassifierTraining.Settings would, before any training
+        new TextClassifierTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
+                null, null);
+        this.epochs = epochs;
+        this.batchSize = batchSize;
+        this.learningRate = learningRate;
+        return this;
+    }
+
+    /** Sets the warm-up share and the schedule after it (defaults 0.1, linear); returns this trainer. */
+    public TextPeftTrainer warmup(float warmupRatio, LearningRateSchedule.Kind scheduler) {
+        new TextClassifierTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
+                null, null);
+        this.warmupRatio = warmupRatio;
+        this.scheduler = scheduler;
+        return this;
+    }
+
+    /** Sets the seed; returns this trainer. */
+    public TextPeftTrainer seed(long seed) {
+        this.seed = seed;
+        return this;
+    }
+
+    /** Fine-tunes on {@code data} (see {@link #train(Dataset, Map)}). */
+    @Override
+    public TextPeftModel train(Dataset<Label> data) {
+        return train(data, Map.of());
+    }
+
+    /**
+     * Fine-tunes on {@code data}: the class of each output id is the classifier's output at that
+     * index.
+     *
+     * @throws IllegalArgumentException if an example lacks its text
+     */
+    @Override
+    public synchronized TextPeftModel train(Dataset<Label> data, Map<String, Provenance> runProvenance) {
+        ImmutableOutputInfo<Label> outputs = data.getOutputIDInfo();
+        List<String> labels = new ArrayList<>();
+        for (int id = 0; id < outputs.size(); id++) {
+            labels.add(outputs.getOutput(id).getLabel());
+        }
+        List<LabeledText> rows = new ArrayList<>();
+        int index = 0;
+        for (Example<Label> example : data) {
+            rows.add(new LabeledText(TextPeftModel.text(example, textField, index++), example.getOutput().getLabel(), ""));
+        }
+        long runSeed = seed + invocationCount;
+        TrainerProvenance trainerProvenance = getProvenance();
+        invocationCount++;
+        AdapterCheckpoint adapter;
+        Engine.getInstance().setRandomSeed((int) runSeed);
+        try (Model model = Model.newInstance("peft4j-tribuo-text");
+                BertTokenizer tokenizer = source.tokenizer(maxLength)) {
+            BertModel bert = source.load(model.getNDManager());
+            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), Pooling.MEAN)
+                    .initializeHead(model.getNDManager());
+            model.setBlock(classifier);
+            PeftModel peft = Peft.apply(classifier, config, PeftModel.DEFAULT_ADAPTER, tokenizer);
+            new TextClassifierTraining(model, peft, tokenizer, labels).fit(rows, List.of(),
+                    new TextClassifierTraining.Settings(epochs, batchSize, learningRate, 0f, warmupRatio, scheduler, 1f,
+                            1, 10, 0, runSeed, null, null), epoch -> { });
+            Path directory = Files.createTempDirectory("peft4j-tribuo-adapter");
+            try {
+                peft.saveAdapter(directory);
+                adapter = AdapterCheckpoint.load(directory);
+            } finally {
+                TextPeftModel.deleteTree(directory);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        ModelProvenance provenance = new ModelProvenance(TextPeftModel.class.getName(), OffsetDateTime.now(),
+                data.getProvenance(), trainerProvenance, runProvenance);
+        String name = config.peftType().name().toLowerCase(Locale.ROOT) + "(" + source + ")";
+        return new TextPeftModel(name, provenance, data.getFeatureIDMap(), outputs, source, maxLength, textField, adapter);
+    }
+
+    @Override
+    public int getInvocationCount() {
+        return invocationCount;
+    }
+
+    @Override
+    public synchronized void setInvocationCount(int invocationCount) {
+        if (invocationCount < 0) {
+            throw new IllegalArgumentException("invocationCount must be non-negative, got " + invocationCount);
+        }
+        this.invocationCount = invocationCount;
+    }
+
+    @Override
+    public TrainerProvenance getProvenance() {
+        return new TrainerProvenanceImpl(this);
+    }
+
+    @Override
+    public String toString() {
+        return "TextPeftTrainer(" + config.peftType() + " on " + source + ", epochs=" + epochs + ", batch=" + batchSize
+                + ", lr=" + learningRate + ")";
+    }
+}
