@@ -39,7 +39,7 @@ import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.train.ClassificationMetrics;
 import org.peft4j.djl.train.LearningRateSchedule;
-import org.peft4j.djl.train.TextClassifierTraining;
+import org.peft4j.djl.train.TextTraining;
 
 /**
  * The benchmark: in one JVM, all-MiniLM-L6-v2 on the bundled spam data trained six ways with the
@@ -111,7 +111,7 @@ public final class Benchmark {
         try (Model model = Model.newInstance(method)) {
             BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels.size());
             model.setBlock(classifier);
-            TextClassifierTraining training;
+            TextTraining training;
             PeftModel peft = null;
             float lr;
             if (method.equals("probe") || method.equals("full")) {
@@ -124,11 +124,11 @@ public final class Benchmark {
                         trainable.add(p.getValue());
                     }
                 });
-                training = new TextClassifierTraining(model, () -> trainable, model::newTrainer, tokenizer, labels);
+                training = new TextTraining(model, () -> trainable, model::newTrainer, tokenizer, labels);
                 lr = method.equals("probe") ? 2e-3f : 5e-5f;
             } else {
                 peft = Peft.apply(classifier, config(method), PeftModel.DEFAULT_ADAPTER, tokenizer);
-                training = new TextClassifierTraining(model, peft, tokenizer, labels);
+                training = new TextTraining(model, peft, tokenizer, labels);
                 lr = method.equals("prompt") ? 3e-2f : method.equals("prefix") ? 5e-4f : 2e-3f;
             }
             long trainableCount = 0;
@@ -138,9 +138,9 @@ public final class Benchmark {
                 trainableCount += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
             }
             training.profileSteps(fixedBatch, lr, WARMUP);
-            Map.Entry<List<TextClassifierTraining.StepPhases>, NativeShareProfiler.Profile> profiled =
+            Map.Entry<List<TextTraining.StepPhases>, NativeShareProfiler.Profile> profiled =
                     NativeShareProfiler.profile(() -> training.profileSteps(fixedBatch, lr, timedSteps));
-            List<TextClassifierTraining.StepPhases> phases = profiled.getKey();
+            List<TextTraining.StepPhases> phases = profiled.getKey();
             NativeShareProfiler.Profile profile = profiled.getValue();
             long heapPeak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
@@ -150,10 +150,10 @@ public final class Benchmark {
             }
             long rssPeak = rss.finish();
             long start = System.nanoTime();
-            training.fit(train, List.of(), new TextClassifierTraining.Settings(epochs, BATCH, lr, 0f, 0.1f,
+            training.fit(train, List.of(), new TextTraining.Settings(epochs, BATCH, lr, 0f, 0.1f,
                     LearningRateSchedule.Kind.LINEAR, 1f, 1, 10, 0, 42, null, null), r -> { });
             double trainSeconds = (System.nanoTime() - start) / 1e9;
-            TextClassifierTraining.Evaluation eval = training.evaluate(test, 32);
+            TextTraining.Evaluation eval = training.evaluate(test, 32);
             long adapterBytes = -1;
             if (peft != null) {
                 Path dir = out.resolve("adapters").resolve(method);
@@ -165,13 +165,13 @@ public final class Benchmark {
             row.put("trainable_params", trainableCount);
             row.put("all_params", all);
             row.put("adapter_bytes", adapterBytes);
-            row.put("median_step_ms", median(phases, TextClassifierTraining.StepPhases::totalMs));
+            row.put("median_step_ms", median(phases, TextTraining.StepPhases::totalMs));
             Map<String, Object> phaseMedians = new LinkedHashMap<>();
-            phaseMedians.put("encode", median(phases, TextClassifierTraining.StepPhases::encodeMs));
-            phaseMedians.put("forward", median(phases, TextClassifierTraining.StepPhases::forwardMs));
-            phaseMedians.put("backward", median(phases, TextClassifierTraining.StepPhases::backwardMs));
-            phaseMedians.put("clip", median(phases, TextClassifierTraining.StepPhases::clipMs));
-            phaseMedians.put("update", median(phases, TextClassifierTraining.StepPhases::updateMs));
+            phaseMedians.put("encode", median(phases, TextTraining.StepPhases::encodeMs));
+            phaseMedians.put("forward", median(phases, TextTraining.StepPhases::forwardMs));
+            phaseMedians.put("backward", median(phases, TextTraining.StepPhases::backwardMs));
+            phaseMedians.put("clip", median(phases, TextTraining.StepPhases::clipMs));
+            phaseMedians.put("update", median(phases, TextTraining.StepPhases::updateMs));
             row.put("median_phase_ms", phaseMedians);
             row.put("java_samples", profile.javaSamples());
             row.put("native_samples", profile.nativeSamples());
@@ -288,8 +288,8 @@ public final class Benchmark {
         return sequences / ((System.nanoTime() - start) / 1e9);
     }
 
-    private static double median(List<TextClassifierTraining.StepPhases> phases,
-            ToDoubleFunction<TextClassifierTraining.StepPhases> phase) {
+    private static double median(List<TextTraining.StepPhases> phases,
+            ToDoubleFunction<TextTraining.StepPhases> phase) {
         double[] values = phases.stream().mapToDouble(phase).sorted().toArray();
         return Math.round(values[values.length / 2] * 10) / 10.0;
     }

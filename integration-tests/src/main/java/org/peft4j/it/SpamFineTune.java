@@ -24,7 +24,7 @@ import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.train.LearningRateSchedule;
-import org.peft4j.djl.train.TextClassifierTraining;
+import org.peft4j.djl.train.TextTraining;
 
 /**
  * The project's main job: fine-tunes the bundled all-MiniLM-L6-v2 with LoRA (or prompt- or
@@ -156,7 +156,7 @@ public final class SpamFineTune {
      * @param reloadedMaxAbsDiff the largest logit difference between the trained model and a fresh
      *     base model with the saved adapter loaded
      */
-    record Result(float testAccuracy, List<TextClassifierTraining.EpochReport> epochs, Path adapter,
+    record Result(float testAccuracy, List<TextTraining.EpochReport> epochs, Path adapter,
             boolean baseUnchanged, List<String> frozenWithGradient, double reloadedMaxAbsDiff) {}
 
     public static void main(String[] args) throws IOException {
@@ -183,9 +183,9 @@ public final class SpamFineTune {
             System.out.println(peft.trainableParameters());
             System.out.printf(Locale.ROOT, "data: %d train, %d dev, %d test rows; labels %s%n",
                     train.size(), dev.size(), test.size(), labels);
-            TextClassifierTraining training = new TextClassifierTraining(model, peft, tokenizer, labels);
-            List<TextClassifierTraining.EpochReport> epochs = training.fit(train, dev,
-                    new TextClassifierTraining.Settings(o.epochs, o.batch, learningRate(o), 0f, o.warmupRatio,
+            TextTraining training = new TextTraining(model, peft, tokenizer, labels);
+            List<TextTraining.EpochReport> epochs = training.fit(train, dev,
+                    new TextTraining.Settings(o.epochs, o.batch, learningRate(o), 0f, o.warmupRatio,
                             LearningRateSchedule.Kind.fromName(o.scheduler), 1f, 1, 10, 0, o.seed, o.out, System.out),
                     r -> System.out.printf(Locale.ROOT, "epoch %d/%d: %d steps, train loss %.4f, dev loss %.4f,"
                             + " accuracy %.4f, macro F1 %.4f (%.0f s)%n", r.epoch(), o.epochs, r.steps(), r.meanLoss(),

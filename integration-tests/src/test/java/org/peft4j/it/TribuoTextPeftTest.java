@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,6 +39,10 @@ import org.tribuo.data.csv.CSVDataSource;
 import org.tribuo.data.text.impl.BasicPipeline;
 import org.tribuo.impl.ArrayExample;
 import org.tribuo.provenance.SimpleDataSourceProvenance;
+import org.tribuo.regression.RegressionFactory;
+import org.tribuo.regression.Regressor;
+import org.tribuo.regression.evaluation.RegressionEvaluation;
+import org.tribuo.regression.evaluation.RegressionEvaluator;
 import org.tribuo.util.tokens.impl.BreakIteratorTokenizer;
 
 /**
@@ -82,10 +87,10 @@ class TribuoTextPeftTest {
         Dataset<Label> trainData = dataset(train.subList(0, 320), "spam train sample, 320 rows");
         Dataset<Label> testData = dataset(test, "spam test split");
 
-        TextPeftTrainer trainer = new TextPeftTrainer(PretrainedEncoder.ALL_MINILM_L6_V2,
+        TextPeftTrainer<Label> trainer = TextPeftTrainer.classification(PretrainedEncoder.ALL_MINILM_L6_V2,
                 LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build())
                 .maxLength(128).schedule(1, 16, 2e-3f).warmup(0f, LearningRateSchedule.Kind.CONSTANT).seed(42);
-        try (TextPeftModel model = trainer.train(trainData)) {
+        try (TextPeftModel<Label> model = trainer.train(trainData)) {
             LabelEvaluation evaluation = new LabelEvaluator().evaluate(model, testData);
             System.out.printf("Tribuo LabelEvaluator on the test split: accuracy %.4f, macro F1 %.4f%n",
                     evaluation.accuracy(), evaluation.macroAveragedF1());
@@ -101,17 +106,17 @@ class TribuoTextPeftTest {
             List<Prediction<Label>> expected = model.predict(probe);
             Path file = dir.resolve("model.tribuo");
             model.serializeToFile(file);
-            try (TextPeftModel fromProto = (TextPeftModel) Model.deserializeFromFile(file)) {
-                assertSameScores(expected, fromProto.predict(probe));
+            try (TextPeftModel<?> fromProto = (TextPeftModel<?>) Model.deserializeFromFile(file)) {
+                assertSameScores(expected, fromProto.castModel(Label.class).predict(probe));
                 assertThat(fromProto.getProvenance()).isEqualTo(model.getProvenance());
             }
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
                 out.writeObject(model);
             }
-            try (TextPeftModel fromJava = (TextPeftModel) new ObjectInputStream(
+            try (TextPeftModel<?> fromJava = (TextPeftModel<?>) new ObjectInputStream(
                     new ByteArrayInputStream(bytes.toByteArray())).readObject()) {
-                assertSameScores(expected, fromJava.predict(probe));
+                assertSameScores(expected, fromJava.castModel(Label.class).predict(probe));
             }
             model.saveAdapter(dir.resolve("adapter"));
             assertThat(AdapterCheckpoint.load(dir.resolve("adapter")).tensors())
@@ -121,6 +126,50 @@ class TribuoTextPeftTest {
                     new double[] {1});
             assertThatThrownBy(() -> model.predict(noText)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("no text in its metadata value \"text\"");
+        }
+    }
+
+    /**
+     * The Regressor variant: "how spammy" as a number (1 for spam, 0 for ham) regressed from the
+     * text, against the constant prediction of the training mean, by Tribuo's RegressionEvaluator.
+     */
+    @Test
+    void regressionHeadThroughATribuoTrainer() throws Exception {
+        List<Example<Label>> all = readSpam();
+        List<Example<Regressor>> train = new ArrayList<>();
+        List<Example<Regressor>> test = new ArrayList<>();
+        for (Example<Label> e : all) {
+            String split = (String) e.getMetadataValue("split").orElseThrow();
+            Example<Regressor> r = new ArrayExample<>(new Regressor("spamminess",
+                    e.getOutput().getLabel().equals("spam") ? 1 : 0), Map.of("text", e.getMetadataValue("text").get()));
+            e.forEach(r::add);
+            (split.equals("train") ? train : split.equals("test") ? test : new ArrayList<Example<Regressor>>()).add(r);
+        }
+        Collections.shuffle(train, new Random(42));
+        RegressionFactory factory = new RegressionFactory();
+        MutableDataset<Regressor> trainData = new MutableDataset<>(train.subList(0, 320),
+                new SimpleDataSourceProvenance("spamminess train sample", factory), factory);
+        MutableDataset<Regressor> testData = new MutableDataset<>(test.subList(0, 400),
+                new SimpleDataSourceProvenance("spamminess test sample", factory), factory);
+        TextPeftTrainer<Regressor> trainer = TextPeftTrainer.regression(PretrainedEncoder.ALL_MINILM_L6_V2,
+                LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build())
+                .schedule(2, 16, 2e-3f).warmup(0f, LearningRateSchedule.Kind.CONSTANT).seed(42);
+        try (TextPeftModel<Regressor> model = trainer.train(trainData)) {
+            assertThat(model.generatesProbabilities()).isFalse();
+            double mean = train.subList(0, 320).stream().mapToDouble(e -> e.getOutput().getValues()[0]).average()
+                    .orElseThrow();
+            double constantMse = test.subList(0, 400).stream()
+                    .mapToDouble(e -> Math.pow(e.getOutput().getValues()[0] - mean, 2)).average().orElseThrow();
+            RegressionEvaluation evaluation = new RegressionEvaluator().evaluate(model, testData);
+            double rmse = evaluation.averageRMSE();
+            System.out.printf("Tribuo RegressionEvaluator: RMSE %.4f, constant prediction %.4f%n", rmse,
+                    Math.sqrt(constantMse));
+            assertThat(rmse).isLessThan(0.75 * Math.sqrt(constantMse));
+            Model<?> copy = Model.deserialize(model.serialize());
+            try (TextPeftModel<?> loaded = (TextPeftModel<?>) copy) {
+                assertThat(loaded.castModel(Regressor.class).predict(testData.getExample(3)).getOutput().getValues())
+                        .containsExactly(model.predict(testData.getExample(3)).getOutput().getValues());
+            }
         }
     }
 

@@ -25,10 +25,13 @@ public final class BertSequenceClassifier extends AbstractBlock {
     private final Pooling pooling;
     private final int numLabels;
 
-    /** Puts a new head of {@code numLabels} outputs on {@code bert}; initialize the head before use. */
+    /**
+     * Puts a new head of {@code numLabels} outputs on {@code bert}; initialize the head before use.
+     * One output makes a regressor, as Hugging Face's {@code num_labels=1} does.
+     */
     public BertSequenceClassifier(BertModel bert, int numLabels, Pooling pooling) {
-        if (numLabels < 2) {
-            throw new IllegalArgumentException("numLabels must be at least 2, got " + numLabels);
+        if (numLabels < 1) {
+            throw new IllegalArgumentException("numLabels must be at least 1, got " + numLabels);
         }
         this.bert = addChildBlock("bert", bert);
         this.classifier = addChildBlock("classifier", Linear.builder().setUnits(numLabels).build());

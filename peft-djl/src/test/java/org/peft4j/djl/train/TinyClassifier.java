@@ -31,9 +31,14 @@ final class TinyClassifier {
 
     /** Puts a new tiny classifier (hidden 16, one layer) into {@code model}. */
     static BertSequenceClassifier create(Model model, float dropout) {
+        return create(model, dropout, 2);
+    }
+
+    /** Puts a new tiny encoder (hidden 16, one layer) with a head of {@code outputs} into {@code model}. */
+    static BertSequenceClassifier create(Model model, float dropout, int outputs) {
         BertModel encoder = new BertModel(new BertConfig(30522, 16, 1, 2, 32, 128, 2, 1e-12f, dropout, dropout));
         encoder.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
-        BertSequenceClassifier classifier = new BertSequenceClassifier(encoder, 2, Pooling.MEAN)
+        BertSequenceClassifier classifier = new BertSequenceClassifier(encoder, outputs, Pooling.MEAN)
                 .initializeHead(model.getNDManager());
         model.setBlock(classifier);
         return classifier;

@@ -27,8 +27,8 @@ class TrainingResourcesTest {
             BertSequenceClassifier classifier = TinyClassifier.create(model, 0.1f);
             PeftModel peft = Peft.apply(classifier, LoraConfig.builder().dropout(0.1f)
                     .targetModules("query", "value").modulesToSave("classifier").build());
-            TextClassifierTraining training = new TextClassifierTraining(model, peft, tokenizer, List.of("ham", "spam"));
-            TextClassifierTraining.Settings settings = new TextClassifierTraining.Settings(epochs, 8, 1e-3f, 0.01f,
+            TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
+            TextTraining.Settings settings = new TextTraining.Settings(epochs, 8, 1e-3f, 0.01f,
                     0.1f, LearningRateSchedule.Kind.COSINE, 1f, 1, 10, 0, seed, null, null);
             // measured inside one run, after its first epoch (caches and pools settled) and after its last;
             // DJL's Trainer leaves a few gradient views behind once per trainer, never per step

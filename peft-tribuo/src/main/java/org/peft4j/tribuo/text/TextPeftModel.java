@@ -33,17 +33,19 @@ import org.tribuo.Excuse;
 import org.tribuo.ImmutableFeatureMap;
 import org.tribuo.ImmutableOutputInfo;
 import org.tribuo.Prediction;
+import org.tribuo.Output;
 import org.tribuo.classification.Label;
+import org.tribuo.regression.Regressor;
 import org.tribuo.impl.ModelDataCarrier;
 import org.tribuo.protos.core.ModelDataProto;
 import org.tribuo.protos.core.ModelProto;
 import org.tribuo.provenance.ModelProvenance;
 
 /**
- * A Tribuo classification model made of a pretrained transformer encoder and a PEFT adapter
- * (LoRA, prefix or prompt, with its classification head), as {@link TextPeftTrainer} trains it. It
- * reads each example's text from a metadata value, runs the encoder with the adapter through DJL,
- * and predicts the label with the softmax probabilities of all labels.
+ * A Tribuo model made of a pretrained transformer encoder and a PEFT adapter (LoRA, prefix or
+ * prompt, with its head), as {@link TextPeftTrainer} trains it. It reads each example's text from a
+ * metadata value, runs the encoder with the adapter through DJL, and predicts the label with the
+ * softmax probabilities of all labels, or for regression the value of the one dimension.
  *
  * <p>It keeps where the encoder comes from ({@link PretrainedEncoder}) and the adapter's two files,
  * never the encoder's weights: Java and protobuf serialization store those, and the encoder is
@@ -52,14 +54,18 @@ import org.tribuo.provenance.ModelProvenance;
  * {@link #saveAdapter}. A transformer has no per-feature weights, so {@link #getTopFeatures} is empty
  * and {@link #getExcuse} is absent, as for Tribuo's other neural models. {@link #close} frees the
  * native memory of the loaded encoder.
+ *
+ * @param <T> the output type: {@link Label} or {@link Regressor}
  */
-public final class TextPeftModel extends org.tribuo.Model<Label> implements AutoCloseable {
+public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T> implements AutoCloseable {
     private static final long serialVersionUID = 1L;
     private static final int PROTO_VERSION = 0;
     private static final int BATCH = 32;
-    private static final BytesMessage PROTO = new BytesMessage("TextPeftModelProto", "metadata", "encoder_kind",
-            "encoder_location", "encoder_tokenizer", "max_length", "text_field", "adapter_config", "adapter_weights");
+    private static final BytesMessage PROTO = new BytesMessage("TextPeftModelProto", "metadata", "regression",
+            "encoder_kind", "encoder_location", "encoder_tokenizer", "max_length", "text_field", "adapter_config",
+            "adapter_weights");
 
+    private final boolean regression;
     private final PretrainedEncoder encoder;
     private final int maxLength;
     private final String textField;
@@ -84,16 +90,17 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
         }
     }
 
-    TextPeftModel(String name, ModelProvenance provenance, ImmutableFeatureMap features, ImmutableOutputInfo<Label> outputs,
-            PretrainedEncoder encoder, int maxLength, String textField, AdapterCheckpoint adapter) {
-        this(name, provenance, features, outputs, encoder, maxLength, textField, adapter.configJson(),
+    TextPeftModel(String name, ModelProvenance provenance, ImmutableFeatureMap features, ImmutableOutputInfo<T> outputs,
+            boolean regression, PretrainedEncoder encoder, int maxLength, String textField, AdapterCheckpoint adapter) {
+        this(name, provenance, features, outputs, regression, encoder, maxLength, textField, adapter.configJson(),
                 adapter.weightBytes());
     }
 
     private TextPeftModel(String name, ModelProvenance provenance, ImmutableFeatureMap features,
-            ImmutableOutputInfo<Label> outputs, PretrainedEncoder encoder, int maxLength, String textField,
-            String adapterConfig, byte[] adapterWeights) {
-        super(name, provenance, features, outputs, true);
+            ImmutableOutputInfo<T> outputs, boolean regression, PretrainedEncoder encoder, int maxLength,
+            String textField, String adapterConfig, byte[] adapterWeights) {
+        super(name, provenance, features, outputs, !regression);
+        this.regression = regression;
         this.encoder = encoder;
         this.maxLength = maxLength;
         this.textField = textField;
@@ -121,7 +128,22 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
         adapter().save(directory);
     }
 
-    static String text(Example<Label> example, String field, int index) {
+    /** The names of the output dimensions in id order: labels, or regression dimension names. */
+    static <T extends Output<T>> List<String> dimensionNames(ImmutableOutputInfo<T> outputs, boolean regression) {
+        List<String> names = new ArrayList<>();
+        if (regression) {
+            for (int id = 0; id < outputs.size(); id++) {
+                names.add(((Regressor) outputs.getOutput(id)).getNames()[0]);
+            }
+            return names;
+        }
+        for (int id = 0; id < outputs.size(); id++) {
+            names.add(((Label) outputs.getOutput(id)).getLabel());
+        }
+        return names;
+    }
+
+    static String text(Example<?> example, String field, int index) {
         Optional<Object> value = example.getMetadataValue(field);
         if (value.isEmpty() || !(value.get() instanceof String)) {
             throw new IllegalArgumentException("example " + index + " has no text in its metadata value \"" + field
@@ -136,7 +158,7 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
             Model model = Model.newInstance("peft4j-tribuo-text");
             try {
                 BertSequenceClassifier classifier = new BertSequenceClassifier(encoder.load(model.getNDManager()),
-                        outputIDInfo.size(), Pooling.MEAN).initializeHead(model.getNDManager());
+                        regression ? 1 : outputIDInfo.size(), Pooling.MEAN).initializeHead(model.getNDManager());
                 model.setBlock(classifier);
                 Path directory = Files.createTempDirectory("peft4j-tribuo-adapter");
                 try {
@@ -167,49 +189,59 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
     }
 
     @Override
-    public Prediction<Label> predict(Example<Label> example) {
+    public Prediction<T> predict(Example<T> example) {
         return innerPredict(List.of(example)).get(0);
     }
 
     /** Predicts in batches of {@value #BATCH} texts. */
     @Override
-    protected synchronized List<Prediction<Label>> innerPredict(Iterable<Example<Label>> examples) {
+    protected synchronized List<Prediction<T>> innerPredict(Iterable<Example<T>> examples) {
         Runtime loaded = runtime();
-        List<Prediction<Label>> out = new ArrayList<>();
-        Iterator<Example<Label>> it = examples.iterator();
-        List<Example<Label>> batch = new ArrayList<>(BATCH);
+        List<Prediction<T>> out = new ArrayList<>();
+        Iterator<Example<T>> it = examples.iterator();
+        List<Example<T>> batch = new ArrayList<>(BATCH);
+        List<String> names = dimensionNames(outputIDInfo, regression);
         while (it.hasNext() || !batch.isEmpty()) {
             if (it.hasNext() && batch.size() < BATCH) {
                 batch.add(it.next());
                 continue;
             }
             List<String> texts = new ArrayList<>(batch.size());
-            for (Example<Label> example : batch) {
+            for (Example<T> example : batch) {
                 texts.add(text(example, textField, out.size() + texts.size()));
             }
-            float[] probabilities;
+            float[] values;
             try (NDManager scope = loaded.model.getNDManager().newSubManager()) {
-                NDArray logits = loaded.model.getBlock().forward(new ParameterStore(scope, false),
+                NDArray outputs = loaded.model.getBlock().forward(new ParameterStore(scope, false),
                         loaded.tokenizer.encode(scope, texts), false).singletonOrThrow();
-                probabilities = logits.softmax(1).toFloatArray();
+                values = regression ? outputs.toFloatArray() : outputs.softmax(1).toFloatArray();
             }
-            int labels = outputIDInfo.size();
             for (int i = 0; i < batch.size(); i++) {
-                Map<String, Label> scores = new LinkedHashMap<>();
-                Label best = null;
-                for (int id = 0; id < labels; id++) {
-                    String name = outputIDInfo.getOutput(id).getLabel();
-                    Label scored = new Label(name, probabilities[i * labels + id]);
-                    scores.put(name, scored);
-                    if (best == null || scored.getScore() > best.getScore()) {
-                        best = scored;
-                    }
-                }
-                out.add(new Prediction<>(best, scores, batch.get(i).size(), batch.get(i), true));
+                out.add(regression ? regression(names.get(0), values[i], batch.get(i))
+                        : classification(names, values, i, batch.get(i)));
             }
             batch.clear();
         }
         return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private Prediction<T> regression(String dimension, float value, Example<T> example) {
+        return new Prediction<>((T) new Regressor(dimension, value), example.size(), example);
+    }
+
+    @SuppressWarnings("unchecked")
+    private Prediction<T> classification(List<String> labels, float[] probabilities, int row, Example<T> example) {
+        Map<String, T> scores = new LinkedHashMap<>();
+        Label best = null;
+        for (int id = 0; id < labels.size(); id++) {
+            Label scored = new Label(labels.get(id), probabilities[row * labels.size() + id]);
+            scores.put(labels.get(id), (T) scored);
+            if (best == null || scored.getScore() > best.getScore()) {
+                best = scored;
+            }
+        }
+        return new Prediction<>((T) best, scores, example.size(), example, true);
     }
 
     /** Empty: a transformer has no per-feature weights. */
@@ -220,14 +252,14 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
 
     /** Absent: a transformer's prediction is not a sum of per-feature contributions. */
     @Override
-    public Optional<Excuse<Label>> getExcuse(Example<Label> example) {
+    public Optional<Excuse<T>> getExcuse(Example<T> example) {
         return Optional.empty();
     }
 
     @Override
-    protected TextPeftModel copy(String newName, ModelProvenance newProvenance) {
-        return new TextPeftModel(newName, newProvenance, featureIDMap, outputIDInfo, encoder, maxLength, textField,
-                adapterConfig, adapterWeights.clone());
+    protected TextPeftModel<T> copy(String newName, ModelProvenance newProvenance) {
+        return new TextPeftModel<>(newName, newProvenance, featureIDMap, outputIDInfo, regression, encoder, maxLength,
+                textField, adapterConfig, adapterWeights.clone());
     }
 
     /** Frees the loaded encoder's native memory; the next prediction loads it again. */
@@ -244,6 +276,7 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
     public ModelProto serialize() {
         Map<String, ByteString> fields = new LinkedHashMap<>();
         fields.put("metadata", createDataCarrier().serialize().toByteString());
+        fields.put("regression", ByteString.copyFromUtf8(Boolean.toString(regression)));
         fields.put("encoder_kind", ByteString.copyFromUtf8(encoder.kind().name()));
         fields.put("encoder_location", ByteString.copyFromUtf8(encoder.location()));
         fields.put("encoder_tokenizer", ByteString.copyFromUtf8(encoder.tokenizer()));
@@ -260,8 +293,8 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
      *
      * @throws InvalidProtocolBufferException if the message is malformed
      */
-    @SuppressWarnings("unchecked")
-    public static TextPeftModel deserializeFromProto(int version, String className, Any message)
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static TextPeftModel<?> deserializeFromProto(int version, String className, Any message)
             throws InvalidProtocolBufferException {
         if (version < 0 || version > PROTO_VERSION) {
             throw new IllegalArgumentException("unknown version " + version + " of " + className + ", this peft4j reads"
@@ -275,7 +308,8 @@ public final class TextPeftModel extends org.tribuo.Model<Label> implements Auto
         AdapterCheckpoint adapter = AdapterCheckpoint.parse(fields.get("adapter_config").toStringUtf8(),
                 fields.get("adapter_weights").toByteArray(), className);
         return new TextPeftModel(carrier.name(), carrier.provenance(), carrier.featureDomain(),
-                (ImmutableOutputInfo<Label>) carrier.outputDomain(), encoder,
+                (ImmutableOutputInfo) carrier.outputDomain(), Boolean.parseBoolean(fields.get("regression").toStringUtf8()),
+                encoder,
                 fields.get("max_length").asReadOnlyByteBuffer().getInt(), fields.get("text_field").toStringUtf8(),
                 adapter);
     }

@@ -26,21 +26,25 @@ import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.djl.train.LearningRateSchedule;
-import org.peft4j.djl.train.TextClassifierTraining;
+import org.peft4j.djl.train.TextTraining;
 import org.tribuo.Dataset;
 import org.tribuo.Example;
 import org.tribuo.ImmutableOutputInfo;
 import org.tribuo.Trainer;
+import org.tribuo.Output;
 import org.tribuo.classification.Label;
+import org.tribuo.regression.Regressor;
 import org.tribuo.provenance.ModelProvenance;
 import org.tribuo.provenance.TrainerProvenance;
 import org.tribuo.provenance.impl.TrainerProvenanceImpl;
 
 /**
- * A Tribuo {@link Trainer} of text classifiers that fine-tunes a pretrained transformer encoder
+ * A Tribuo {@link Trainer} of text models that fine-tunes a pretrained transformer encoder
  * (peft-djl's BERT family, such as all-MiniLM-L6-v2) with LoRA, prefix- or prompt-tuning and a new
- * classification head, and returns a {@link TextPeftModel}, which Tribuo's evaluators, serializers
- * and provenance tools handle like any other model.
+ * head, and returns a {@link TextPeftModel}, which Tribuo's evaluators, serializers and provenance
+ * tools handle like any other model. {@link #classification} makes a {@code Trainer<Label>} (a
+ * softmax head, cross-entropy); {@link #regression} a {@code Trainer<Regressor>} for one regression
+ * dimension (one output, mean squared error, as Hugging Face's {@code num_labels=1}).
  *
  * <p>The route for the text: each {@link Example} carries its raw text as a metadata value
  * (default key {@value #DEFAULT_TEXT_FIELD}). With Tribuo's columnar loaders, add
@@ -53,7 +57,7 @@ import org.tribuo.provenance.impl.TrainerProvenanceImpl;
  * to {@code modules_to_save}, so it trains and is saved with the adapter. The settings are
  * {@code @Config} fields and so appear in the model's provenance.
  */
-public final class TextPeftTrainer implements Trainer<Label> {
+public final class TextPeftTrainer<T extends Output<T>> implements Trainer<T> {
     /** The metadata key that holds an example's text unless another is set. */
     public static final String DEFAULT_TEXT_FIELD = "text";
     /** The module path of the classification head. */
@@ -79,18 +83,36 @@ public final class TextPeftTrainer implements Trainer<Label> {
     private LearningRateSchedule.Kind scheduler = LearningRateSchedule.Kind.LINEAR;
     @Config(description = "The seed of the head's initial weights and of the shuffling.")
     private long seed = Trainer.DEFAULT_SEED;
+    @Config(description = "Whether the head regresses one value instead of classifying.")
+    private boolean regression;
 
     private final PretrainedEncoder source;
     private final PeftConfig config;
     private int invocationCount;
 
     /**
-     * A trainer of {@code config}'s method on the encoder from {@code source}.
+     * A trainer of text classifiers with {@code config}'s method on the encoder from {@code source}.
      *
      * @param source the pretrained encoder and its tokenizer
      * @param config the PEFT method's settings; {@code classifier} is added to modules_to_save
      */
-    public TextPeftTrainer(PretrainedEncoder source, PeftConfig config) {
+    public static TextPeftTrainer<Label> classification(PretrainedEncoder source, PeftConfig config) {
+        return new TextPeftTrainer<>(source, config, false);
+    }
+
+    /**
+     * A trainer of text regressors (one regression dimension) with {@code config}'s method on the
+     * encoder from {@code source}.
+     *
+     * @param source the pretrained encoder and its tokenizer
+     * @param config the PEFT method's settings; {@code classifier} (the head) is added to modules_to_save
+     */
+    public static TextPeftTrainer<Regressor> regression(PretrainedEncoder source, PeftConfig config) {
+        return new TextPeftTrainer<>(source, config, true);
+    }
+
+    private TextPeftTrainer(PretrainedEncoder source, PeftConfig config, boolean regression) {
+        this.regression = regression;
         this.source = Objects.requireNonNull(source, "source");
         List<String> modules = new ArrayList<>(config.modulesToSave());
         if (!modules.contains(HEAD)) {
@@ -102,13 +124,13 @@ public final class TextPeftTrainer implements Trainer<Label> {
     }
 
     /** Sets the metadata key that holds each example's text; returns this trainer. */
-    public TextPeftTrainer textField(String key) {
+    public TextPeftTrainer<T> textField(String key) {
         this.textField = Objects.requireNonNull(key, "key");
         return this;
     }
 
     /** Sets the longest token sequence (default 128); returns this trainer. */
-    public TextPeftTrainer maxLength(int tokens) {
+    public TextPeftTrainer<T> maxLength(int tokens) {
         if (tokens < 2) {
             throw new IllegalArgumentException("maxLength must be at least 2, got " + tokens);
         }
@@ -120,9 +142,9 @@ public final class TextPeftTrainer implements Trainer<Label> {
      * Sets the optimisation: passes, batch size and AdamW's peak learning rate (defaults 2, 16 and
      * 2e-3, for LoRA; prompt-tuning wants about 3e-2, prefix-tuning 5e-4). Returns this trainer.
      */
-    public TextPeftTrainer schedule(int epochs, int batchSize, float learningRate) {
-        // validated as TextClassifierTraining.Settings would, before any training
-        new TextClassifierTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
+    public TextPeftTrainer<T> schedule(int epochs, int batchSize, float learningRate) {
+        // validated as TextTraining.Settings would, before any training
+        new TextTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
                 null, null);
         this.epochs = epochs;
         this.batchSize = batchSize;
@@ -131,8 +153,8 @@ public final class TextPeftTrainer implements Trainer<Label> {
     }
 
     /** Sets the warm-up share and the schedule after it (defaults 0.1, linear); returns this trainer. */
-    public TextPeftTrainer warmup(float warmupRatio, LearningRateSchedule.Kind scheduler) {
-        new TextClassifierTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
+    public TextPeftTrainer<T> warmup(float warmupRatio, LearningRateSchedule.Kind scheduler) {
+        new TextTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
                 null, null);
         this.warmupRatio = warmupRatio;
         this.scheduler = scheduler;
@@ -140,34 +162,37 @@ public final class TextPeftTrainer implements Trainer<Label> {
     }
 
     /** Sets the seed; returns this trainer. */
-    public TextPeftTrainer seed(long seed) {
+    public TextPeftTrainer<T> seed(long seed) {
         this.seed = seed;
         return this;
     }
 
     /** Fine-tunes on {@code data} (see {@link #train(Dataset, Map)}). */
     @Override
-    public TextPeftModel train(Dataset<Label> data) {
+    public TextPeftModel<T> train(Dataset<T> data) {
         return train(data, Map.of());
     }
 
     /**
-     * Fine-tunes on {@code data}: the class of each output id is the classifier's output at that
-     * index.
+     * Fine-tunes on {@code data}. For classification the class of each output id is the head's
+     * output at that index.
      *
-     * @throws IllegalArgumentException if an example lacks its text
+     * @throws IllegalArgumentException if an example lacks its text, or a regression dataset has
+     *     more than one dimension
      */
     @Override
-    public synchronized TextPeftModel train(Dataset<Label> data, Map<String, Provenance> runProvenance) {
-        ImmutableOutputInfo<Label> outputs = data.getOutputIDInfo();
-        List<String> labels = new ArrayList<>();
-        for (int id = 0; id < outputs.size(); id++) {
-            labels.add(outputs.getOutput(id).getLabel());
+    public synchronized TextPeftModel<T> train(Dataset<T> data, Map<String, Provenance> runProvenance) {
+        ImmutableOutputInfo<T> outputs = data.getOutputIDInfo();
+        List<String> names = TextPeftModel.dimensionNames(outputs, regression);
+        if (regression && names.size() != 1) {
+            throw new IllegalArgumentException("a text regressor predicts one dimension; the data has " + names);
         }
         List<LabeledText> rows = new ArrayList<>();
         int index = 0;
-        for (Example<Label> example : data) {
-            rows.add(new LabeledText(TextPeftModel.text(example, textField, index++), example.getOutput().getLabel(), ""));
+        for (Example<T> example : data) {
+            String target = regression ? Double.toString(((Regressor) example.getOutput()).getValues()[0])
+                    : ((Label) example.getOutput()).getLabel();
+            rows.add(new LabeledText(TextPeftModel.text(example, textField, index++), target, ""));
         }
         long runSeed = seed + invocationCount;
         TrainerProvenance trainerProvenance = getProvenance();
@@ -177,12 +202,14 @@ public final class TextPeftTrainer implements Trainer<Label> {
         try (Model model = Model.newInstance("peft4j-tribuo-text");
                 BertTokenizer tokenizer = source.tokenizer(maxLength)) {
             BertModel bert = source.load(model.getNDManager());
-            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), Pooling.MEAN)
-                    .initializeHead(model.getNDManager());
+            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, regression ? 1 : names.size(),
+                    Pooling.MEAN).initializeHead(model.getNDManager());
             model.setBlock(classifier);
             PeftModel peft = Peft.apply(classifier, config, PeftModel.DEFAULT_ADAPTER, tokenizer);
-            new TextClassifierTraining(model, peft, tokenizer, labels).fit(rows, List.of(),
-                    new TextClassifierTraining.Settings(epochs, batchSize, learningRate, 0f, warmupRatio, scheduler, 1f,
+            TextTraining training = regression ? TextTraining.regression(model, peft, tokenizer)
+                    : new TextTraining(model, peft, tokenizer, names);
+            training.fit(rows, List.of(),
+                    new TextTraining.Settings(epochs, batchSize, learningRate, 0f, warmupRatio, scheduler, 1f,
                             1, 10, 0, runSeed, null, null), epoch -> { });
             Path directory = Files.createTempDirectory("peft4j-tribuo-adapter");
             try {
@@ -197,7 +224,8 @@ public final class TextPeftTrainer implements Trainer<Label> {
         ModelProvenance provenance = new ModelProvenance(TextPeftModel.class.getName(), OffsetDateTime.now(),
                 data.getProvenance(), trainerProvenance, runProvenance);
         String name = config.peftType().name().toLowerCase(Locale.ROOT) + "(" + source + ")";
-        return new TextPeftModel(name, provenance, data.getFeatureIDMap(), outputs, source, maxLength, textField, adapter);
+        return new TextPeftModel<>(name, provenance, data.getFeatureIDMap(), outputs, regression, source, maxLength,
+                textField, adapter);
     }
 
     @Override

@@ -4,6 +4,7 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.DefaultTrainingConfig;
@@ -37,15 +38,17 @@ import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertTokenizer;
 
 /**
- * Fine-tunes a PEFT-wrapped text classifier with DJL's own {@link Trainer}: AdamW, a warm-up then
+ * Fine-tunes a PEFT-wrapped text model (a classifier, or a regressor with one output) with DJL's
+ * own {@link Trainer}: AdamW, a warm-up then
  * linear or cosine learning-rate schedule, gradient clipping by global norm, gradient accumulation,
  * length-bucketed mini-batches each padded to its own longest sequence, evaluation (loss, accuracy,
- * macro F1) after every epoch, early stopping on dev accuracy, the best adapter saved, and
+ * macro F1; for regression the mean squared error) after every epoch, early stopping on dev
+ * accuracy (for regression: on the dev loss), the best adapter saved, and
  * LLaMA-Factory's {@code trainer_log.jsonl} and {@code training_loss.png} (redrawn after every
  * evaluation and at the end) plus a console progress bar. Only the active adapter's
  * parameters (and the modules saved with it) train.
  */
-public final class TextClassifierTraining {
+public final class TextTraining {
     /** Batches are sorted by length within groups of this many batches, then the batches are shuffled. */
     private static final int BUCKET_BATCHES = 50;
     /** The curve's file name in the output directory, as LLaMA-Factory names it. */
@@ -57,6 +60,7 @@ public final class TextClassifierTraining {
     private final Function<TrainingConfig, Trainer> trainers;
     private final BertTokenizer tokenizer;
     private final List<String> labels;
+    private final boolean regression;
 
     /**
      * Trains the active adapter of {@code peft} (and the modules saved with it).
@@ -66,7 +70,7 @@ public final class TextClassifierTraining {
      * @param tokenizer turns texts into the classifier's inputs
      * @param labels the class names; a text's label index is its position here
      */
-    public TextClassifierTraining(Model model, PeftModel peft, BertTokenizer tokenizer, List<String> labels) {
+    public TextTraining(Model model, PeftModel peft, BertTokenizer tokenizer, List<String> labels) {
         this(model, peft, () -> ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList(),
                 config -> peft.newTrainer(model, config), tokenizer, labels);
     }
@@ -79,19 +83,34 @@ public final class TextClassifierTraining {
      * @param trainable the unfrozen parameters, for gradient clipping
      * @param trainers creates DJL trainers (for a model loaded from disk, one that keeps the frozen frozen)
      */
-    public TextClassifierTraining(Model model, Supplier<List<Parameter>> trainable,
+    public TextTraining(Model model, Supplier<List<Parameter>> trainable,
             Function<TrainingConfig, Trainer> trainers, BertTokenizer tokenizer, List<String> labels) {
         this(model, null, trainable, trainers, tokenizer, labels);
     }
 
-    private TextClassifierTraining(Model model, PeftModel peft, Supplier<List<Parameter>> trainable,
+    private TextTraining(Model model, PeftModel peft, Supplier<List<Parameter>> trainable,
             Function<TrainingConfig, Trainer> trainers, BertTokenizer tokenizer, List<String> labels) {
         this.model = model;
         this.peft = peft;
         this.trainable = trainable;
         this.trainers = trainers;
         this.tokenizer = tokenizer;
-        this.labels = List.copyOf(labels);
+        this.labels = labels == null ? List.of() : List.copyOf(labels);
+        this.regression = labels == null;
+    }
+
+    /**
+     * Trains the active adapter of {@code peft} (and the modules saved with it) for regression: the
+     * model has one output, each text's label is its target written as a number, and the loss is
+     * the mean squared error.
+     */
+    public static TextTraining regression(Model model, PeftModel peft, BertTokenizer tokenizer) {
+        return new TextTraining(model, peft, () -> ((AttachedAdapter) peft.adapter(peft.activeAdapter()))
+                .trainableParameterList(), config -> peft.newTrainer(model, config), tokenizer, null);
+    }
+
+    private Loss loss() {
+        return regression ? new MeanSquaredErrorLoss() : Loss.softmaxCrossEntropyLoss();
     }
 
     /**
@@ -154,7 +173,12 @@ public final class TextClassifierTraining {
     public record EpochReport(int epoch, int steps, float meanLoss, float devLoss, float devAccuracy, float devMacroF1,
             double seconds) {}
 
-    /** The loss and metrics of a model on some labelled data. */
+    /**
+     * The loss and metrics of a model on some labelled data.
+     *
+     * @param loss the mean cross-entropy, or for regression the mean squared error
+     * @param metrics accuracy and F1; null for regression
+     */
     public record Evaluation(float loss, ClassificationMetrics metrics) {}
 
     /** Trains, reporting each epoch to {@code onEpoch}; stops early if the settings say so. */
@@ -170,7 +194,7 @@ public final class TextClassifierTraining {
         int totalUpdates = updatesPerEpoch * settings.epochs();
         LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
                 Math.round(settings.warmupRatio() * totalUpdates), totalUpdates, settings.scheduler());
-        DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+        DefaultTrainingConfig config = new DefaultTrainingConfig(loss())
                 .optOptimizer(Optimizer.adamW().optLearningRateTracker(schedule)
                         .optWeightDecays(settings.weightDecay()).build());
         List<Parameter> trainable = this.trainable.get();
@@ -180,7 +204,7 @@ public final class TextClassifierTraining {
         int update = 0;
         List<TrainingPlot.Point> lossCurve = new ArrayList<>();
         List<TrainingPlot.Point> accuracyCurve = new ArrayList<>();
-        float bestAccuracy = Float.NEGATIVE_INFINITY;
+        float bestScore = Float.NEGATIVE_INFINITY;
         int epochsWithoutGain = 0;
         try (Trainer trainer = trainers.apply(config);
                 TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
@@ -233,24 +257,28 @@ public final class TextClassifierTraining {
                 EpochReport report = new EpochReport(epoch, (batches.size() + settings.gradientAccumulationSteps() - 1)
                         / settings.gradientAccumulationSteps(), (float) (epochLoss / batches.size()),
                         eval == null ? Float.NaN : eval.loss(),
-                        eval == null ? Float.NaN : (float) eval.metrics().accuracy(),
-                        eval == null ? Float.NaN : (float) eval.metrics().macroF1(),
+                        eval == null || regression ? Float.NaN : (float) eval.metrics().accuracy(),
+                        eval == null || regression ? Float.NaN : (float) eval.metrics().macroF1(),
                         (System.nanoTime() - epochStart) / 1e9);
                 reports.add(report);
                 if (log != null && eval != null) {
                     Map<String, Object> line = progressFields(update, totalUpdates, updatesPerEpoch,
                             (System.nanoTime() - start) / 1e9);
                     line.put("eval_loss", round(eval.loss()));
-                    line.put("accuracy", round(eval.metrics().accuracy()));
-                    line.put("f1", round(eval.metrics().macroF1()));
+                    if (!regression) {
+                        line.put("accuracy", round(eval.metrics().accuracy()));
+                        line.put("f1", round(eval.metrics().macroF1()));
+                        accuracyCurve.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
+                    }
                     log.write(line);
-                    accuracyCurve.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
                     TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy",
                             lossCurve, accuracyCurve, totalUpdates);
                 }
                 onEpoch.accept(report);
-                if (eval != null && report.devAccuracy() > bestAccuracy) {
-                    bestAccuracy = report.devAccuracy();
+                // the best epoch: the highest dev accuracy, or for regression the lowest dev loss
+                float score = eval == null ? Float.NaN : regression ? -eval.loss() : report.devAccuracy();
+                if (eval != null && score > bestScore) {
+                    bestScore = score;
                     epochsWithoutGain = 0;
                     if (settings.outputDir() != null && peft != null) {
                         peft.saveAdapter(settings.outputDir().resolve("best"));
@@ -326,7 +354,9 @@ public final class TextClassifierTraining {
     private float forwardBackward(Trainer trainer, List<LabeledText> batch, int microBatches, long[] phaseEnds) {
         try (NDManager scope = trainer.getManager().newSubManager()) {
             NDList inputs = tokenizer.encode(scope, texts(batch));
-            NDList target = new NDList(scope.create(labelIndices(batch)));
+            float[] targets = targets(batch);
+            NDList target = new NDList(regression ? scope.create(targets, new Shape(targets.length, 1))
+                    : scope.create(targets));
             mark(phaseEnds, StepPhases.ENCODE);
             try (GradientCollector collector = trainer.newGradientCollector()) {
                 NDList predictions = trainer.forward(inputs, target);
@@ -346,26 +376,40 @@ public final class TextClassifierTraining {
         }
     }
 
-    /** Returns the mean cross-entropy, accuracy and macro F1 of the model on {@code data}. */
+    /**
+     * Returns the mean cross-entropy, accuracy and macro F1 of the model on {@code data}; for
+     * regression, the mean squared error.
+     */
     public Evaluation evaluate(List<LabeledText> data, int batchSize) {
         Block block = model.getBlock();
         int[] predicted = new int[data.size()];
-        float[] truth = labelIndices(data);
+        float[] truth = targets(data);
         double lossSum = 0;
         try (NDManager scope = model.getNDManager().newSubManager()) {
             ParameterStore ps = new ParameterStore(scope, false);
             for (int from = 0; from < data.size(); from += batchSize) {
                 try (NDManager batch = scope.newSubManager()) {
                     List<LabeledText> chunk = data.subList(from, Math.min(data.size(), from + batchSize));
-                    NDArray logits = block.forward(ps, tokenizer.encode(batch, texts(chunk)), false).singletonOrThrow();
-                    float[] logProbs = logits.logSoftmax(1).toFloatArray();
-                    long[] best = logits.argMax(1).toLongArray();
+                    NDArray outputs = block.forward(ps, tokenizer.encode(batch, texts(chunk)), false).singletonOrThrow();
+                    if (regression) {
+                        float[] values = outputs.toFloatArray();
+                        for (int i = 0; i < values.length; i++) {
+                            double error = values[i] - truth[from + i];
+                            lossSum += error * error;
+                        }
+                        continue;
+                    }
+                    float[] logProbs = outputs.logSoftmax(1).toFloatArray();
+                    long[] best = outputs.argMax(1).toLongArray();
                     for (int i = 0; i < best.length; i++) {
                         predicted[from + i] = (int) best[i];
                         lossSum -= logProbs[i * labels.size() + (int) truth[from + i]];
                     }
                 }
             }
+        }
+        if (regression) {
+            return new Evaluation((float) (lossSum / data.size()), null);
         }
         int[] truthIndices = new int[truth.length];
         for (int i = 0; i < truth.length; i++) {
@@ -407,7 +451,7 @@ public final class TextClassifierTraining {
      * and the optimizer step) and returns each update's phases, for benchmarks and profiles.
      */
     public List<StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps) {
-        DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+        DefaultTrainingConfig config = new DefaultTrainingConfig(loss())
                 .optOptimizer(Optimizer.adamW().optLearningRateTracker(Tracker.fixed(learningRate)).build());
         List<Parameter> trainableNow = trainable.get();
         List<StepPhases> phases = new ArrayList<>(steps);
@@ -426,8 +470,11 @@ public final class TextClassifierTraining {
         return phases;
     }
 
-    /** Returns the fraction of {@code data} the model classifies correctly. */
+    /** Returns the fraction of {@code data} the model classifies correctly (classification only). */
     public float accuracy(List<LabeledText> data, int batchSize) {
+        if (regression) {
+            throw new IllegalStateException("accuracy is for classification; a regression's evaluate gives its loss");
+        }
         return (float) evaluate(data, batchSize).metrics().accuracy();
     }
 
@@ -437,12 +484,25 @@ public final class TextClassifierTraining {
         return out;
     }
 
-    private float[] labelIndices(List<LabeledText> rows) {
+    /** The training targets: label indices, or for regression the labels read as numbers. */
+    private float[] targets(List<LabeledText> rows) {
         float[] out = new float[rows.size()];
         for (int i = 0; i < out.length; i++) {
-            int index = labels.indexOf(rows.get(i).label());
+            String label = rows.get(i).label();
+            if (regression) {
+                try {
+                    out[i] = Float.parseFloat(label);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("regression target \"" + label + "\" is not a number", e);
+                }
+                if (!Float.isFinite(out[i])) {
+                    throw new IllegalArgumentException("regression target " + label + " is not finite");
+                }
+                continue;
+            }
+            int index = labels.indexOf(label);
             if (index < 0) {
-                throw new IllegalArgumentException("label \"" + rows.get(i).label() + "\" is not one of " + labels);
+                throw new IllegalArgumentException("label \"" + label + "\" is not one of " + labels);
             }
             out[i] = index;
         }
