@@ -100,12 +100,17 @@ class DomainShiftTest {
         byte[] baseBefore = base.serialize().toByteArray();
         LoraConfig cfg = LoraConfig.builder().rank(2).alpha(2).targetAllLinear().bias(LoraBias.ALL).build();
         LoraSgdModel<Label> lora = TribuoPeft.lora(base, cfg).epochs(20).trainAdapter(sampleB);
-        Model<Label> warm = TribuoPeft.warmStart(base).epochs(20).train(sampleB);
+        var warmTrainer = TribuoPeft.warmStart(base).epochs(20);
+        Model<Label> warm = warmTrainer.train(sampleB);
         double baseAcc = accuracy(base, testB);
         double loraAcc = accuracy(lora, testB);
         double warmAcc = accuracy(warm, testB);
-        System.out.printf("crescents moved, factorization machine: base %.4f, LoRA %.4f, warm start %.4f on B%n",
-                baseAcc, loraAcc, warmAcc);
+        System.out.printf("crescents moved, factorization machine: base %.4f, LoRA %.4f (%d params), warm start %.4f"
+                + " (%d params) on B%n", baseAcc, loraAcc, lora.trainableParameters(), warmAcc,
+                warmTrainer.trainableParameters(sampleB));
+        // A [2, 2], B [2, 2], bias 2; warm start: bias 2, linear [2, 2], factors 2 x [4, 2]
+        assertThat(lora.trainableParameters()).isEqualTo(10);
+        assertThat(warmTrainer.trainableParameters(sampleB)).isEqualTo(22);
         assertThat(loraAcc).isGreaterThan(baseAcc + 0.05);
         assertThat(loraAcc).isGreaterThan(warmAcc - 0.05);
         assertThat(lora.merge()).isInstanceOf(FMClassificationModel.class);
