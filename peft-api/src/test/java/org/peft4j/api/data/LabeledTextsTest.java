@@ -29,4 +29,31 @@ class LabeledTextsTest {
         Files.writeString(ragged, "label\ttext\nham\thello\nspam\n");
         assertThatThrownBy(() -> LabeledTexts.readTsv(ragged)).hasMessageContaining("b.tsv:3: expected 2");
     }
+
+    @Test
+    void readsCsvWithQuotingAndJsonLinesWithNamedColumns(@TempDir Path dir) throws Exception {
+        Path csv = dir.resolve("d.csv");
+        Files.writeString(csv, "body,kind\n\"Hello, \"\"world\"\"\nsecond line\",greeting\r\nplain,other\n");
+        List<LabeledText> rows = LabeledTexts.read(csv, new LabeledTexts.Columns("body", "kind", "split"));
+        assertThat(rows).containsExactly(new LabeledText("Hello, \"world\"\nsecond line", "greeting", null),
+                new LabeledText("plain", "other", null));
+        Path jsonl = dir.resolve("d.jsonl");
+        Files.writeString(jsonl, "{\"text\": \"a\", \"label\": 1, \"split\": \"test\"}\n\n{\"text\": \"b\", \"label\": 0}\n");
+        assertThat(LabeledTexts.read(jsonl, LabeledTexts.Columns.DEFAULT)).containsExactly(
+                new LabeledText("a", "1", "test"), new LabeledText("b", "0", null));
+        assertThat(LabeledTexts.readTexts(jsonl, "text")).containsExactly("a", "b");
+        assertThatThrownBy(() -> LabeledTexts.read(csv, LabeledTexts.Columns.DEFAULT))
+                .hasMessageContaining("no \"text\" column; the file has [body, kind]");
+        Files.writeString(csv, "text,label\n\"never closed,x\n");
+        assertThatThrownBy(() -> LabeledTexts.read(csv, LabeledTexts.Columns.DEFAULT))
+                .hasMessageContaining("a quoted field is not closed");
+        Files.writeString(jsonl, "{\"text\": \"a\"}\n");
+        assertThatThrownBy(() -> LabeledTexts.read(jsonl, LabeledTexts.Columns.DEFAULT))
+                .hasMessageContaining("no \"label\" column");
+        Files.writeString(jsonl, "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\"}\n");
+        assertThatThrownBy(() -> LabeledTexts.read(jsonl, LabeledTexts.Columns.DEFAULT))
+                .hasMessageContaining("row 2 has no \"label\"");
+        assertThatThrownBy(() -> LabeledTexts.read(dir.resolve("d.parquet"), LabeledTexts.Columns.DEFAULT))
+                .hasMessageContaining("expected a .tsv, .csv or .jsonl file");
+    }
 }

@@ -130,10 +130,19 @@ public final class TextTraining {
      * @param outputDir where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
      *     ({@code best/}) go; null for none of them
      * @param progress where the progress bar goes; null for none
+     * @param plotLoss whether {@code training_loss.png} is drawn in the output directory ({@code plot_loss})
      */
     public record Settings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
             LearningRateSchedule.Kind scheduler, float maxGradNorm, int gradientAccumulationSteps, int loggingSteps,
-            int earlyStoppingPatience, long seed, Path outputDir, PrintStream progress) {
+            int earlyStoppingPatience, long seed, Path outputDir, PrintStream progress, boolean plotLoss) {
+        /** Settings that draw the plot whenever there is an output directory. */
+        public Settings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
+                LearningRateSchedule.Kind scheduler, float maxGradNorm, int gradientAccumulationSteps, int loggingSteps,
+                int earlyStoppingPatience, long seed, Path outputDir, PrintStream progress) {
+            this(epochs, batchSize, learningRate, weightDecay, warmupRatio, scheduler, maxGradNorm,
+                    gradientAccumulationSteps, loggingSteps, earlyStoppingPatience, seed, outputDir, progress, true);
+        }
+
         /** Validates the settings, naming the first bad one. */
         public Settings {
             positive("num_train_epochs", epochs);
@@ -271,8 +280,10 @@ public final class TextTraining {
                         accuracyCurve.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
                     }
                     log.write(line);
-                    TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy",
-                            lossCurve, accuracyCurve, totalUpdates);
+                    if (settings.plotLoss()) {
+                        TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy",
+                                lossCurve, accuracyCurve, totalUpdates);
+                    }
                 }
                 onEpoch.accept(report);
                 // the best epoch: the highest dev accuracy, or for regression the lowest dev loss
@@ -287,7 +298,7 @@ public final class TextTraining {
                     break;
                 }
             }
-            if (log != null) {
+            if (log != null && settings.plotLoss()) {
                 TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy", lossCurve,
                         accuracyCurve, totalUpdates);
             }
