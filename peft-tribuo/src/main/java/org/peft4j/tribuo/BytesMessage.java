@@ -46,6 +46,18 @@ public final class BytesMessage {
         this.fields = List.of(fields);
     }
 
+    /**
+     * Checks the version of a {@code ModelProto} before its data is read.
+     *
+     * @throws IllegalArgumentException if {@code version} is negative or newer than {@code newest}
+     */
+    public static void checkVersion(int version, int newest, String className) {
+        if (version < 0 || version > newest) {
+            throw new IllegalArgumentException("unknown version " + version + " of " + className + "; this peft4j reads"
+                    + " versions up to " + newest);
+        }
+    }
+
     /** Packs the values (every field must be given) into an {@code Any}. */
     public Any pack(Map<String, ByteString> values) {
         DynamicMessage.Builder builder = DynamicMessage.newBuilder(descriptor);

@@ -401,10 +401,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
     @SuppressWarnings({"unchecked", "rawtypes"})
     public static LoraSgdModel<?> deserializeFromProto(int version, String className, Any message)
             throws InvalidProtocolBufferException {
-        if (version < 0 || version > PROTO_VERSION) {
-            throw new IllegalArgumentException("unknown version " + version + " of " + className + ", this peft4j reads"
-                    + " versions up to " + PROTO_VERSION);
-        }
+        BytesMessage.checkVersion(version, PROTO_VERSION, className);
         Map<String, ByteString> fields = PROTO.unpack(message);
         ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(ModelDataProto.parseFrom(fields.get("metadata")));
         Model base = Model.deserialize(ModelProto.parseFrom(fields.get("base_model")));

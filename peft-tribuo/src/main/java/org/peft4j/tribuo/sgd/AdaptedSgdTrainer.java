@@ -16,6 +16,7 @@ import org.tribuo.Example;
 import org.tribuo.ImmutableOutputInfo;
 import org.tribuo.Model;
 import org.tribuo.Output;
+import org.peft4j.tribuo.CountingTrainer;
 import org.tribuo.Trainer;
 import org.tribuo.common.sgd.SGDObjective;
 import org.tribuo.math.FeedForwardParameters;
@@ -26,8 +27,6 @@ import org.tribuo.math.la.SparseVector;
 import org.tribuo.math.la.Tensor;
 import org.tribuo.math.optimisers.AdaGrad;
 import org.tribuo.provenance.ModelProvenance;
-import org.tribuo.provenance.TrainerProvenance;
-import org.tribuo.provenance.impl.TrainerProvenanceImpl;
 
 /**
  * The common part of trainers that continue from a pretrained Tribuo SGD model (linear or
@@ -45,7 +44,7 @@ import org.tribuo.provenance.impl.TrainerProvenanceImpl;
  * @param <S> the trainer's own type, which the setters return
  */
 public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSgdTrainer<T, S>>
-        implements Trainer<T> {
+        extends CountingTrainer<T> {
     /** The key of the base model's provenance in the adapted model's instance provenance. */
     public static final String BASE_MODEL_PROVENANCE = "peft4j.base-model";
 
@@ -66,7 +65,6 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
     protected final Model<T> base;
     /** How the base model's type scores, learns and is rebuilt. */
     protected final SgdModelFamily<T> family;
-    private int invocationCount;
 
     /**
      * Starts from {@code base} with the loss it was most likely trained with.
@@ -141,12 +139,12 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
     }
 
     /** The random stream of this call: the n-th call to train uses the n-th split of the seed's stream. */
-    protected synchronized SplittableRandom nextRandom() {
+    protected SplittableRandom nextRandom() {
+        int invocation = nextInvocation();
         SplittableRandom random = new SplittableRandom(seed);
-        for (int i = 0; i < invocationCount; i++) {
+        for (int i = 0; i < invocation; i++) {
             random = random.split();
         }
-        invocationCount++;
         return random.split();
     }
 
@@ -214,23 +212,5 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         Map<String, Provenance> instance = new HashMap<>(runProvenance);
         instance.put(BASE_MODEL_PROVENANCE, base.getProvenance());
         return new ModelProvenance(modelClassName, OffsetDateTime.now(), data.getProvenance(), getProvenance(), instance);
-    }
-
-    @Override
-    public int getInvocationCount() {
-        return invocationCount;
-    }
-
-    @Override
-    public synchronized void setInvocationCount(int invocationCount) {
-        if (invocationCount < 0) {
-            throw new IllegalArgumentException("invocationCount must be non-negative, got " + invocationCount);
-        }
-        this.invocationCount = invocationCount;
-    }
-
-    @Override
-    public TrainerProvenance getProvenance() {
-        return new TrainerProvenanceImpl(this);
     }
 }

@@ -296,10 +296,7 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
     @SuppressWarnings({"unchecked", "rawtypes"})
     public static TextPeftModel<?> deserializeFromProto(int version, String className, Any message)
             throws InvalidProtocolBufferException {
-        if (version < 0 || version > PROTO_VERSION) {
-            throw new IllegalArgumentException("unknown version " + version + " of " + className + ", this peft4j reads"
-                    + " versions up to " + PROTO_VERSION);
-        }
+        BytesMessage.checkVersion(version, PROTO_VERSION, className);
         Map<String, ByteString> fields = PROTO.unpack(message);
         ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(ModelDataProto.parseFrom(fields.get("metadata")));
         PretrainedEncoder encoder = new PretrainedEncoder(

@@ -27,6 +27,7 @@ import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
+import org.peft4j.tribuo.CountingTrainer;
 import org.tribuo.Dataset;
 import org.tribuo.Example;
 import org.tribuo.ImmutableOutputInfo;
@@ -36,7 +37,6 @@ import org.tribuo.classification.Label;
 import org.tribuo.regression.Regressor;
 import org.tribuo.provenance.ModelProvenance;
 import org.tribuo.provenance.TrainerProvenance;
-import org.tribuo.provenance.impl.TrainerProvenanceImpl;
 
 /**
  * A Tribuo {@link Trainer} of text models that fine-tunes a pretrained transformer encoder
@@ -57,7 +57,7 @@ import org.tribuo.provenance.impl.TrainerProvenanceImpl;
  * to {@code modules_to_save}, so it trains and is saved with the adapter. The settings are
  * {@code @Config} fields and so appear in the model's provenance.
  */
-public final class TextPeftTrainer<T extends Output<T>> implements Trainer<T> {
+public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<T> {
     /** The metadata key that holds an example's text unless another is set. */
     public static final String DEFAULT_TEXT_FIELD = "text";
     /** The module path of the classification head. */
@@ -88,7 +88,6 @@ public final class TextPeftTrainer<T extends Output<T>> implements Trainer<T> {
 
     private final PretrainedEncoder source;
     private final PeftConfig config;
-    private int invocationCount;
 
     /**
      * A trainer of text classifiers with {@code config}'s method on the encoder from {@code source}.
@@ -194,9 +193,8 @@ public final class TextPeftTrainer<T extends Output<T>> implements Trainer<T> {
                     : ((Label) example.getOutput()).getLabel();
             rows.add(new LabeledText(TextPeftModel.text(example, textField, index++), target, ""));
         }
-        long runSeed = seed + invocationCount;
         TrainerProvenance trainerProvenance = getProvenance();
-        invocationCount++;
+        long runSeed = seed + nextInvocation();
         AdapterCheckpoint adapter;
         Engine.getInstance().setRandomSeed((int) runSeed);
         try (Model model = Model.newInstance("peft4j-tribuo-text");
@@ -226,24 +224,6 @@ public final class TextPeftTrainer<T extends Output<T>> implements Trainer<T> {
         String name = config.peftType().name().toLowerCase(Locale.ROOT) + "(" + source + ")";
         return new TextPeftModel<>(name, provenance, data.getFeatureIDMap(), outputs, regression, source, maxLength,
                 textField, adapter);
-    }
-
-    @Override
-    public int getInvocationCount() {
-        return invocationCount;
-    }
-
-    @Override
-    public synchronized void setInvocationCount(int invocationCount) {
-        if (invocationCount < 0) {
-            throw new IllegalArgumentException("invocationCount must be non-negative, got " + invocationCount);
-        }
-        this.invocationCount = invocationCount;
-    }
-
-    @Override
-    public TrainerProvenance getProvenance() {
-        return new TrainerProvenanceImpl(this);
     }
 
     @Override
