@@ -143,6 +143,40 @@ class Peft4jCommandTest {
     }
 
     @Test
+    void freezeTuningWritesAWholeModelThatEvalLoads() throws Exception {
+        Path freezeOut = dir.resolve("freeze");
+        Path config = dir.resolve("freeze.yaml");
+        Files.writeString(config, "finetuning_type: freeze\nfreeze_trainable_layers: 1\ndataset: " + data
+                + "\noutput_dir: " + freezeOut + "\nnum_train_epochs: 1\ncutoff_len: 32\nlearning_rate: 1e-4\n"
+                + "plot_loss: false\n");
+        Result train = run("train", config.toString());
+        assertThat(train.status()).as(train.err()).isZero();
+        // one of six layers (12 matrices and 4 norms: 1,774,464 values) and the head (770)
+        assertThat(train.out()).contains("trainable parameters: 1,775,234", "model written to " + freezeOut);
+        assertThat(freezeOut.resolve(ClassifierDirectory.WEIGHTS)).exists();
+        assertThat(freezeOut.resolve("training_loss.png")).doesNotExist();
+        JsonNode results = new ObjectMapper().readTree(freezeOut.resolve("all_results.json").toFile());
+        Result eval = run("eval", freezeOut.toString());
+        assertThat(eval.status()).as(eval.err()).isZero();
+        assertThat(new ObjectMapper().readTree(eval.out()).get("eval_accuracy").asDouble())
+                .isEqualTo(results.get("test_accuracy").asDouble());
+    }
+
+    @Test
+    void promptAdaptersAreNotExportedAsMergedModels() throws Exception {
+        Path promptOut = dir.resolve("prompt");
+        Path config = dir.resolve("prompt.yaml");
+        Files.writeString(config, "finetuning_type: prompt\nnum_virtual_tokens: 4\nmax_samples: 32\ndataset: " + data
+                + "\noutput_dir: " + promptOut + "\nnum_train_epochs: 1\ncutoff_len: 32\n");
+        Result train = run("train", config.toString());
+        assertThat(train.status()).as(train.err()).isZero();
+        assertThat(train.out()).contains("32 train, 32 dev, 48 test rows");
+        Result export = run("export", promptOut.toString(), "--to", dir.resolve("prompt-merged").toString());
+        assertThat(export.status()).isEqualTo(2);
+        assertThat(export.err()).contains("only a LoRA adapter merges into the weights; a prompt adapter");
+    }
+
+    @Test
     void badInputFailsWithAMessageAndStatusTwo() throws Exception {
         Path unknownLabel = dir.resolve("unknown.tsv");
         Files.writeString(unknownLabel, "label\ttext\nphishing\tverify your account\n");
