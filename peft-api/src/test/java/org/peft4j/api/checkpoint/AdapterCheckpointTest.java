@@ -65,6 +65,9 @@ class AdapterCheckpointTest {
         sample(1).save(dir);
         sample(5).save(dir);
         assertThat(AdapterCheckpoint.load(dir)).isEqualTo(sample(5));
+        // saved files are readable by others, as files written any other way are
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE)))).isEqualTo("rw-r--r--");
         try (Stream<Path> files = Files.list(dir)) {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
         }
