@@ -57,6 +57,8 @@ import org.peft4j.djl.train.TextTraining;
  */
 public final class Peft4j {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** One JSON object per line, for JSON Lines output. */
+    private static final ObjectMapper JSON_LINE = new ObjectMapper();
     private static final String USAGE = String.join("\n",
             "usage: peft4j train CONFIG.yaml",
             "       peft4j eval OUTPUT_DIR [--dataset FILE] [--split NAME]",
@@ -353,7 +355,7 @@ public final class Peft4j {
                     }
                     row.put("probabilities", probabilities);
                     row.put(trained.textColumn, texts.get(i));
-                    sb.append(new ObjectMapper().writeValueAsString(row)).append('\n');
+                    sb.append(JSON_LINE.writeValueAsString(row)).append('\n');
                 } else {
                     sb.append(trained.labels.get(best));
                     for (float v : p[i]) {

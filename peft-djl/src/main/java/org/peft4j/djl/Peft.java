@@ -57,4 +57,17 @@ public final class Peft {
         model.loadAdapter(adapterDirectory, PeftModel.DEFAULT_ADAPTER);
         return model;
     }
+
+    /**
+     * Attaches an adapter already read into memory (from a file, or kept inside another format)
+     * to {@code block}, as {@link #load(Block, Path)} does; {@code source} names it in messages.
+     *
+     * @throws org.peft4j.api.checkpoint.AdapterFormatException if it does not fit the model; the
+     *     model is then unchanged
+     */
+    public static PeftModel load(Block block, org.peft4j.api.checkpoint.AdapterCheckpoint adapter, String source) {
+        PeftModel model = new PeftModel(block, null);
+        model.loadAdapter(adapter, PeftModel.DEFAULT_ADAPTER, source);
+        return model;
+    }
 }

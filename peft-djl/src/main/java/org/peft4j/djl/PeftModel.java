@@ -88,13 +88,23 @@ public final class PeftModel {
      */
     public AttachedAdapter loadAdapter(Path directory, String name) throws IOException {
         checkNewName(name);
-        AdapterCheckpoint checkpoint = AdapterCheckpoint.load(directory);
+        return loadAdapter(AdapterCheckpoint.load(directory), name, directory.toString());
+    }
+
+    /**
+     * Attaches an adapter already read into memory (see {@link #loadAdapter(Path, String)}) and
+     * makes it the active one; {@code source} names where it came from in error messages.
+     *
+     * @throws AdapterFormatException if it does not fit this model; the model is then unchanged
+     */
+    public AttachedAdapter loadAdapter(AdapterCheckpoint checkpoint, String name, String source) {
+        checkNewName(name);
         try {
             return activate(attach(name, checkpoint.config(), checkpoint.tensors()));
         } catch (AdapterFormatException e) {
-            throw new AdapterFormatException(directory + ": " + e.getMessage(), e);
+            throw new AdapterFormatException(source + ": " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {
-            throw new AdapterFormatException(directory + ": the adapter does not fit this model: " + e.getMessage(), e);
+            throw new AdapterFormatException(source + ": the adapter does not fit this model: " + e.getMessage(), e);
         }
     }
 
@@ -330,8 +340,18 @@ public final class PeftModel {
      * atomically.
      */
     public void saveAdapter(Path directory, String name) throws IOException {
+        checkpoint(name).save(directory);
+    }
+
+    /** The active adapter as {@link #saveAdapter(Path)} would write it, in memory. */
+    public AdapterCheckpoint checkpoint() {
+        return checkpoint(activeOrThrow().name());
+    }
+
+    /** An adapter as {@link #saveAdapter(Path, String)} would write it, in memory. */
+    public AdapterCheckpoint checkpoint(String name) {
         AttachedAdapter adapter = require(name);
-        new AdapterCheckpoint(adapter.config().withInferenceMode(true), adapter.stateDict()).save(directory);
+        return new AdapterCheckpoint(adapter.config().withInferenceMode(true), adapter.stateDict());
     }
 
     @Override

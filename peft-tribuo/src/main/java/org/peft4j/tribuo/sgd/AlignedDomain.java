@@ -35,11 +35,9 @@ import org.tribuo.math.la.DenseVector;
  * @param features the feature map of the adapted model
  * @param outputs the output domain of the adapted model
  * @param baseWeights the base weights over that domain
- * @param newFeatureNames features the base did not know, in id order
- * @param newOutputNames outputs the base did not know, in id order
  */
 public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, ImmutableOutputInfo<T> outputs,
-        SgdModelFamily.Weights baseWeights, List<String> newFeatureNames, List<String> newOutputNames) implements Serializable {
+        SgdModelFamily.Weights baseWeights) implements Serializable {
 
     /** What to do with features the base model never saw. */
     public enum NewFeatures {
@@ -84,15 +82,9 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
         DenseMatrix linear = new DenseMatrix(outputs.size(), featureCount);
         DenseVector bias = new DenseVector(outputs.size());
         DenseMatrix[] factors = new DenseMatrix[old.factors().length == 0 ? 0 : outputs.size()];
-        List<String> newOutputs = new ArrayList<>();
-        List<String> newFeatures = new ArrayList<>();
         int[] oldColumn = new int[featureCount];
         for (int j = 0; j < featureCount; j++) {
-            String name = features.get(j).getName();
-            oldColumn[j] = baseFeatures.getID(name);
-            if (oldColumn[j] < 0) {
-                newFeatures.add(name);
-            }
+            oldColumn[j] = baseFeatures.getID(features.get(j).getName());
         }
         for (int o = 0; o < outputs.size(); o++) {
             Integer row = baseRows.get(family.dimensionName(outputs, o));
@@ -100,7 +92,6 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
                 factors[o] = new DenseMatrix(factorCount, featureCount);
             }
             if (row == null) {
-                newOutputs.add(family.dimensionName(outputs, o));
                 continue;
             }
             for (int j = 0; j < featureCount; j++) {
@@ -114,6 +105,6 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
             bias.set(o, old.bias().get(row));
         }
         SgdModelFamily.Weights weights = new SgdModelFamily.Weights(linear, bias, factors);
-        return new AlignedDomain<>(features, outputs, weights, List.copyOf(newFeatures), List.copyOf(newOutputs));
+        return new AlignedDomain<>(features, outputs, weights);
     }
 }

@@ -11,16 +11,13 @@ import com.oracle.labs.mlrg.olcut.util.Pair;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.stream.Stream;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.bert.BertSequenceClassifier;
@@ -160,13 +157,7 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
                 BertSequenceClassifier classifier = new BertSequenceClassifier(encoder.load(model.getNDManager()),
                         regression ? 1 : outputIDInfo.size(), Pooling.MEAN).initializeHead(model.getNDManager());
                 model.setBlock(classifier);
-                Path directory = Files.createTempDirectory("peft4j-tribuo-adapter");
-                try {
-                    adapter().save(directory);
-                    Peft.load(classifier, directory);
-                } finally {
-                    deleteTree(directory);
-                }
+                Peft.load(classifier, adapter(), getName());
                 runtime = new Runtime(model, encoder.tokenizer(maxLength));
             } catch (IOException | RuntimeException e) {
                 model.close();
@@ -178,14 +169,6 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
             }
         }
         return runtime;
-    }
-
-    static void deleteTree(Path directory) throws IOException {
-        try (Stream<Path> paths = Files.walk(directory)) {
-            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 
     @Override

@@ -6,8 +6,6 @@ import com.oracle.labs.mlrg.olcut.config.Config;
 import com.oracle.labs.mlrg.olcut.provenance.Provenance;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -209,13 +207,7 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
             training.fit(rows, List.of(),
                     new TextTraining.Settings(epochs, batchSize, learningRate, 0f, warmupRatio, scheduler, 1f,
                             1, 10, 0, runSeed, null, null), epoch -> { });
-            Path directory = Files.createTempDirectory("peft4j-tribuo-adapter");
-            try {
-                peft.saveAdapter(directory);
-                adapter = AdapterCheckpoint.load(directory);
-            } finally {
-                TextPeftModel.deleteTree(directory);
-            }
+            adapter = peft.checkpoint();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
