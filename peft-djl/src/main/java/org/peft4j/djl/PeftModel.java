@@ -42,6 +42,12 @@ import org.peft4j.djl.prompt.PromptTuningInjector;
  * disk: create trainers with {@link #newTrainer(Model, TrainingConfig)}, or call
  * {@link #freezeBase()} after {@code newTrainer}.
  *
+ * <p>DJL's {@code Model.save} (which DJL's checkpoint listeners call) works with adapters attached:
+ * the file holds the base and every adapter, and {@code Model.load} reads it back into a model to
+ * which the same adapters were applied first. A plain model of the base architecture cannot read
+ * it (DJL reports a malformed file); for such a file, {@link #mergeAndUnload()} first. For the
+ * adapter alone, in the files Python reads, use {@link #saveAdapter(Path)}.
+ *
  * <p>Not thread-safe: change adapters from one thread, and not while a forward pass runs.
  */
 public final class PeftModel {

@@ -4,11 +4,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.onnx.proto.OnnxMl;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -90,17 +87,15 @@ public final class BertLoader {
      * @throws IllegalArgumentException if the graph is not a BERT export
      */
     public static BertModel fromOnnx(InputStream in, String source, NDManager manager) throws IOException {
-        OnnxMl.GraphProto graph;
+        OnnxGraph graph;
         try {
-            graph = OnnxMl.ModelProto.parseFrom(in).getGraph();
+            graph = OnnxGraph.read(in);
         } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             throw new IllegalArgumentException(source + ": not an ONNX model: " + e.getMessage(), e);
         }
         Map<String, Tensor> tensors = new HashMap<>();
-        for (OnnxMl.TensorProto t : graph.getInitializerList()) {
-            if (t.getDataType() == OnnxMl.TensorProto.DataType.FLOAT.getNumber()) {
-                tensors.put(t.getName(), floatTensor(t));
-            }
+        for (OnnxGraph.Initializer t : graph.floatInitializers()) {
+            tensors.put(t.name(), t.tensor());
         }
         if (!tensors.containsKey("embeddings.word_embeddings.weight")) {
             throw new IllegalArgumentException(source + ": not a BERT export: it has no initializer"
@@ -112,41 +107,29 @@ public final class BertLoader {
         return build(config, tensors, source, manager);
     }
 
-    private static Tensor floatTensor(OnnxMl.TensorProto t) {
-        long[] dims = t.getDimsList().stream().mapToLong(Long::longValue).toArray();
-        if (!t.getRawData().isEmpty()) {
-            return Tensor.of(org.peft4j.api.safetensors.DType.F32, dims, t.getRawData().toByteArray());
-        }
-        float[] values = new float[t.getFloatDataCount()];
-        for (int i = 0; i < values.length; i++) {
-            values[i] = t.getFloatData(i);
-        }
-        return Tensor.ofFloats(dims, values);
-    }
-
     /**
      * Names each anonymous MatMul weight [in, out] after the bias its product is added to, and
      * stores it as that layer's PyTorch weight [out, in].
      */
-    private static void nameMatMulWeights(OnnxMl.GraphProto graph, Map<String, Tensor> tensors) {
-        Map<String, OnnxMl.NodeProto> consumerOf = new HashMap<>();
-        for (OnnxMl.NodeProto node : graph.getNodeList()) {
-            if (node.getOpType().equals("Add")) {
-                for (String input : node.getInputList()) {
+    private static void nameMatMulWeights(OnnxGraph graph, Map<String, Tensor> tensors) {
+        Map<String, OnnxGraph.Node> consumerOf = new HashMap<>();
+        for (OnnxGraph.Node node : graph.nodes()) {
+            if (node.opType().equals("Add")) {
+                for (String input : node.inputs()) {
                     consumerOf.put(input, node);
                 }
             }
         }
-        for (OnnxMl.NodeProto node : graph.getNodeList()) {
-            if (!node.getOpType().equals("MatMul") || node.getInputCount() != 2) {
+        for (OnnxGraph.Node node : graph.nodes()) {
+            if (!node.opType().equals("MatMul") || node.inputs().size() != 2 || node.outputs().isEmpty()) {
                 continue;
             }
-            Tensor weight = tensors.get(node.getInput(1));
-            OnnxMl.NodeProto add = consumerOf.get(node.getOutput(0));
+            Tensor weight = tensors.get(node.inputs().get(1));
+            OnnxGraph.Node add = consumerOf.get(node.outputs().get(0));
             if (weight == null || add == null) {
                 continue;
             }
-            for (String input : add.getInputList()) {
+            for (String input : add.inputs()) {
                 if (input.endsWith(".bias") && tensors.containsKey(input)) {
                     String name = input.substring(0, input.length() - ".bias".length()) + ".weight";
                     tensors.put(name, transpose(weight));
@@ -169,7 +152,7 @@ public final class BertLoader {
         return Tensor.ofFloats(new long[] {cols, rows}, out);
     }
 
-    private static BertConfig configFromOnnx(OnnxMl.GraphProto graph, Map<String, Tensor> tensors, String source) {
+    private static BertConfig configFromOnnx(OnnxGraph graph, Map<String, Tensor> tensors, String source) {
         long[] words = require(tensors, "embeddings.word_embeddings.weight", source).shape();
         int hidden = (int) words[1];
         int layers = 0;
@@ -188,9 +171,9 @@ public final class BertLoader {
         Map<String, Float> constants = scalarConstants(graph);
         int heads = headCount(graph, constants, hidden, source);
         float eps = 1e-12f;
-        for (OnnxMl.NodeProto node : graph.getNodeList()) {
-            if (node.getOpType().equals("Add") && node.getName().startsWith("/embeddings/LayerNorm/")) {
-                for (String input : node.getInputList()) {
+        for (OnnxGraph.Node node : graph.nodes()) {
+            if (node.opType().equals("Add") && node.name().startsWith("/embeddings/LayerNorm/")) {
+                for (String input : node.inputs()) {
                     if (constants.containsKey(input)) {
                         eps = constants.get(input);
                     }
@@ -202,11 +185,13 @@ public final class BertLoader {
     }
 
     /** The head count from the attention scores' scale: scores are divided by sqrt(head size). */
-    private static int headCount(OnnxMl.GraphProto graph, Map<String, Float> constants, int hidden, String source) {
-        for (OnnxMl.NodeProto node : graph.getNodeList()) {
-            boolean inAttention = node.getName().contains("/attention/self/");
-            if (inAttention && node.getOpType().equals("Div") && constants.containsKey(node.getInput(1))) {
-                int headSize = Math.round(constants.get(node.getInput(1)) * constants.get(node.getInput(1)));
+    private static int headCount(OnnxGraph graph, Map<String, Float> constants, int hidden, String source) {
+        for (OnnxGraph.Node node : graph.nodes()) {
+            boolean inAttention = node.name().contains("/attention/self/");
+            if (inAttention && node.opType().equals("Div") && node.inputs().size() == 2
+                    && constants.containsKey(node.inputs().get(1))) {
+                float scale = constants.get(node.inputs().get(1));
+                int headSize = Math.round(scale * scale);
                 if (headSize > 0 && hidden % headSize == 0) {
                     return hidden / headSize;
                 }
@@ -216,17 +201,11 @@ public final class BertLoader {
                 + " /attention/self/), so the number of attention heads is unknown");
     }
 
-    private static Map<String, Float> scalarConstants(OnnxMl.GraphProto graph) {
+    private static Map<String, Float> scalarConstants(OnnxGraph graph) {
         Map<String, Float> out = new HashMap<>();
-        for (OnnxMl.NodeProto node : graph.getNodeList()) {
-            if (!node.getOpType().equals("Constant") || node.getAttributeCount() == 0) {
-                continue;
-            }
-            OnnxMl.TensorProto t = node.getAttribute(0).getT();
-            if (t.getDimsCount() == 0 && t.getDataType() == OnnxMl.TensorProto.DataType.FLOAT.getNumber()) {
-                float v = t.getRawData().isEmpty() ? t.getFloatData(0)
-                        : ByteBuffer.wrap(t.getRawData().toByteArray()).order(ByteOrder.LITTLE_ENDIAN).getFloat();
-                out.put(node.getOutput(0), v);
+        for (OnnxGraph.Node node : graph.nodes()) {
+            if (node.scalarConstant() != null && !node.outputs().isEmpty()) {
+                out.put(node.outputs().get(0), node.scalarConstant());
             }
         }
         return out;
