@@ -30,7 +30,11 @@ if fixture="$(CHROMIUM="$browser" node "$here/check-site.mjs" "$here/broken-fixt
   exit 1
 fi
 for fault in "image missing.png did not load" "broken link nowhere.html" 'no anchor "no-such-anchor"' \
-    "a script that fails" "blank.html: renders no text"; do
+    "a script that fails" "blank.html: renders no text" "index.html: no licence footer" \
+    'guide-wide.html: says "All rights reserved"' "the sidebar width differs between guides at 1280px" \
+    "guide-wide.html at 1280px: code block 1 (java) has overflow-x hidden" "guide-wide.html: code block 1 (java) is not highlighted" \
+    "guide-wide.html at 820px: code block 1 (java) cuts off a line" \
+    "guide-narrow.html at 1280px: the page is" "guide-narrow.html at 1280px: code block 1 ends outside the window"; do
   if [[ "$fixture" != *"$fault"* ]]; then
     echo "site check: the broken fixture's fault \"$fault\" was not reported:" >&2
     echo "$fixture" >&2
