@@ -24,12 +24,15 @@ import org.commonmark.renderer.html.HtmlRenderer;
  * copies their images, turns the benchmark's {@code results.md} and {@code results.json} into a page
  * with bar charts (SVG), and links the Javadoc that the build writes to {@code apidocs/}.
  *
- * <p>Arguments: the guides directory, the benchmarks directory, the output directory.
+ * <p>Arguments: the guides directory, the benchmarks directory, the output directory, and the footer
+ * (HTML) of every page. Code blocks are highlighted in the browser by highlight.js, which the build
+ * copies into {@code highlight/} from its WebJar.
  */
 public final class SiteBuilder {
     /** The pages in menu order: file name (without .md) and menu title. */
     static final List<String[]> PAGES = List.of(
             new String[] {"index", "Overview"},
+            new String[] {"install", "Install"},
             new String[] {"methods", "LoRA, prefix and prompt"},
             new String[] {"djl", "DJL quick start"},
             new String[] {"tribuo", "Tribuo quick start"},
@@ -55,12 +58,22 @@ public final class SiteBuilder {
         }
     }
 
-    /** Builds the site from the guides in {@code args[0]} and the benchmark in {@code args[1]} into {@code args[2]}. */
+    private final String footer;
+
+    /** A builder whose pages end with {@code footerHtml}. */
+    SiteBuilder(String footerHtml) {
+        this.footer = footerHtml;
+    }
+
+    /**
+     * Builds the site from the guides in {@code args[0]} and the benchmark in {@code args[1]} into
+     * {@code args[2]}, with the footer {@code args[3]} on every page.
+     */
     public static void main(String[] args) throws IOException {
-        if (args.length != 3) {
-            throw new IllegalArgumentException("usage: SiteBuilder GUIDES_DIR BENCHMARKS_DIR OUTPUT_DIR");
+        if (args.length != 4) {
+            throw new IllegalArgumentException("usage: SiteBuilder GUIDES_DIR BENCHMARKS_DIR OUTPUT_DIR FOOTER_HTML");
         }
-        new SiteBuilder().build(Path.of(args[0]), Path.of(args[1]), Path.of(args[2]));
+        new SiteBuilder(args[3]).build(Path.of(args[0]), Path.of(args[1]), Path.of(args[2]));
     }
 
     void build(Path guides, Path benchmarks, Path out) throws IOException {
@@ -112,7 +125,7 @@ public final class SiteBuilder {
         }
     }
 
-    private static String page(String[] current, String body) {
+    private String page(String[] current, String body) {
         StringBuilder menu = new StringBuilder();
         for (String[] p : PAGES) {
             menu.append(String.format(Locale.ROOT, "<li><a href=\"%s.html\"%s>%s</a></li>", p[0],
@@ -121,17 +134,31 @@ public final class SiteBuilder {
         menu.append("<li><a href=\"apidocs/index.html\">API (Javadoc)</a></li>");
         return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 + "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                + "<title>peft4j: " + current[1] + "</title><style>" + STYLE + "</style></head><body>"
-                + "<nav><a class=\"brand\" href=\"index.html\">peft4j</a><ul>" + menu + "</ul></nav>"
-                + "<main>" + body + "</main></body></html>\n";
+                + "<title>peft4j: " + current[1] + "</title>"
+                + "<link rel=\"stylesheet\" href=\"highlight/github.min.css\"><style>" + STYLE + "</style></head>"
+                + "<body class=\"guide\"><nav><a class=\"brand\" href=\"index.html\">peft4j</a><ul>" + menu + "</ul></nav>"
+                + "<div class=\"page\"><main>" + body + "</main><footer>" + footer + "</footer></div>"
+                + "<script src=\"highlight/highlight.min.js\"></script>"
+                + "<script>document.querySelectorAll('pre code[class*=\"language-\"]')"
+                + ".forEach(function (block) { hljs.highlightElement(block); });</script></body></html>\n";
     }
 
+    /**
+     * The sidebar has a fixed width, so it does not change from page to page; the column beside it
+     * may shrink below its content ({@code min-width:0}), so a long code line or a wide table
+     * scrolls inside its block instead of widening the page.
+     */
     private static final String STYLE = String.join("",
-            "body{margin:0;font:16px/1.55 system-ui,sans-serif;color:#1d2430;display:flex}",
-            "nav{min-width:14rem;background:#f3f5f8;padding:1.2rem;min-height:100vh;box-sizing:border-box}",
+            "body{margin:0;font:16px/1.55 system-ui,sans-serif;color:#1d2430;display:flex;min-height:100vh}",
+            "nav{flex:0 0 15rem;width:15rem;box-sizing:border-box;background:#f3f5f8;padding:1.2rem}",
             "nav ul{list-style:none;padding:0}nav li{margin:.35rem 0}nav a{color:#1d4ed8;text-decoration:none}",
             "nav a.current{font-weight:600;color:#1d2430}.brand{font-size:1.4rem;font-weight:700}",
-            "main{max-width:52rem;padding:1.5rem 2.5rem}pre{background:#f6f8fa;padding:.8rem;overflow:auto}",
+            ".page{flex:1 1 auto;min-width:0;display:flex;flex-direction:column}",
+            "main{max-width:52rem;padding:1.5rem 2.5rem;box-sizing:border-box}",
+            "footer{margin-top:auto;padding:1rem 2.5rem;color:#57606a;font-size:.9rem;border-top:1px solid #d0d7de}",
+            "pre{background:#f6f8fa;padding:.8rem;overflow-x:auto}pre code.hljs{background:none;padding:0;overflow:visible}",
             "code{font-family:ui-monospace,monospace;font-size:.9em}table{border-collapse:collapse;margin:1rem 0}",
-            "td,th{border:1px solid #d0d7de;padding:.3rem .6rem}img{max-width:100%}");
+            "table{display:block;max-width:100%;overflow-x:auto}",
+            "td,th{border:1px solid #d0d7de;padding:.3rem .6rem}td code{white-space:nowrap}img{max-width:100%}",
+            "@media (max-width:48rem){body{display:block}nav{width:auto}}");
 }
