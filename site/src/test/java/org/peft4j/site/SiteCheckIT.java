@@ -40,6 +40,20 @@ class SiteCheckIT {
         assertThat(status).as("check/check-site.sh target/site exited with %d:%n%s", status, output).isZero();
     }
 
+    /**
+     * The workflow that publishes this site on a release tag cannot run here, so it is linted:
+     * yamllint and actionlint ({@code .github/lint/check-workflows.sh}).
+     */
+    @Test
+    void thePublishingWorkflowPassesYamllintAndActionlint() throws IOException, InterruptedException {
+        Process check = new ProcessBuilder("bash", Path.of("..", ".github", "lint", "check-workflows.sh").toString())
+                .redirectErrorStream(true).start();
+        String output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        int status = check.waitFor();
+        assertThat(status).as(".github/lint/check-workflows.sh exited with %d:%n%s", status, output).isZero();
+        assertThat(output).contains("0 finding(s)");
+    }
+
     @Test
     void theOverviewListsEveryPublicPackageWithItsDescriptionAndNoInternalOne() throws IOException {
         String overview = Files.readString(APIDOCS.resolve("index.html"), StandardCharsets.UTF_8);
