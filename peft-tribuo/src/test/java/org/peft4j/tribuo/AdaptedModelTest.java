@@ -116,13 +116,16 @@ class AdaptedModelTest {
             Model<Label> javaCopy = (Model<Label>) new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))
                     .readObject();
             assertSamePredictions(model, javaCopy, testB);
+            Model<?> filteredJavaCopy = ModelReader.readJava(new ByteArrayInputStream(bytes.toByteArray()), "bytes");
+            assertSamePredictions(model, filteredJavaCopy.castModel(Label.class), testB);
             Path file = dir.resolve(model.getClass().getSimpleName() + ".tribuo");
             model.serializeToFile(file);
-            Model<?> protoCopy = Model.deserializeFromFile(file);
-            assertThat(protoCopy.getClass()).isEqualTo(model.getClass());
-            assertSamePredictions(model, protoCopy.castModel(Label.class), testB);
-            assertThat(protoCopy.getProvenance()).isEqualTo(model.getProvenance());
-            assertThat(protoCopy.getName()).isEqualTo(model.getName());
+            for (Model<?> protoCopy : List.of(Model.deserializeFromFile(file), ModelReader.readProto(file))) {
+                assertThat(protoCopy.getClass()).isEqualTo(model.getClass());
+                assertSamePredictions(model, protoCopy.castModel(Label.class), testB);
+                assertThat(protoCopy.getProvenance()).isEqualTo(model.getProvenance());
+                assertThat(protoCopy.getName()).isEqualTo(model.getName());
+            }
         }
     }
 

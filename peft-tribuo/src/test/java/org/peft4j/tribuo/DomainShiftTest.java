@@ -116,7 +116,7 @@ class DomainShiftTest {
         assertThat(lora.merge()).isInstanceOf(FMClassificationModel.class);
         assertThat(warm).isInstanceOf(FMClassificationModel.class);
         assertThat(base.serialize().toByteArray()).isEqualTo(baseBefore);
-        Model<?> copy = Model.deserialize(lora.serialize());
+        Model<?> copy = ModelReader.deserialize(lora.serialize(), "the adapted factorization machine");
         assertThat(copy.castModel(Label.class).predict(testB).get(7).getOutputScores())
                 .isEqualTo(lora.predict(testB).get(7).getOutputScores());
     }
