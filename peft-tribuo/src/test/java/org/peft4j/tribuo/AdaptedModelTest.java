@@ -134,8 +134,8 @@ class AdaptedModelTest {
         Model<Label> merged = TribuoPeft.lora(base, CFG).epochs(5).train(sampleB);
         ModelProvenance provenance = merged.getProvenance();
         Map<String, Provenance> settings = provenance.getTrainerProvenance().getConfiguredParameters();
-        assertThat(settings.get("rank").toString()).contains("1");
-        assertThat(settings.get("alpha").toString()).contains("2.0");
+        assertThat(settings.get("r").toString()).contains("1");
+        assertThat(settings.get("loraAlpha").toString()).contains("2.0");
         assertThat(settings.get("bias").toString()).contains("ALL");
         assertThat(settings.get("optimiser").toString()).contains("AdaGrad");
         assertThat(settings.get("objective").toString()).contains("LogMulticlass");
