@@ -175,11 +175,13 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
         this.config = parsed.withModulesToSave(modules);
         this.adapterConfig = AdapterConfigJson.toJson(this.config);
         try {
+            textField(textField);
             maxLength(maxLength);
             schedule(epochs, batchSize, learningRate);
             warmup(warmupRatio, scheduler);
         } catch (IllegalArgumentException | NullPointerException e) {
-            throw new PropertyException(e, "", "maxLength, epochs, batchSize, learningRate, warmupRatio or scheduler",
+            throw new PropertyException(e, "", "textField, maxLength, epochs, batchSize, learningRate, warmupRatio or"
+                    + " scheduler",
                     "TextPeftTrainer: " + e.getMessage());
         }
     }
