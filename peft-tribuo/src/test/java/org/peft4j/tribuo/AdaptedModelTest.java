@@ -116,13 +116,16 @@ class AdaptedModelTest {
             Model<Label> javaCopy = (Model<Label>) new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))
                     .readObject();
             assertSamePredictions(model, javaCopy, testB);
+            Model<?> filteredJavaCopy = ModelReader.readJava(new ByteArrayInputStream(bytes.toByteArray()), "bytes");
+            assertSamePredictions(model, filteredJavaCopy.castModel(Label.class), testB);
             Path file = dir.resolve(model.getClass().getSimpleName() + ".tribuo");
             model.serializeToFile(file);
-            Model<?> protoCopy = Model.deserializeFromFile(file);
-            assertThat(protoCopy.getClass()).isEqualTo(model.getClass());
-            assertSamePredictions(model, protoCopy.castModel(Label.class), testB);
-            assertThat(protoCopy.getProvenance()).isEqualTo(model.getProvenance());
-            assertThat(protoCopy.getName()).isEqualTo(model.getName());
+            for (Model<?> protoCopy : List.of(Model.deserializeFromFile(file), ModelReader.readProto(file))) {
+                assertThat(protoCopy.getClass()).isEqualTo(model.getClass());
+                assertSamePredictions(model, protoCopy.castModel(Label.class), testB);
+                assertThat(protoCopy.getProvenance()).isEqualTo(model.getProvenance());
+                assertThat(protoCopy.getName()).isEqualTo(model.getName());
+            }
         }
     }
 
@@ -131,8 +134,8 @@ class AdaptedModelTest {
         Model<Label> merged = TribuoPeft.lora(base, CFG).epochs(5).train(sampleB);
         ModelProvenance provenance = merged.getProvenance();
         Map<String, Provenance> settings = provenance.getTrainerProvenance().getConfiguredParameters();
-        assertThat(settings.get("rank").toString()).contains("1");
-        assertThat(settings.get("alpha").toString()).contains("2.0");
+        assertThat(settings.get("r").toString()).contains("1");
+        assertThat(settings.get("loraAlpha").toString()).contains("2.0");
         assertThat(settings.get("bias").toString()).contains("ALL");
         assertThat(settings.get("optimiser").toString()).contains("AdaGrad");
         assertThat(settings.get("objective").toString()).contains("LogMulticlass");

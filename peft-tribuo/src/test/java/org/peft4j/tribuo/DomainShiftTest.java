@@ -2,6 +2,10 @@ package org.peft4j.tribuo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectOutputStream;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.lora.LoraBias;
@@ -116,9 +120,15 @@ class DomainShiftTest {
         assertThat(lora.merge()).isInstanceOf(FMClassificationModel.class);
         assertThat(warm).isInstanceOf(FMClassificationModel.class);
         assertThat(base.serialize().toByteArray()).isEqualTo(baseBefore);
-        Model<?> copy = Model.deserialize(lora.serialize());
-        assertThat(copy.castModel(Label.class).predict(testB).get(7).getOutputScores())
-                .isEqualTo(lora.predict(testB).get(7).getOutputScores());
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(lora);
+        }
+        for (Model<?> copy : List.of(ModelReader.deserialize(lora.serialize(), "the adapted machine"),
+                ModelReader.readJava(new ByteArrayInputStream(bytes.toByteArray()), "the adapted machine"))) {
+            assertThat(copy.castModel(Label.class).predict(testB).get(7).getOutputScores())
+                    .isEqualTo(lora.predict(testB).get(7).getOutputScores());
+        }
     }
 
     static Dataset<Label> moved(Iterable<Example<Label>> source) {

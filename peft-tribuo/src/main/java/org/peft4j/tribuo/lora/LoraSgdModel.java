@@ -20,6 +20,8 @@ import java.util.Optional;
 import java.time.OffsetDateTime;
 import com.oracle.labs.mlrg.olcut.provenance.primitives.StringProvenance;
 import org.peft4j.tribuo.BytesMessage;
+import org.peft4j.tribuo.DisallowedClassException;
+import org.peft4j.tribuo.ModelReader;
 import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
@@ -87,8 +89,9 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
     private static final String KEY_B = PREFIX + "lora_B.weight";
     private static final String KEY_BIAS = PREFIX + "bias";
     private static final int PROTO_VERSION = 0;
-    private static final BytesMessage PROTO = new BytesMessage("LoraSgdModelProto", "metadata", "base_model",
-            "adapter_config", "adapter_weights");
+    private static final BytesMessage PROTO = new BytesMessage("LoraSgdModelProto",
+            List.of("metadata", "base_model", "adapter_config", "adapter_weights"),
+            Map.of("metadata", ModelDataProto.getDescriptor(), "base_model", ModelProto.getDescriptor()));
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Model<T> base;
@@ -368,11 +371,13 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
         if (className == null) {
             return family.defaultObjective(base);
         }
+        ModelReader.check(className, source + ": metadata \"" + OBJECTIVE + "\"");
         try {
-            SGDObjective<?> objective = (SGDObjective<?>) Class.forName(className).getConstructor().newInstance();
-            family.checkObjective(objective);
-            return objective;
-        } catch (ReflectiveOperationException | ClassCastException | IllegalArgumentException e) {
+            // loaded without initializing, and instantiated only if it is a loss of the right kind
+            Class<?> type = Class.forName(className, false, LoraSgdModel.class.getClassLoader());
+            family.checkObjectiveClass(type);
+            return (SGDObjective<?>) type.getConstructor().newInstance();
+        } catch (ReflectiveOperationException | IllegalArgumentException e) {
             throw new AdapterFormatException(source + ": cannot use the objective " + className + " for a "
                     + base.getClass().getName() + ": " + e.getMessage(), e);
         }
@@ -403,8 +408,15 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
             throws InvalidProtocolBufferException {
         BytesMessage.checkVersion(version, PROTO_VERSION, className);
         Map<String, ByteString> fields = PROTO.unpack(message);
+        ModelProto baseProto = ModelProto.parseFrom(fields.get("base_model"));
+        if (!SgdModelFamily.supportedClassNames().contains(baseProto.getClassName())) {
+            throw new DisallowedClassException(className + ": base_model.class_name " + baseProto.getClassName()
+                    + " is not a model LoRA can adapt, so it was refused before being loaded; expected one of "
+                    + SgdModelFamily.supportedClassNames(), baseProto.getClassName(), null);
+        }
+        ModelReader.checkClassNames(message, className);
         ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(ModelDataProto.parseFrom(fields.get("metadata")));
-        Model base = Model.deserialize(ModelProto.parseFrom(fields.get("base_model")));
+        Model base = Model.deserialize(baseProto);
         AdapterCheckpoint checkpoint = AdapterCheckpoint.parse(fields.get("adapter_config").toStringUtf8(),
                 fields.get("adapter_weights").toByteArray(), className);
         LoraSgdModel<?> loaded = fromCheckpoint(base, checkpoint, className);

@@ -1,7 +1,9 @@
 package org.peft4j.tribuo.lora;
 
 import com.oracle.labs.mlrg.olcut.config.Config;
+import com.oracle.labs.mlrg.olcut.config.PropertyException;
 import com.oracle.labs.mlrg.olcut.provenance.Provenance;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SplittableRandom;
@@ -18,12 +20,31 @@ import org.tribuo.Output;
  * A Tribuo {@link org.tribuo.Trainer} that adapts a pretrained SGD model (linear, or a
  * factorization machine; see {@link org.peft4j.tribuo.sgd.SgdModelFamily}) to new data with LoRA:
  * the base weights stay frozen and a low-rank change s·B·A of the linear weights W [outputs,
- * features] (and, if the config's bias is {@code all} or {@code lora_only}, a change of the bias)
+ * features] (and, if the bias setting is {@code all} or {@code lora_only}, a change of the bias)
  * trains; a factorization machine's factors stay as they were. It trains with one of Tribuo's gradient
  * optimisers on the base model's loss. {@link #train} returns a stock Tribuo model with the change
  * merged in (the default) or, with {@link #keepAdapterApart}, a {@link LoraSgdModel} that keeps the
- * base and the adapter apart. The settings (rank, alpha, bias, ...) are {@code @Config} fields, so
- * the trained model's provenance records them next to the base model's provenance.
+ * base and the adapter apart.
+ *
+ * <p>The LoRA settings are the trainer's {@code @Config} fields, named as {@link LoraConfig}'s
+ * components and Hugging Face PEFT's keys: {@code r}, {@code loraAlpha}, {@code useRslora},
+ * {@code bias}, {@code initLoraWeights} (defaults as {@link LoraConfig}'s). They are the one source
+ * of truth: {@link #config()} is derived from them in {@link #postConfig}, and the trained model's
+ * provenance records them next to the base model's provenance. A {@link LoraConfig} given in code
+ * is read into these fields: its {@code r} and {@code lora_alpha} for the module {@value
+ * LoraSgdModel#MODULE} (after {@code rank_pattern} and {@code alpha_pattern}), {@code use_rslora},
+ * {@code bias} and {@code init_lora_weights}; its other keys name nothing a linear model has.
+ *
+ * <p>From an OLCUT configuration file (see {@link AdaptedSgdTrainer} for {@code baseModel}):
+ * <pre>{@code
+ * <component name="tuner" type="org.peft4j.tribuo.lora.LoraSgdTrainer">
+ *   <property name="baseModel" value="models/base.tribuo"/>
+ *   <property name="r" value="2"/>
+ *   <property name="loraAlpha" value="4"/>
+ *   <property name="bias" value="ALL"/>
+ *   <property name="epochs" value="10"/>
+ * </component>
+ * }</pre>
  *
  * <p>The config must target the module {@value LoraSgdModel#MODULE} (by name, or "all-linear").
  * {@code lora_dropout} must be 0 and {@code modules_to_save} empty: these models have no input
@@ -32,30 +53,59 @@ import org.tribuo.Output;
  * @param <T> the output type
  */
 public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer<T, LoraSgdTrainer<T>> {
-    @Config(description = "The rank r of A [r, features] and B [outputs, r].")
-    private int rank;
-    @Config(description = "The scaling numerator alpha: s = alpha / r, or alpha / sqrt(r) with rsLoRA.")
-    private float alpha;
-    @Config(description = "Whether s = alpha / sqrt(r).")
-    private boolean useRslora;
-    @Config(description = "Which bias trains: none, all or lora_only.")
-    private LoraBias bias;
-    @Config(description = "How A and B start.")
-    private LoraInit init;
+    /** Hugging Face PEFT's defaults, as peft-api's {@link LoraConfig} holds them. */
+    private static final LoraConfig DEFAULTS = LoraConfig.builder().targetModules(LoraSgdModel.MODULE).build();
+
+    @Config(description = "The rank r of A [r, features] and B [outputs, r] (Hugging Face PEFT's r).")
+    private int r = DEFAULTS.r();
+    @Config(description = "The scaling numerator alpha: s = alpha / r, or alpha / sqrt(r) with rsLoRA (lora_alpha).")
+    private float loraAlpha = DEFAULTS.loraAlpha();
+    @Config(description = "Whether s = alpha / sqrt(r) (use_rslora).")
+    private boolean useRslora = DEFAULTS.useRslora();
+    @Config(description = "Which bias trains: NONE, ALL or LORA_ONLY (bias).")
+    private LoraBias bias = DEFAULTS.bias();
+    @Config(description = "How A and B start (init_lora_weights).")
+    private LoraInit initLoraWeights = DEFAULTS.initLoraWeights();
     @Config(description = "Whether train() returns a stock model with the adapter merged in.")
     private boolean merge = true;
 
-    private final LoraConfig config;
+    /** Derived from the fields above by {@link #postConfig}. */
+    private LoraConfig config;
+
+    /** For OLCUT's configuration system. */
+    private LoraSgdTrainer() {}
 
     /**
-     * A LoRA trainer on {@code base}.
+     * A LoRA trainer on {@code base}, a model in memory.
      *
      * @throws IllegalArgumentException if {@code base} is not a supported Tribuo SGD model, or the
      *     config does not fit one (wrong target, dropout, modules_to_save)
      */
     public LoraSgdTrainer(Model<T> base, LoraConfig config) {
         super(base);
-        this.config = Objects.requireNonNull(config, "config");
+        readSettings(config);
+        postConfig();
+    }
+
+    /**
+     * A LoRA trainer on the model in {@code baseModel} (a file written by Tribuo's
+     * {@code Model.serializeToFile}), which its provenance records, so the trained models'
+     * provenance rebuilds it.
+     *
+     * @param outputType the base model's output type
+     * @throws IllegalArgumentException if the model is not a supported Tribuo SGD model of
+     *     {@code outputType}, or the config does not fit one
+     * @throws com.oracle.labs.mlrg.olcut.config.PropertyException if the file cannot be read
+     */
+    public LoraSgdTrainer(Path baseModel, Class<T> outputType, LoraConfig config) {
+        super(baseModel);
+        readSettings(config);
+        postConfig();
+        checkOutputType(outputType);
+    }
+
+    private void readSettings(LoraConfig config) {
+        Objects.requireNonNull(config, "config");
         if (!config.isTargeted(LoraSgdModel.MODULE)) {
             throw new IllegalArgumentException("the LoRA config targets " + config.targetModules() + ", which matches no"
                     + " module of a Tribuo linear model; its only module is \"" + LoraSgdModel.MODULE + "\"");
@@ -68,11 +118,34 @@ public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer
             throw new IllegalArgumentException("modules_to_save must be empty for a Tribuo linear model (its only"
                     + " module is \"" + LoraSgdModel.MODULE + "\"), got " + config.modulesToSave());
         }
-        this.rank = config.rankFor(LoraSgdModel.MODULE);
-        this.alpha = config.alphaFor(LoraSgdModel.MODULE);
+        this.r = config.rankFor(LoraSgdModel.MODULE);
+        this.loraAlpha = config.alphaFor(LoraSgdModel.MODULE);
         this.useRslora = config.useRslora();
         this.bias = config.bias();
-        this.init = config.initLoraWeights();
+        this.initLoraWeights = config.initLoraWeights();
+    }
+
+    /**
+     * Checks the settings, reads the base model if needed, and derives the {@link LoraConfig}.
+     * Called by OLCUT after configuring, and by the constructors.
+     *
+     * @throws PropertyException naming the field if a setting is invalid
+     */
+    @Override
+    public synchronized void postConfig() {
+        super.postConfig();
+        try {
+            config = LoraConfig.builder().rank(r).alpha(loraAlpha).useRslora(useRslora).bias(bias)
+                    .init(initLoraWeights).targetModules(LoraSgdModel.MODULE).build();
+        } catch (IllegalArgumentException | NullPointerException e) {
+            String field = bias == null ? "bias" : initLoraWeights == null ? "initLoraWeights" : r <= 0 ? "r" : "loraAlpha";
+            throw new PropertyException(e, "", field, "LoraSgdTrainer: " + e.getMessage());
+        }
+    }
+
+    /** The adapter's settings, derived from this trainer's {@code @Config} fields; targets {@value LoraSgdModel#MODULE}. */
+    public LoraConfig config() {
+        return config;
     }
 
     /** Makes {@link #train} return a {@link LoraSgdModel} (base and adapter apart); returns this trainer. */
@@ -99,19 +172,19 @@ public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer
     /** Trains the adapter on {@code data} and returns it with the base, apart. */
     public LoraSgdModel<T> trainAdapter(Dataset<T> data, Map<String, Provenance> runProvenance) {
         AlignedDomain<T> domain = align(data);
-        SplittableRandom random = nextRandom();
+        Run run = startRun();
+        SplittableRandom random = run.random();
         LoraParameters parameters = LoraParameters.initial(domain.baseWeights(), family.parameters(domain.baseWeights()),
-                rank,
-                config.scalingFor(LoraSgdModel.MODULE), bias != LoraBias.NONE, init, random.split());
+                r, config.scalingFor(LoraSgdModel.MODULE), bias != LoraBias.NONE, initLoraWeights, random.split());
         fit(parameters, domain, data, random);
         String className = merge ? family.modelClassName() : LoraSgdModel.class.getName();
-        return LoraSgdModel.of("lora(" + base.getName() + ")", provenance(className, data, runProvenance), base, config,
-                objective, domain, parameters);
+        return LoraSgdModel.of("lora(" + base.getName() + ")", provenance(className, data, runProvenance, run), base,
+                config, objective, domain, parameters);
     }
 
     @Override
     public String toString() {
-        return "LoraSgdTrainer(base=" + base.getName() + ", r=" + rank + ", alpha=" + alpha + ", bias=" + bias.jsonName()
-                + ", optimiser=" + optimiser + ", epochs=" + epochs + ")";
+        return "LoraSgdTrainer(base=" + (baseModel == null ? base.getName() : baseModel) + ", r=" + r + ", alpha="
+                + loraAlpha + ", bias=" + bias.jsonName() + ", optimiser=" + optimiser + ", epochs=" + epochs + ")";
     }
 }

@@ -1,7 +1,10 @@
 package org.peft4j.tribuo.sgd;
 
 import com.oracle.labs.mlrg.olcut.config.Config;
+import com.oracle.labs.mlrg.olcut.config.PropertyException;
 import com.oracle.labs.mlrg.olcut.provenance.Provenance;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -17,6 +20,7 @@ import org.tribuo.ImmutableOutputInfo;
 import org.tribuo.Model;
 import org.tribuo.Output;
 import org.peft4j.tribuo.CountingTrainer;
+import org.peft4j.tribuo.ModelReader;
 import org.tribuo.Trainer;
 import org.tribuo.common.sgd.SGDObjective;
 import org.tribuo.math.FeedForwardParameters;
@@ -27,6 +31,7 @@ import org.tribuo.math.la.SparseVector;
 import org.tribuo.math.la.Tensor;
 import org.tribuo.math.optimisers.AdaGrad;
 import org.tribuo.provenance.ModelProvenance;
+import org.tribuo.provenance.TrainerProvenance;
 
 /**
  * The common part of trainers that continue from a pretrained Tribuo SGD model (linear or
@@ -40,6 +45,14 @@ import org.tribuo.provenance.ModelProvenance;
  * update (fixed on Tribuo's main branch after 4.3), so it is not the default; AdaGrad's per-weight
  * step sizes also suit sparse features, where rarely seen features need larger steps.
  *
+ * <p>Configurable as Tribuo's own trainers are: every setting is a {@code @Config} field, so an
+ * OLCUT configuration file can build the trainer and the trained model's provenance converts back
+ * into a configuration that rebuilds it ({@code ProvenanceUtil.extractConfiguration}). The base
+ * model is the {@code baseModel} field, a file that Tribuo's {@code Model.serializeToFile} wrote
+ * (protobuf), read in {@link #postConfig} with {@link org.peft4j.tribuo.ModelReader}'s class
+ * checks. A trainer built around a model in memory has no such file: it trains the same, but its
+ * provenance cannot rebuild it; build it from the file when that matters.
+ *
  * @param <T> the output type
  * @param <S> the trainer's own type, which the setters return
  */
@@ -48,6 +61,9 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
     /** The key of the base model's provenance in the adapted model's instance provenance. */
     public static final String BASE_MODEL_PROVENANCE = "peft4j.base-model";
 
+    @Config(description = "The pretrained model: a file written by Tribuo's Model.serializeToFile (protobuf). Unset"
+            + " when the trainer was built around a model in memory.")
+    protected Path baseModel;
     @Config(description = "The gradient optimiser.")
     protected StochasticGradientOptimiser optimiser = new AdaGrad(0.1);
     @Config(description = "The loss; by default the one the base model was most likely trained with.")
@@ -61,20 +77,96 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
     @Config(description = "Whether features the base model never saw are learned or ignored.")
     protected AlignedDomain.NewFeatures newFeatures = AlignedDomain.NewFeatures.LEARN;
 
-    /** The pretrained model; kept as it is. */
-    protected final Model<T> base;
-    /** How the base model's type scores, learns and is rebuilt. */
-    protected final SgdModelFamily<T> family;
+    /** The pretrained model; kept as it is. Set by the constructor or read from {@link #baseModel}. */
+    protected Model<T> base;
+    /** How the base model's type scores, learns and is rebuilt; derived from {@link #base}. */
+    protected SgdModelFamily<T> family;
+
+    /** For OLCUT's configuration system, which sets the fields and then calls {@link #postConfig}. */
+    protected AdaptedSgdTrainer() {}
 
     /**
-     * Starts from {@code base} with the loss it was most likely trained with.
-     *
-     * @throws IllegalArgumentException if {@code base} is not a supported Tribuo SGD model
+     * Starts from {@code base}, a model in memory; the subclass's constructor calls
+     * {@link #postConfig}.
      */
     protected AdaptedSgdTrainer(Model<T> base) {
-        this.family = SgdModelFamily.of(base);
-        this.base = base;
-        this.objective = family.defaultObjective(base);
+        this.base = Objects.requireNonNull(base, "base");
+    }
+
+    /**
+     * Starts from the model in {@code baseModel}, read by {@link #postConfig} (which the subclass's
+     * constructor calls).
+     */
+    protected AdaptedSgdTrainer(Path baseModel) {
+        this.baseModel = Objects.requireNonNull(baseModel, "baseModel");
+    }
+
+    /**
+     * Checks the settings and derives what depends on them: reads the base model from
+     * {@code baseModel} unless it was given in memory, and picks the default loss if none is set.
+     * Called by OLCUT after configuring, and by the constructors.
+     *
+     * @throws PropertyException naming the field if a setting is invalid or the base model cannot be read
+     */
+    @Override
+    public synchronized void postConfig() {
+        if (epochs <= 0) {
+            throw new PropertyException("", "epochs", getClass().getSimpleName() + ": epochs must be positive, got "
+                    + epochs);
+        }
+        if (minibatchSize <= 0) {
+            throw new PropertyException("", "minibatchSize", getClass().getSimpleName()
+                    + ": minibatchSize must be positive, got " + minibatchSize);
+        }
+        if (optimiser == null || newFeatures == null) {
+            throw new PropertyException("", optimiser == null ? "optimiser" : "newFeatures",
+                    getClass().getSimpleName() + ": must be set");
+        }
+        if (base == null) {
+            base = readBase();
+        }
+        try {
+            family = SgdModelFamily.of(base);
+        } catch (IllegalArgumentException e) {
+            throw baseModel == null ? e : new PropertyException(e, "", "baseModel", baseModel + ": " + e.getMessage());
+        }
+        if (objective == null) {
+            objective = family.defaultObjective(base);
+        } else {
+            try {
+                family.checkObjective(objective);
+            } catch (IllegalArgumentException e) {
+                throw new PropertyException(e, "", "objective", e.getMessage());
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private Model<T> readBase() {
+        if (baseModel == null) {
+            throw new PropertyException("", "baseModel", getClass().getSimpleName() + " needs the pretrained model: set"
+                    + " baseModel to a file written by Tribuo's Model.serializeToFile. (A trainer built around a"
+                    + " model in memory records no file, so its provenance cannot rebuild it.)");
+        }
+        try {
+            return (Model<T>) ModelReader.readProto(baseModel);
+        } catch (IOException | IllegalArgumentException | IllegalStateException e) {
+            throw new PropertyException(e, "", "baseModel", "cannot read the base model " + baseModel + ": "
+                    + e.getMessage());
+        }
+    }
+
+    /**
+     * Checks that the base model predicts outputs of {@code outputType}.
+     *
+     * @throws IllegalArgumentException naming both types if it does not
+     */
+    protected void checkOutputType(Class<T> outputType) {
+        if (!base.validate(outputType)) {
+            throw new IllegalArgumentException("the base model " + (baseModel == null ? base.getName() : baseModel)
+                    + " predicts " + base.getOutputIDInfo().getDomain().iterator().next().getClass().getName()
+                    + ", not " + outputType.getName());
+        }
     }
 
     /** Sets the gradient optimiser (default AdaGrad with learning rate 0.1); returns this trainer. */
@@ -130,22 +222,47 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         return base;
     }
 
-    /** Aligns the base model with {@code data}'s domain. */
+    /**
+     * Aligns the base model with {@code data}'s domain.
+     *
+     * @throws IllegalArgumentException if the data's outputs are not of the base model's type
+     */
+    @SuppressWarnings("unchecked")
     protected AlignedDomain<T> align(Dataset<T> data) {
+        Class<? extends Output<?>> dataType = (Class<? extends Output<?>>) data.getOutputFactory().getUnknownOutput()
+                .getClass();
+        if (!base.validate(dataType)) {
+            throw new IllegalArgumentException("the data's outputs are " + dataType.getName() + ", but the base model "
+                    + base.getName() + " predicts " + base.getOutputIDInfo().getDomain().iterator().next().getClass()
+                    .getName());
+        }
         List<org.tribuo.VariableInfo> features = new ArrayList<>();
         data.getFeatureMap().forEach(features::add);
         Set<T> outputs = new HashSet<>(data.getOutputInfo().getDomain());
         return AlignedDomain.align(base, family, features, outputs, newFeatures);
     }
 
-    /** The random stream of this call: the n-th call to train uses the n-th split of the seed's stream. */
-    protected SplittableRandom nextRandom() {
+    /**
+     * What one call to train uses.
+     *
+     * @param random the call's random stream
+     * @param trainerProvenance the trainer's provenance as the call starts (with the invocation count it uses)
+     */
+    protected record Run(SplittableRandom random, TrainerProvenance trainerProvenance) {}
+
+    /**
+     * Starts a call to train: records the provenance, then counts the call. The n-th call uses the
+     * n-th split of the seed's stream, so a trainer rebuilt from a model's provenance and set to its
+     * invocation count trains that model again.
+     */
+    protected synchronized Run startRun() {
+        TrainerProvenance provenance = getProvenance();
         int invocation = nextInvocation();
         SplittableRandom random = new SplittableRandom(seed);
         for (int i = 0; i < invocation; i++) {
             random = random.split();
         }
-        return random.split();
+        return new Run(random.split(), provenance);
     }
 
     /**
@@ -207,10 +324,12 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         }
     }
 
-    /** The provenance of a model trained on {@code data} by this trainer, with the base model's inside. */
-    protected ModelProvenance provenance(String modelClassName, Dataset<T> data, Map<String, Provenance> runProvenance) {
+    /** The provenance of a model trained on {@code data} in {@code run}, with the base model's inside. */
+    protected ModelProvenance provenance(String modelClassName, Dataset<T> data, Map<String, Provenance> runProvenance,
+            Run run) {
         Map<String, Provenance> instance = new HashMap<>(runProvenance);
         instance.put(BASE_MODEL_PROVENANCE, base.getProvenance());
-        return new ModelProvenance(modelClassName, OffsetDateTime.now(), data.getProvenance(), getProvenance(), instance);
+        return new ModelProvenance(modelClassName, OffsetDateTime.now(), data.getProvenance(), run.trainerProvenance(),
+                instance);
     }
 }

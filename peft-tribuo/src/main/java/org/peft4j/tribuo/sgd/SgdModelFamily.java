@@ -2,6 +2,9 @@ package org.peft4j.tribuo.sgd;
 
 import com.oracle.labs.mlrg.olcut.provenance.Provenance;
 import com.oracle.labs.mlrg.olcut.util.Pair;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import org.tribuo.ImmutableFeatureMap;
 import org.tribuo.ImmutableOutputInfo;
@@ -86,6 +89,16 @@ public final class SgdModelFamily<T extends Output<T>> {
         throw new IllegalArgumentException("cannot adapt a " + (model == null ? "null model" : model.getClass().getName())
                 + ": supported are Tribuo's SGD models: LinearSGDModel (classification, regression, multi-label),"
                 + " FMClassificationModel, FMMultiLabelModel and FMRegressionModel (without standardisation)");
+    }
+
+    /** The class names of the supported models, which a serialized adapted model may hold as its base. */
+    public static Set<String> supportedClassNames() {
+        Set<String> names = new LinkedHashSet<>();
+        for (Outputs<?> outputs : List.of(new Classification(), new Regression(), new MultiLabels())) {
+            names.add(outputs.modelClass(false).getName());
+            names.add(outputs.modelClass(true).getName());
+        }
+        return names;
     }
 
     /** Whether the model is a factorization machine rather than a linear model. */
@@ -176,6 +189,17 @@ public final class SgdModelFamily<T extends Output<T>> {
         if (!outputs.objectiveType().isInstance(objective)) {
             throw new IllegalArgumentException("the objective must be a " + outputs.objectiveType().getName()
                     + " for this model, got " + (objective == null ? "null" : objective.getClass().getName()));
+        }
+    }
+
+    /**
+     * Checks, before anything is instantiated, that {@code type} is a loss class that suits this
+     * family; throws naming the expected type otherwise.
+     */
+    public void checkObjectiveClass(Class<?> type) {
+        if (!outputs.objectiveType().isAssignableFrom(type)) {
+            throw new IllegalArgumentException("the objective must be a " + outputs.objectiveType().getName()
+                    + " for this model, got " + type.getName());
         }
     }
 

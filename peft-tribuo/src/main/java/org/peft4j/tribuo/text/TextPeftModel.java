@@ -25,6 +25,7 @@ import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.tribuo.BytesMessage;
+import org.peft4j.tribuo.ModelReader;
 import org.tribuo.Example;
 import org.tribuo.Excuse;
 import org.tribuo.ImmutableFeatureMap;
@@ -58,9 +59,9 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
     private static final long serialVersionUID = 1L;
     private static final int PROTO_VERSION = 0;
     private static final int BATCH = 32;
-    private static final BytesMessage PROTO = new BytesMessage("TextPeftModelProto", "metadata", "regression",
+    private static final BytesMessage PROTO = new BytesMessage("TextPeftModelProto", List.of("metadata", "regression",
             "encoder_kind", "encoder_location", "encoder_tokenizer", "max_length", "text_field", "adapter_config",
-            "adapter_weights");
+            "adapter_weights"), Map.of("metadata", ModelDataProto.getDescriptor()));
 
     private final boolean regression;
     private final PretrainedEncoder encoder;
@@ -281,6 +282,7 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
             throws InvalidProtocolBufferException {
         BytesMessage.checkVersion(version, PROTO_VERSION, className);
         Map<String, ByteString> fields = PROTO.unpack(message);
+        ModelReader.checkClassNames(message, className);
         ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(ModelDataProto.parseFrom(fields.get("metadata")));
         PretrainedEncoder encoder = new PretrainedEncoder(
                 PretrainedEncoder.Kind.valueOf(fields.get("encoder_kind").toStringUtf8()),

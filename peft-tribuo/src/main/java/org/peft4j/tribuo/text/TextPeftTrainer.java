@@ -3,6 +3,7 @@ package org.peft4j.tribuo.text;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
 import com.oracle.labs.mlrg.olcut.config.Config;
+import com.oracle.labs.mlrg.olcut.config.PropertyException;
 import com.oracle.labs.mlrg.olcut.provenance.Provenance;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -52,8 +53,27 @@ import org.tribuo.provenance.TrainerProvenance;
  * its index and the metadata keys it has.
  *
  * <p>As Hugging Face PEFT does for sequence classification, the head ({@code classifier}) is added
- * to {@code modules_to_save}, so it trains and is saved with the adapter. The settings are
- * {@code @Config} fields and so appear in the model's provenance.
+ * to {@code modules_to_save}, so it trains and is saved with the adapter.
+ *
+ * <p>The settings are {@code @Config} fields, so they appear in the model's provenance, an OLCUT
+ * configuration file can build the trainer, and the provenance converts back into a configuration
+ * that rebuilds it. The adapter's settings are one field, {@code adapterConfig}: the text of an
+ * {@code adapter_config.json} as Hugging Face PEFT writes it (any method peft4j knows), the one
+ * source of truth from which {@link #postConfig} derives the {@link PeftConfig}. The encoder is
+ * {@code encoderKind}, {@code encoderLocation} and {@code encoderTokenizer} ({@link PretrainedEncoder}'s
+ * parts), and {@code regression} chooses the head:
+ * <pre>{@code
+ * <component name="tuner" type="org.peft4j.tribuo.text.TextPeftTrainer">
+ *   <property name="encoderKind" value="CLASSPATH"/>
+ *   <property name="encoderLocation" value="/all-minilm-l6-v2.onnx"/>
+ *   <property name="encoderTokenizer" value="/all-minilm-l6-v2-tokenizer.json"/>
+ *   <property name="adapterConfig" value='{"peft_type": "LORA", "r": 8, "lora_alpha": 16,
+ *       "target_modules": ["query", "value"], "task_type": "SEQ_CLS"}'/>
+ *   <property name="epochs" value="1"/>
+ * </component>
+ * }</pre>
+ *
+ * @param <T> the output type: {@link Label} or {@link Regressor}
  */
 public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<T> {
     /** The metadata key that holds an example's text unless another is set. */
@@ -61,9 +81,14 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
     /** The module path of the classification head. */
     public static final String HEAD = "classifier";
 
-    @Config(description = "The pretrained encoder: kind and location.")
-    private String encoder;
-    @Config(description = "The adapter's config, as adapter_config.json.")
+    @Config(mandatory = true, description = "How the encoder's files are found: HUGGING_FACE, ONNX or CLASSPATH.")
+    private PretrainedEncoder.Kind encoderKind;
+    @Config(mandatory = true, description = "The encoder: a model directory, an ONNX file or an ONNX resource.")
+    private String encoderLocation;
+    @Config(mandatory = true, description = "The encoder's tokenizer.json: a file or a resource.")
+    private String encoderTokenizer;
+    @Config(mandatory = true, description = "The adapter's settings: the text of an adapter_config.json (LoRA, prefix"
+            + " or prompt); \"classifier\" is added to modules_to_save.")
     private String adapterConfig;
     @Config(description = "The metadata key of the text.")
     private String textField = DEFAULT_TEXT_FIELD;
@@ -81,11 +106,13 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
     private LearningRateSchedule.Kind scheduler = LearningRateSchedule.Kind.LINEAR;
     @Config(description = "The seed of the head's initial weights and of the shuffling.")
     private long seed = Trainer.DEFAULT_SEED;
-    @Config(description = "Whether the head regresses one value instead of classifying.")
+    @Config(description = "Whether the head regresses one value (a Trainer<Regressor>) instead of classifying.")
     private boolean regression;
 
-    private final PretrainedEncoder source;
-    private final PeftConfig config;
+    /** Derived from the encoder fields by {@link #postConfig}. */
+    private PretrainedEncoder source;
+    /** Derived from {@link #adapterConfig} by {@link #postConfig}. */
+    private PeftConfig config;
 
     /**
      * A trainer of text classifiers with {@code config}'s method on the encoder from {@code source}.
@@ -108,16 +135,69 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
         return new TextPeftTrainer<>(source, config, true);
     }
 
+    /** For OLCUT's configuration system. */
+    private TextPeftTrainer() {}
+
     private TextPeftTrainer(PretrainedEncoder source, PeftConfig config, boolean regression) {
+        Objects.requireNonNull(source, "source");
         this.regression = regression;
-        this.source = Objects.requireNonNull(source, "source");
-        List<String> modules = new ArrayList<>(config.modulesToSave());
+        this.encoderKind = source.kind();
+        this.encoderLocation = source.location();
+        this.encoderTokenizer = source.tokenizer();
+        this.adapterConfig = AdapterConfigJson.toJson(Objects.requireNonNull(config, "config"));
+        postConfig();
+    }
+
+    /**
+     * Checks the settings and derives the encoder and the adapter's config (with the head in
+     * {@code modules_to_save}). Called by OLCUT after configuring, and by the factories.
+     *
+     * @throws PropertyException naming the field if a setting is invalid
+     */
+    @Override
+    public synchronized void postConfig() {
+        try {
+            this.source = new PretrainedEncoder(encoderKind, encoderLocation, encoderTokenizer);
+        } catch (NullPointerException e) {
+            throw new PropertyException(e, "", "encoder" + capitalized(e.getMessage()), "TextPeftTrainer: the encoder's "
+                    + e.getMessage() + " must be set");
+        }
+        PeftConfig parsed;
+        try {
+            parsed = AdapterConfigJson.parse(adapterConfig, "adapterConfig of TextPeftTrainer");
+        } catch (RuntimeException e) {
+            throw new PropertyException(e, "", "adapterConfig", e.getMessage());
+        }
+        List<String> modules = new ArrayList<>(parsed.modulesToSave());
         if (!modules.contains(HEAD)) {
             modules.add(HEAD);
         }
-        this.config = config.withModulesToSave(modules);
-        this.encoder = source.toString();
+        this.config = parsed.withModulesToSave(modules);
         this.adapterConfig = AdapterConfigJson.toJson(this.config);
+        try {
+            textField(textField);
+            maxLength(maxLength);
+            schedule(epochs, batchSize, learningRate);
+            warmup(warmupRatio, scheduler);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new PropertyException(e, "", "textField, maxLength, epochs, batchSize, learningRate, warmupRatio or"
+                    + " scheduler",
+                    "TextPeftTrainer: " + e.getMessage());
+        }
+    }
+
+    private static String capitalized(String word) {
+        return word == null || word.isEmpty() ? "" : Character.toUpperCase(word.charAt(0)) + word.substring(1);
+    }
+
+    /** The pretrained encoder, derived from the {@code encoder*} fields. */
+    public PretrainedEncoder encoder() {
+        return source;
+    }
+
+    /** The adapter's settings, derived from {@code adapterConfig}, with the head in {@code modules_to_save}. */
+    public PeftConfig config() {
+        return config;
     }
 
     /** Sets the metadata key that holds each example's text; returns this trainer. */
