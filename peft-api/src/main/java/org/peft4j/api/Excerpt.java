@@ -28,8 +28,23 @@ public final class Excerpt {
         if (text == null) {
             return "null";
         }
+        return escape(text, maxChars, true);
+    }
+
+    /**
+     * Returns {@code text} escaped and cut as {@link #quote} does, without the quotes: for JSON
+     * text such as {@code 8.5} or {@code [1,2]}, which reads best as written.
+     */
+    public static String unquoted(CharSequence text) {
+        return text == null ? "null" : escape(text, MAX_CHARS, false);
+    }
+
+    private static String escape(CharSequence text, int maxChars, boolean quoted) {
         int shown = Math.min(text.length(), maxChars);
-        StringBuilder out = new StringBuilder(shown + 16).append('"');
+        StringBuilder out = new StringBuilder(shown + 16);
+        if (quoted) {
+            out.append('"');
+        }
         for (int i = 0; i < shown; i++) {
             char c = text.charAt(i);
             switch (c) {
@@ -56,15 +71,12 @@ public final class Excerpt {
                     }
             }
         }
-        out.append('"');
+        if (quoted) {
+            out.append('"');
+        }
         if (text.length() > shown) {
             out.append("... (").append(text.length() - shown).append(" more characters)");
         }
         return out.toString();
-    }
-
-    /** Returns {@link #quote} of the value's JSON text or string form, for values read from files. */
-    public static String of(Object value) {
-        return value == null ? "null" : quote(value.toString());
     }
 }

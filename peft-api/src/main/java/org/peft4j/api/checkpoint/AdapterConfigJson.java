@@ -1,7 +1,11 @@
 package org.peft4j.api.checkpoint;
 
+import com.fasterxml.jackson.core.ErrorReportConfiguration;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -15,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.peft4j.api.Excerpt;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TaskType;
@@ -36,12 +41,20 @@ import org.slf4j.LoggerFactory;
  * or a value of the wrong type is an error naming the key; a key that Hugging Face PEFT knows but
  * peft4j does not implement is accepted while it holds its neutral value (null, false, empty) and
  * an error when it asks for the feature; any other key is ignored with a warning, so that configs
- * written by newer PEFT versions still load.
+ * written by newer PEFT versions still load. A number that does not fit its Java type (an
+ * integer beyond 32 bits, a float that overflows to infinity) is an error naming the key, and
+ * messages quote the file's content only as short, escaped excerpts ({@link Excerpt}).
  */
 public final class AdapterConfigJson {
     private static final Logger LOG = LoggerFactory.getLogger(AdapterConfigJson.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
+    private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .errorReportConfiguration(ErrorReportConfiguration.builder()
+                    .maxErrorTokenLength(Excerpt.MAX_CHARS)
+                    .maxRawContentLength(0)
+                    .build())
+            .build())
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(SerializationFeature.INDENT_OUTPUT);
 
     /** Keys every PEFT version writes that carry nothing peft4j needs. */
@@ -71,7 +84,10 @@ public final class AdapterConfigJson {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new AdapterFormatException(source + ": not valid JSON: " + e.getOriginalMessage(), e);
+            JsonLocation at = e.getLocation();
+            throw new AdapterFormatException(source + ": not valid JSON"
+                    + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")") + ": "
+                    + Excerpt.quote(e.getOriginalMessage(), 3 * Excerpt.MAX_CHARS), e);
         }
         if (root == null || !root.isObject()) {
             throw new AdapterFormatException(source + ": expected a JSON object");
@@ -101,8 +117,8 @@ public final class AdapterConfigJson {
                         f.bool("inference_mode", false));
                 break;
             default:
-                throw new AdapterFormatException(source + ": peft_type \"" + peftType
-                        + "\" is not supported; expected one of LORA, PROMPT_TUNING, PREFIX_TUNING");
+                throw new AdapterFormatException(source + ": peft_type " + Excerpt.quote(peftType)
+                        + " is not supported; expected one of LORA, PROMPT_TUNING, PREFIX_TUNING");
         }
         f.checkRemaining();
         return config;
@@ -121,9 +137,9 @@ public final class AdapterConfigJson {
             throw f.error("init_lora_weights", "expected true, false or \"gaussian\" (other schemes are not supported)", init);
         }
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
-        f.objectEntries("rank_pattern").forEach((k, v) -> rankPattern.put(k, f.asInt("rank_pattern." + k, v)));
+        f.objectEntries("rank_pattern").forEach((k, v) -> rankPattern.put(k, f.asInt("rank_pattern." + Excerpt.quote(k), v)));
         Map<String, Float> alphaPattern = new LinkedHashMap<>();
-        f.objectEntries("alpha_pattern").forEach((k, v) -> alphaPattern.put(k, f.asFloat("alpha_pattern." + k, v)));
+        f.objectEntries("alpha_pattern").forEach((k, v) -> alphaPattern.put(k, f.asFloat("alpha_pattern." + Excerpt.quote(k), v)));
         try {
             return new LoraConfig(
                     f.requiredInt("r"),
@@ -227,8 +243,13 @@ public final class AdapterConfigJson {
             this.source = source;
         }
 
+        /** A value for a message: a string as a quoted excerpt, anything else as an excerpt of its JSON. */
+        static String show(JsonNode v) {
+            return v.isTextual() ? Excerpt.quote(v.asText()) : Excerpt.unquoted(v.toString());
+        }
+
         AdapterFormatException error(String key, String expected, JsonNode found) {
-            return new AdapterFormatException(source + ": key \"" + key + "\": " + expected + ", found " + found);
+            return new AdapterFormatException(source + ": key \"" + key + "\": " + expected + ", found " + show(found));
         }
 
         JsonNode take(String key) {
@@ -268,7 +289,12 @@ public final class AdapterConfigJson {
             if (!v.isNumber()) {
                 throw error(key, "expected a number", v);
             }
-            return v.floatValue();
+            double d = v.doubleValue();
+            if (Double.isInfinite(d) || Float.isInfinite((float) d)) {
+                throw error(key, "expected a number that fits a 32-bit float (at most " + Float.MAX_VALUE
+                        + " in magnitude)", v);
+            }
+            return (float) d;
         }
 
         Integer integer(String key) {
@@ -315,8 +341,8 @@ public final class AdapterConfigJson {
                     return e;
                 }
             }
-            throw new AdapterFormatException(source + ": key \"" + key + "\": unknown value \"" + v
-                    + "\"; expected one of " + java.util.Arrays.toString(type.getEnumConstants()));
+            throw new AdapterFormatException(source + ": key \"" + key + "\": unknown value " + Excerpt.quote(v)
+                    + "; expected one of " + java.util.Arrays.toString(type.getEnumConstants()));
         }
 
         List<String> stringList(String key) {
@@ -355,10 +381,14 @@ public final class AdapterConfigJson {
             if (v == null) {
                 return null;
             }
-            try {
-                if (v.isTextual()) {
-                    return TargetModules.regex(v.asText());
+            if (v.isTextual()) {
+                try {
+                    return TargetModules.regex(v.asText(), key);
+                } catch (IllegalArgumentException e) {
+                    throw new AdapterFormatException(source + ": " + e.getMessage(), e);
                 }
+            }
+            try {
                 return TargetModules.names(stringList(key));
             } catch (IllegalArgumentException e) {
                 throw new AdapterFormatException(source + ": key \"" + key + "\": " + e.getMessage(), e);
@@ -376,12 +406,16 @@ public final class AdapterConfigJson {
                 JsonNode v = node.get(key);
                 if (UNSUPPORTED_WHEN_SET.contains(key)) {
                     if (!isNeutral(v)) {
-                        throw new AdapterFormatException(source + ": key \"" + key + "\" is set to " + v
+                        throw new AdapterFormatException(source + ": key \"" + key + "\" is set to " + show(v)
                                 + ", a feature this version of peft4j does not support");
                     }
                     continue;
                 }
-                unknown.add(key);
+                if (unknown.size() < 20) {
+                    unknown.add(Excerpt.quote(key));
+                } else if (unknown.size() == 20) {
+                    unknown.add("...");
+                }
             }
             if (!unknown.isEmpty()) {
                 LOG.warn("{}: ignoring keys this version of peft4j does not know: {}", source, unknown);
