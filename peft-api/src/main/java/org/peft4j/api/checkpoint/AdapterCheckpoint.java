@@ -1,10 +1,6 @@
 package org.peft4j.api.checkpoint;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -124,7 +120,7 @@ public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors, 
         try {
             return AtomicDirectory.read(directory, snapshot -> {
                 byte[] configBytes = snapshot.readAllBytes(CONFIG_FILE, MAX_CONFIG_BYTES);
-                PeftConfig config = AdapterConfigJson.parse(utf8(configBytes, configFile), configFile.toString());
+                PeftConfig config = AdapterConfigJson.parse(configBytes, configFile.toString());
                 SafeTensors st;
                 try (SafeTensorsFile weights = SafeTensorsFile.open(snapshot.open(WEIGHTS_FILE), weightsFile.toString())) {
                     st = weights.readAll();
@@ -141,19 +137,6 @@ public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors, 
             throw new AdapterFormatException(e.getFile() + " " + e.getReason(), e);
         } catch (SafeTensorsFormatException e) {
             throw new AdapterFormatException(e.getMessage(), e);
-        }
-    }
-
-    private static String utf8(byte[] bytes, Path file) {
-        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT)
-                .onUnmappableCharacter(CodingErrorAction.REPORT);
-        ByteBuffer in = ByteBuffer.wrap(bytes);
-        try {
-            return decoder.decode(in).toString();
-        } catch (CharacterCodingException e) {
-            throw new AdapterFormatException(file + ": not UTF-8 text (an invalid byte sequence at byte " + in.position()
-                    + ")", e);
         }
     }
 

@@ -11,6 +11,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -72,6 +77,27 @@ public final class AdapterConfigJson {
     private AdapterConfigJson() {}
 
     /**
+     * Parses the bytes of an {@code adapter_config.json}, which must be UTF-8.
+     *
+     * @param source where the bytes came from, for messages (a file path)
+     * @throws AdapterFormatException as {@link #parse(String, String)} does, or if the bytes are not UTF-8
+     */
+    public static PeftConfig parse(byte[] utf8, String source) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(utf8);
+        String text;
+        try {
+            text = decoder.decode(in).toString();
+        } catch (CharacterCodingException e) {
+            throw new AdapterFormatException(source + ": not UTF-8 text (an invalid byte sequence at byte "
+                    + in.position() + ")", e);
+        }
+        return parse(text, source);
+    }
+
+    /**
      * Parses the text of an {@code adapter_config.json}.
      *
      * @param json the file's text
@@ -92,8 +118,47 @@ public final class AdapterConfigJson {
         if (root == null || !root.isObject()) {
             throw new AdapterFormatException(source + ": expected a JSON object");
         }
+        requireNoLoneSurrogates(root, source);
         Fields f = new Fields((ObjectNode) root, source);
         String peftType = f.requiredString("peft_type");
+        PeftConfig config;
+        try {
+            config = build(peftType, f);
+        } catch (IllegalArgumentException e) {
+            throw new AdapterFormatException(source + ": " + e.getMessage(), e);
+        }
+        f.checkRemaining();
+        return config;
+    }
+
+    /** Refuses keys and strings holding a lone surrogate, which only a {@code \\u} escape can write. */
+    private static void requireNoLoneSurrogates(JsonNode node, String source) {
+        if (node.isTextual()) {
+            requireNoLoneSurrogate(node.asText(), source);
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            requireNoLoneSurrogate(e.getKey(), source);
+            requireNoLoneSurrogates(e.getValue(), source);
+        }
+        if (node.isArray()) {
+            node.forEach(element -> requireNoLoneSurrogates(element, source));
+        }
+    }
+
+    private static void requireNoLoneSurrogate(String s, String source) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new AdapterFormatException(source + ": the string " + Excerpt.quote(s)
+                        + " holds a \\u escape that is a lone surrogate, not a character");
+            }
+        }
+    }
+
+    private static PeftConfig build(String peftType, Fields f) {
         PeftConfig config;
         switch (peftType) {
             case "LORA":
@@ -117,10 +182,9 @@ public final class AdapterConfigJson {
                         f.bool("inference_mode", false));
                 break;
             default:
-                throw new AdapterFormatException(source + ": peft_type " + Excerpt.quote(peftType)
+                throw new AdapterFormatException(f.source + ": peft_type " + Excerpt.quote(peftType)
                         + " is not supported; expected one of LORA, PROMPT_TUNING, PREFIX_TUNING");
         }
-        f.checkRemaining();
         return config;
     }
 
@@ -140,8 +204,7 @@ public final class AdapterConfigJson {
         f.objectEntries("rank_pattern").forEach((k, v) -> rankPattern.put(k, f.asInt("rank_pattern." + Excerpt.quote(k), v)));
         Map<String, Float> alphaPattern = new LinkedHashMap<>();
         f.objectEntries("alpha_pattern").forEach((k, v) -> alphaPattern.put(k, f.asFloat("alpha_pattern." + Excerpt.quote(k), v)));
-        try {
-            return new LoraConfig(
+        return new LoraConfig(
                     f.requiredInt("r"),
                     f.asFloat("lora_alpha", f.required("lora_alpha")),
                     f.floatValue("lora_dropout", 0f),
@@ -156,9 +219,6 @@ public final class AdapterConfigJson {
                     f.enumValue("task_type", TaskType.class, null),
                     f.string("base_model_name_or_path"),
                     f.bool("inference_mode", false));
-        } catch (IllegalArgumentException e) {
-            throw new AdapterFormatException(f.source + ": " + e.getMessage(), e);
-        }
     }
 
     /** Returns the text of an {@code adapter_config.json} for {@code config}, keys sorted as PEFT writes them. */

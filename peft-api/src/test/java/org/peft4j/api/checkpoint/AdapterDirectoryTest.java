@@ -118,6 +118,7 @@ class AdapterDirectoryTest {
         SaveLoop.adapter(1).save(adapter());
         try (FileChannel channel = FileChannel.open(root.resolve(".adapter.lock"), StandardOpenOption.WRITE);
                 FileLock held = channel.lock()) {
+            assertThat(held.isValid()).isTrue();
             assertThatThrownBy(() -> SaveLoop.adapter(2).save(adapter()))
                     .isInstanceOf(ConcurrentWriteException.class)
                     .hasMessageContaining("another writer is saving to " + adapter())
