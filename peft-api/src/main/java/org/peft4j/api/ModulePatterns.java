@@ -24,7 +24,7 @@ public final class ModulePatterns {
      * Returns whether {@code name} names the module at {@code path}: the whole path, or its last
      * dot-separated segments ({@code "query"} and {@code "self.query"} both name
      * {@code encoder.layer.0.attention.self.query}), as PEFT's {@code check_target_module_exists}
-     * matches a list of names (peft/tuners/tuners_utils.py, lines 2327-2332 at commit 5d602fd).
+     * matches a list of names (peft/tuners/tuners_utils.py, lines 2328-2332 at commit 5d602fd).
      */
     public static boolean nameMatches(String name, String path) {
         return path.equals(name) || path.endsWith("." + name);

@@ -13,7 +13,7 @@ import org.peft4j.api.ModulePatterns;
  * accepts for {@code target_modules}: a list of names, each matching the end of a module path
  * ({@code "query"} matches {@code encoder.layer.0.attention.self.query}); one regular expression
  * matched against the whole path, as PEFT's {@code re.fullmatch} does (peft/tuners/tuners_utils.py,
- * {@code check_target_module_exists}, lines 2306-2312 and 2325-2326 at commit 5d602fd), in linear
+ * {@code check_target_module_exists}, lines 2306-2312 and 2326-2327 at commit 5d602fd), in linear
  * time ({@link ConfigRegex}); or {@code "all-linear"}, every linear layer except the modules kept
  * whole in {@code modules_to_save}.
  */

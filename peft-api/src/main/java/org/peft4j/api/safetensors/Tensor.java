@@ -312,7 +312,7 @@ public final class Tensor {
 
     /**
      * Returns the bytes a tensor of this type and shape takes, computed as the reference
-     * implementation's {@code Metadata::validate} does (safetensors/src/tensor.rs, lines 643-658 at
+     * implementation's {@code Metadata::validate} does (safetensors/src/tensor.rs, lines 642-662 at
      * commit 24b0b28): the dimensions multiplied in order as unsigned 64-bit numbers, then by the
      * element's bits, each step checked for overflow, and the bits a whole number of bytes.
      *
