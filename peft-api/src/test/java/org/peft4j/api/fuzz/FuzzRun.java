@@ -25,6 +25,8 @@ final class FuzzRun implements AutoCloseable {
     int tried;
     int accepted;
     int cleanErrors;
+    int badCount;
+    /** The first bad outcomes, described. */
     final List<String> bad = new ArrayList<>();
 
     FuzzRun(String name) {
@@ -75,8 +77,6 @@ final class FuzzRun implements AutoCloseable {
         }
         badCount++;
     }
-
-    int badCount;
 
     /** Checks an error message: short, printable ASCII only (file content only as escaped excerpts). */
     boolean messageIsClean(Throwable e) {
