@@ -10,7 +10,8 @@ import java.nio.file.StandardCopyOption;
 /**
  * Writes files so that a crash leaves either the old file or the new one, never a half-written
  * one: the bytes go to a temporary file in the target's directory, are flushed to disk, and the
- * temporary file is then renamed over the target.
+ * temporary file is then renamed over the target. Files that belong together (an adapter's config
+ * and weights) are saved with {@link AtomicDirectory} instead, which replaces them as one unit.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
@@ -52,13 +53,17 @@ public final class AtomicFiles {
         }
     }
 
-    /** Renames a temporary file written by {@link #writeTemporary} over {@code target}. */
+    /**
+     * Renames a temporary file written by {@link #writeTemporary} over {@code target}, and flushes
+     * the directory so that the rename survives a power cut.
+     */
     public static void commit(Path temporary, Path target) throws IOException {
         try {
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(temporary, target, StandardCopyOption.REPLACE_EXISTING);
         }
+        AtomicDirectory.fsyncDirectory(target.toAbsolutePath().getParent());
     }
 
     /** Writes {@code content} to {@code target} atomically. */

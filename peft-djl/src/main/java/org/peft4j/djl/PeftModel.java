@@ -342,8 +342,12 @@ public final class PeftModel {
     /**
      * Saves an adapter into {@code directory} as {@code adapter_config.json} and
      * {@code adapter_model.safetensors}, the files Hugging Face PEFT's {@code save_pretrained}
-     * writes (with {@code inference_mode: true}, as it writes them). Each file is replaced
-     * atomically.
+     * writes (with {@code inference_mode: true}, as it writes them). The two files are saved as
+     * one unit ({@link AdapterCheckpoint#save}): a crash leaves the previous adapter or this one,
+     * whole, and a second writer to the same directory is refused.
+     *
+     * @throws IllegalArgumentException if the adapter's weights hold NaN or an infinity; nothing is written
+     * @throws org.peft4j.api.ConcurrentWriteException if another writer is saving to {@code directory}
      */
     public void saveAdapter(Path directory, String name) throws IOException {
         checkpoint(name).save(directory);

@@ -62,6 +62,9 @@ class LoraSaveLoadTest {
         return copy;
     }
 
+    /** The adapted model {@link #adapted} made last. */
+    private PeftModel lastPeft;
+
     private TestBlocks.TwoTower adapted(Path out) throws IOException {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(16, 4);
         block.initialize(manager, DataType.FLOAT32, new Shape(3, 10));
@@ -72,7 +75,22 @@ class LoraSaveLoadTest {
         NDArray head = block.getChildren().get("03output").getParameters().get("weight").getArray();
         head.set(manager.randomNormal(head.getShape()).toFloatArray());
         peft.saveAdapter(out);
+        lastPeft = peft;
         return block;
+    }
+
+    @Test
+    void anAdapterWithNonFiniteWeightsIsNeverSavedAndTheLastSaveStands() throws IOException {
+        Path out = dir.resolve("adapter");
+        TestBlocks.TwoTower block = adapted(out);
+        AdapterCheckpoint saved = AdapterCheckpoint.load(out);
+        // a diverged update: one weight of the module to save becomes NaN
+        NDArray head = block.getChildren().get("03output").getParameters().get("weight").getArray();
+        head.set(new ai.djl.ndarray.index.NDIndex(0, 1), Float.NaN);
+        assertThatThrownBy(() -> lastPeft.saveAdapter(out))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("tensor \"base_model.model.output.weight\" holds NaN or an infinity at element 1");
+        assertThat(AdapterCheckpoint.load(out)).isEqualTo(saved);
     }
 
     @Test

@@ -1,12 +1,21 @@
 package org.peft4j.api.checkpoint;
 
+import com.fasterxml.jackson.core.ErrorReportConfiguration;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -15,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import org.peft4j.api.Excerpt;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TaskType;
@@ -36,12 +46,20 @@ import org.slf4j.LoggerFactory;
  * or a value of the wrong type is an error naming the key; a key that Hugging Face PEFT knows but
  * peft4j does not implement is accepted while it holds its neutral value (null, false, empty) and
  * an error when it asks for the feature; any other key is ignored with a warning, so that configs
- * written by newer PEFT versions still load.
+ * written by newer PEFT versions still load. A number that does not fit its Java type (an
+ * integer beyond 32 bits, a float that overflows to infinity) is an error naming the key, and
+ * messages quote the file's content only as short, escaped excerpts ({@link Excerpt}).
  */
 public final class AdapterConfigJson {
     private static final Logger LOG = LoggerFactory.getLogger(AdapterConfigJson.class);
-    private static final ObjectMapper JSON = new ObjectMapper()
+    private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .errorReportConfiguration(ErrorReportConfiguration.builder()
+                    .maxErrorTokenLength(Excerpt.MAX_CHARS)
+                    .maxRawContentLength(0)
+                    .build())
+            .build())
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(SerializationFeature.INDENT_OUTPUT);
 
     /** Keys every PEFT version writes that carry nothing peft4j needs. */
@@ -59,6 +77,27 @@ public final class AdapterConfigJson {
     private AdapterConfigJson() {}
 
     /**
+     * Parses the bytes of an {@code adapter_config.json}, which must be UTF-8.
+     *
+     * @param source where the bytes came from, for messages (a file path)
+     * @throws AdapterFormatException as {@link #parse(String, String)} does, or if the bytes are not UTF-8
+     */
+    public static PeftConfig parse(byte[] utf8, String source) {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(utf8);
+        String text;
+        try {
+            text = decoder.decode(in).toString();
+        } catch (CharacterCodingException e) {
+            throw new AdapterFormatException(source + ": not UTF-8 text (an invalid byte sequence at byte "
+                    + in.position() + ")", e);
+        }
+        return parse(text, source);
+    }
+
+    /**
      * Parses the text of an {@code adapter_config.json}.
      *
      * @param json the file's text
@@ -71,13 +110,55 @@ public final class AdapterConfigJson {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new AdapterFormatException(source + ": not valid JSON: " + e.getOriginalMessage(), e);
+            JsonLocation at = e.getLocation();
+            throw new AdapterFormatException(source + ": not valid JSON"
+                    + (at == null ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")") + ": "
+                    + Excerpt.quote(e.getOriginalMessage(), 3 * Excerpt.MAX_CHARS), e);
         }
         if (root == null || !root.isObject()) {
             throw new AdapterFormatException(source + ": expected a JSON object");
         }
+        requireNoLoneSurrogates(root, source);
         Fields f = new Fields((ObjectNode) root, source);
         String peftType = f.requiredString("peft_type");
+        PeftConfig config;
+        try {
+            config = build(peftType, f);
+        } catch (IllegalArgumentException e) {
+            throw new AdapterFormatException(source + ": " + e.getMessage(), e);
+        }
+        f.checkRemaining();
+        return config;
+    }
+
+    /** Refuses keys and strings holding a lone surrogate, which only a {@code \\u} escape can write. */
+    private static void requireNoLoneSurrogates(JsonNode node, String source) {
+        if (node.isTextual()) {
+            requireNoLoneSurrogate(node.asText(), source);
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            requireNoLoneSurrogate(e.getKey(), source);
+            requireNoLoneSurrogates(e.getValue(), source);
+        }
+        if (node.isArray()) {
+            node.forEach(element -> requireNoLoneSurrogates(element, source));
+        }
+    }
+
+    private static void requireNoLoneSurrogate(String s, String source) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw new AdapterFormatException(source + ": the string " + Excerpt.quote(s)
+                        + " holds a \\u escape that is a lone surrogate, not a character");
+            }
+        }
+    }
+
+    private static PeftConfig build(String peftType, Fields f) {
         PeftConfig config;
         switch (peftType) {
             case "LORA":
@@ -101,10 +182,9 @@ public final class AdapterConfigJson {
                         f.bool("inference_mode", false));
                 break;
             default:
-                throw new AdapterFormatException(source + ": peft_type \"" + peftType
-                        + "\" is not supported; expected one of LORA, PROMPT_TUNING, PREFIX_TUNING");
+                throw new AdapterFormatException(f.source + ": peft_type " + Excerpt.quote(peftType)
+                        + " is not supported; expected one of LORA, PROMPT_TUNING, PREFIX_TUNING");
         }
-        f.checkRemaining();
         return config;
     }
 
@@ -121,11 +201,10 @@ public final class AdapterConfigJson {
             throw f.error("init_lora_weights", "expected true, false or \"gaussian\" (other schemes are not supported)", init);
         }
         Map<String, Integer> rankPattern = new LinkedHashMap<>();
-        f.objectEntries("rank_pattern").forEach((k, v) -> rankPattern.put(k, f.asInt("rank_pattern." + k, v)));
+        f.objectEntries("rank_pattern").forEach((k, v) -> rankPattern.put(k, f.asInt("rank_pattern." + Excerpt.quote(k), v)));
         Map<String, Float> alphaPattern = new LinkedHashMap<>();
-        f.objectEntries("alpha_pattern").forEach((k, v) -> alphaPattern.put(k, f.asFloat("alpha_pattern." + k, v)));
-        try {
-            return new LoraConfig(
+        f.objectEntries("alpha_pattern").forEach((k, v) -> alphaPattern.put(k, f.asFloat("alpha_pattern." + Excerpt.quote(k), v)));
+        return new LoraConfig(
                     f.requiredInt("r"),
                     f.asFloat("lora_alpha", f.required("lora_alpha")),
                     f.floatValue("lora_dropout", 0f),
@@ -140,9 +219,6 @@ public final class AdapterConfigJson {
                     f.enumValue("task_type", TaskType.class, null),
                     f.string("base_model_name_or_path"),
                     f.bool("inference_mode", false));
-        } catch (IllegalArgumentException e) {
-            throw new AdapterFormatException(f.source + ": " + e.getMessage(), e);
-        }
     }
 
     /** Returns the text of an {@code adapter_config.json} for {@code config}, keys sorted as PEFT writes them. */
@@ -227,8 +303,13 @@ public final class AdapterConfigJson {
             this.source = source;
         }
 
+        /** A value for a message: a string as a quoted excerpt, anything else as an excerpt of its JSON. */
+        static String show(JsonNode v) {
+            return v.isTextual() ? Excerpt.quote(v.asText()) : Excerpt.unquoted(v.toString());
+        }
+
         AdapterFormatException error(String key, String expected, JsonNode found) {
-            return new AdapterFormatException(source + ": key \"" + key + "\": " + expected + ", found " + found);
+            return new AdapterFormatException(source + ": key \"" + key + "\": " + expected + ", found " + show(found));
         }
 
         JsonNode take(String key) {
@@ -268,7 +349,12 @@ public final class AdapterConfigJson {
             if (!v.isNumber()) {
                 throw error(key, "expected a number", v);
             }
-            return v.floatValue();
+            double d = v.doubleValue();
+            if (Double.isInfinite(d) || Float.isInfinite((float) d)) {
+                throw error(key, "expected a number that fits a 32-bit float (at most " + Float.MAX_VALUE
+                        + " in magnitude)", v);
+            }
+            return (float) d;
         }
 
         Integer integer(String key) {
@@ -315,8 +401,8 @@ public final class AdapterConfigJson {
                     return e;
                 }
             }
-            throw new AdapterFormatException(source + ": key \"" + key + "\": unknown value \"" + v
-                    + "\"; expected one of " + java.util.Arrays.toString(type.getEnumConstants()));
+            throw new AdapterFormatException(source + ": key \"" + key + "\": unknown value " + Excerpt.quote(v)
+                    + "; expected one of " + java.util.Arrays.toString(type.getEnumConstants()));
         }
 
         List<String> stringList(String key) {
@@ -355,10 +441,14 @@ public final class AdapterConfigJson {
             if (v == null) {
                 return null;
             }
-            try {
-                if (v.isTextual()) {
-                    return TargetModules.regex(v.asText());
+            if (v.isTextual()) {
+                try {
+                    return TargetModules.regex(v.asText(), key);
+                } catch (IllegalArgumentException e) {
+                    throw new AdapterFormatException(source + ": " + e.getMessage(), e);
                 }
+            }
+            try {
                 return TargetModules.names(stringList(key));
             } catch (IllegalArgumentException e) {
                 throw new AdapterFormatException(source + ": key \"" + key + "\": " + e.getMessage(), e);
@@ -376,12 +466,16 @@ public final class AdapterConfigJson {
                 JsonNode v = node.get(key);
                 if (UNSUPPORTED_WHEN_SET.contains(key)) {
                     if (!isNeutral(v)) {
-                        throw new AdapterFormatException(source + ": key \"" + key + "\" is set to " + v
+                        throw new AdapterFormatException(source + ": key \"" + key + "\" is set to " + show(v)
                                 + ", a feature this version of peft4j does not support");
                     }
                     continue;
                 }
-                unknown.add(key);
+                if (unknown.size() < 20) {
+                    unknown.add(Excerpt.quote(key));
+                } else if (unknown.size() == 20) {
+                    unknown.add("...");
+                }
             }
             if (!unknown.isEmpty()) {
                 LOG.warn("{}: ignoring keys this version of peft4j does not know: {}", source, unknown);

@@ -6,6 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.peft4j.api.ConfigRegex;
+import org.peft4j.api.Excerpt;
 import org.peft4j.api.ModulePatterns;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
@@ -28,6 +30,7 @@ import org.peft4j.api.TaskType;
  * @param bias which biases train with the adapter
  * @param initLoraWeights how A and B start
  * @param rankPattern per-module ranks: regular expressions matched against the end of a module path
+ *     (in linear time, see {@link ConfigRegex#patternKey})
  * @param alphaPattern per-module alphas, matched like {@code rankPattern}
  * @param modulesToSave modules (such as a classification head) trained whole and saved with the adapter
  * @param taskType the task, or null
@@ -68,9 +71,15 @@ public record LoraConfig(
         Objects.requireNonNull(bias, "bias");
         Objects.requireNonNull(initLoraWeights, "init_lora_weights");
         rankPattern = Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern == null ? Map.of() : rankPattern));
-        rankPattern.forEach((k, v) -> requirePositive("rank_pattern[" + k + "]", v));
+        rankPattern.forEach((k, v) -> {
+            ConfigRegex.patternKey(k, "rank_pattern");
+            requirePositive("rank_pattern[" + Excerpt.quote(k) + "]", v);
+        });
         alphaPattern = Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern == null ? Map.of() : alphaPattern));
-        alphaPattern.forEach((k, v) -> requirePositiveFinite("alpha_pattern[" + k + "]", v));
+        alphaPattern.forEach((k, v) -> {
+            ConfigRegex.patternKey(k, "alpha_pattern");
+            requirePositiveFinite("alpha_pattern[" + Excerpt.quote(k) + "]", v);
+        });
         modulesToSave = List.copyOf(modulesToSave == null ? List.of() : modulesToSave);
     }
 

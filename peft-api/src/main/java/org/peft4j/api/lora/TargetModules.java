@@ -5,25 +5,26 @@ import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Set;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
+import org.peft4j.api.ConfigRegex;
 import org.peft4j.api.ModulePatterns;
 
 /**
  * Which modules a LoRA config targets (or excludes), in the three forms Hugging Face PEFT
  * accepts for {@code target_modules}: a list of names, each matching the end of a module path
  * ({@code "query"} matches {@code encoder.layer.0.attention.self.query}); one regular expression
- * matched against the whole path; or {@code "all-linear"}, every linear layer except the modules
- * kept whole in {@code modules_to_save}.
+ * matched against the whole path, as PEFT's {@code re.fullmatch} does (peft/tuners/tuners_utils.py,
+ * {@code check_target_module_exists}, lines 2306-2312 and 2326-2327 at commit 5d602fd), in linear
+ * time ({@link ConfigRegex}); or {@code "all-linear"}, every linear layer except the modules kept
+ * whole in {@code modules_to_save}.
  */
 public final class TargetModules {
     /** The {@code target_modules} value that selects every linear layer. */
     public static final String ALL_LINEAR = "all-linear";
 
     private final Set<String> names;
-    private final Pattern regex;
+    private final ConfigRegex regex;
 
-    private TargetModules(Set<String> names, Pattern regex) {
+    private TargetModules(Set<String> names, ConfigRegex regex) {
         this.names = names;
         this.regex = regex;
     }
@@ -41,7 +42,7 @@ public final class TargetModules {
         Set<String> copy = new LinkedHashSet<>();
         for (String name : names) {
             if (name == null || name.isBlank()) {
-                throw new IllegalArgumentException("target_modules contains a blank name: " + names);
+                throw new IllegalArgumentException("target_modules contains a blank name: " + org.peft4j.api.Excerpt.unquoted(names.toString()));
             }
             copy.add(name);
         }
@@ -56,18 +57,24 @@ public final class TargetModules {
     /**
      * Targets the modules whose whole path matches {@code regex}.
      *
-     * @throws IllegalArgumentException if the expression does not compile
+     * @throws IllegalArgumentException if the expression does not compile (see {@link ConfigRegex})
      */
     public static TargetModules regex(String regex) {
-        Objects.requireNonNull(regex, "target_modules");
+        return regex(regex, "target_modules");
+    }
+
+    /**
+     * Selects the modules whose whole path matches {@code regex}, read from the config key
+     * {@code key} (which error messages name).
+     *
+     * @throws IllegalArgumentException if the expression does not compile (see {@link ConfigRegex})
+     */
+    public static TargetModules regex(String regex, String key) {
+        Objects.requireNonNull(regex, key);
         if (regex.equals(ALL_LINEAR)) {
             return allLinear();
         }
-        try {
-            return new TargetModules(Set.of(), Pattern.compile(regex));
-        } catch (PatternSyntaxException e) {
-            throw new IllegalArgumentException("target_modules is not a valid regular expression: " + e.getMessage(), e);
-        }
+        return new TargetModules(Set.of(), ConfigRegex.compile(regex, key));
     }
 
     /** Targets every linear layer except those in {@code modules_to_save}. */
@@ -92,7 +99,7 @@ public final class TargetModules {
 
     /** Returns the regular expression's source (null unless this is a regular expression). */
     public String regexSource() {
-        return regex == null ? null : regex.pattern();
+        return regex == null ? null : regex.source();
     }
 
     /**
@@ -101,7 +108,7 @@ public final class TargetModules {
      */
     public boolean matches(String path) {
         if (regex != null) {
-            return regex.matcher(path).matches();
+            return regex.fullMatch(path);
         }
         if (names.isEmpty()) {
             return true;
@@ -133,6 +140,6 @@ public final class TargetModules {
         if (isAllLinear()) {
             return ALL_LINEAR;
         }
-        return regex != null ? "regex " + regex.pattern() : names.toString();
+        return regex != null ? "regex " + regex.source() : names.toString();
     }
 }

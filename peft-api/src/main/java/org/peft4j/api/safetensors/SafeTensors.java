@@ -1,23 +1,17 @@
 package org.peft4j.api.safetensors;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
-import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.peft4j.api.AtomicFiles;
@@ -28,22 +22,20 @@ import org.peft4j.api.AtomicFiles;
  * {@code data_offsets} into the data buffer, plus an optional {@code __metadata__} map of
  * strings), then the data buffer of raw little-endian values.
  *
- * <p>Reading checks every rule of the format: the header length fits in the file, the header is a
- * JSON object without duplicate keys, every offset lies within the data buffer, the tensors cover
- * it exactly with no overlap and no hole, and each tensor's byte count matches its type and shape.
- * Writing orders tensors by name, pads the header with spaces to a multiple of 8 bytes, and
- * replaces the target file atomically.
+ * <p>Reading is as strict as the reference implementation (huggingface/safetensors; the rules
+ * and the three places where peft4j is stricter are listed on {@code Header}): the header is at
+ * most 100,000,000 bytes of UTF-8 JSON, one object whose tensors cover the data buffer exactly, in
+ * order, without overlap or hole, each as long as its type and shape need. {@link SafeTensorsFile}
+ * reads a file's header first and its tensors only on demand, so files larger than memory can be
+ * inspected; {@link #read(Path)} reads every tensor into memory. Writing orders tensors by name,
+ * pads the header with spaces to a multiple of 8 bytes, and replaces the target file atomically.
  */
 public final class SafeTensors {
     /** The metadata key every checkpoint written for PyTorch carries: {@code "format": "pt"}. */
     public static final Map<String, String> PT_METADATA = Map.of("format", "pt");
 
-    /** Headers larger than this are refused, as the reference implementation does. */
-    static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
-
     private static final String METADATA_KEY = "__metadata__";
-    private static final ObjectMapper JSON =
-            new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
@@ -72,17 +64,14 @@ public final class SafeTensors {
     }
 
     /**
-     * Reads and validates a safetensors file.
+     * Reads and validates a safetensors file, every tensor into memory.
      *
      * @throws SafeTensorsFormatException if the file breaks the format; the message names the file
-     * @throws IOException if the file cannot be read
+     * @throws IOException if the file cannot be read, or holds a tensor larger than 2 GiB
      */
     public static SafeTensors read(Path file) throws IOException {
-        byte[] bytes = Files.readAllBytes(file);
-        try {
-            return parse(bytes);
-        } catch (SafeTensorsFormatException e) {
-            throw new SafeTensorsFormatException(file + ": " + e.getMessage(), e);
+        try (SafeTensorsFile open = SafeTensorsFile.open(file)) {
+            return open.readAll();
         }
     }
 
@@ -96,139 +85,43 @@ public final class SafeTensors {
             throw new SafeTensorsFormatException(
                     "truncated: " + bytes.length + " bytes, but the 8-byte header length alone needs 8");
         }
-        long headerLength = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        long n = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (Long.compareUnsigned(n, Header.MAX_HEADER_BYTES) > 0) {
+            throw new SafeTensorsFormatException(
+                    "header length " + Long.toUnsignedString(n) + " exceeds the limit of " + Header.MAX_HEADER_BYTES + " bytes");
+        }
         long available = bytes.length - 8L;
-        if (headerLength < 0 || headerLength > available) {
-            throw new SafeTensorsFormatException(
-                    "header length " + Long.toUnsignedString(headerLength) + " runs past the end of the file ("
-                            + available + " bytes follow the length field)");
+        if (n > available) {
+            throw new SafeTensorsFormatException("header length " + n + " runs past the end of the file ("
+                    + available + " bytes follow the length field)");
         }
-        if (headerLength > MAX_HEADER_BYTES) {
-            throw new SafeTensorsFormatException(
-                    "header length " + headerLength + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes");
-        }
-        int dataStart = 8 + (int) headerLength;
-        String headerText = new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8);
-        JsonNode header;
-        try {
-            header = JSON.readTree(headerText);
-        } catch (JsonProcessingException e) {
-            throw new SafeTensorsFormatException("the header is not valid JSON: " + e.getOriginalMessage(), e);
-        }
-        if (header == null || !header.isObject()) {
-            throw new SafeTensorsFormatException("the header must be a JSON object");
-        }
-        long dataLength = bytes.length - (long) dataStart;
-        Map<String, String> metadata = new LinkedHashMap<>();
-        List<Entry> entries = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> field = it.next();
-            if (field.getKey().equals(METADATA_KEY)) {
-                readMetadata(field.getValue(), metadata);
-            } else {
-                entries.add(readEntry(field.getKey(), field.getValue(), dataLength));
-            }
-        }
-        entries.sort(Comparator.comparingLong((Entry e) -> e.begin).thenComparingLong(e -> e.end));
-        long expectedBegin = 0;
-        for (Entry entry : entries) {
-            if (entry.begin < expectedBegin) {
-                throw new SafeTensorsFormatException(
-                        "tensor \"" + entry.name + "\" at bytes [" + entry.begin + ", " + entry.end
-                                + ") overlaps the tensor before it, which ends at " + expectedBegin);
-            }
-            if (entry.begin > expectedBegin) {
-                throw new SafeTensorsFormatException(
-                        "the data buffer has a hole: bytes [" + expectedBegin + ", " + entry.begin
-                                + ") belong to no tensor (next is \"" + entry.name + "\")");
-            }
-            expectedBegin = entry.end;
-        }
-        if (expectedBegin != dataLength) {
-            throw new SafeTensorsFormatException(
-                    "the data buffer has " + dataLength + " bytes but the tensors cover only " + expectedBegin);
-        }
+        int dataStart = 8 + (int) n;
+        Header header = Header.parse(bytes, 8, (int) n, bytes.length - (long) dataStart);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (Entry entry : entries) {
-            byte[] data = new byte[(int) (entry.end - entry.begin)];
-            System.arraycopy(bytes, dataStart + (int) entry.begin, data, 0, data.length);
-            tensors.put(entry.name, Tensor.of(entry.dtype, entry.shape, data));
+        for (TensorInfo info : header.tensors.values()) {
+            byte[] data = Arrays.copyOfRange(bytes, dataStart + (int) info.begin(), dataStart + (int) info.end());
+            tensors.put(info.name(), Tensor.wrap(info.dtype(), info.shape(), data));
         }
-        return new SafeTensors(tensors, metadata);
-    }
-
-    private static void readMetadata(JsonNode node, Map<String, String> metadata) {
-        if (!node.isObject()) {
-            throw new SafeTensorsFormatException("\"" + METADATA_KEY + "\" must be an object of strings");
-        }
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> field = it.next();
-            if (!field.getValue().isTextual()) {
-                throw new SafeTensorsFormatException(
-                        "metadata value \"" + field.getKey() + "\" must be a string, found " + field.getValue());
-            }
-            metadata.put(field.getKey(), field.getValue().asText());
-        }
-    }
-
-    private static Entry readEntry(String name, JsonNode node, long dataLength) {
-        String where = "tensor \"" + name + "\"";
-        if (!node.isObject()) {
-            throw new SafeTensorsFormatException(where + ": expected an object with dtype, shape and data_offsets");
-        }
-        JsonNode dtypeNode = node.get("dtype");
-        JsonNode shapeNode = node.get("shape");
-        JsonNode offsetsNode = node.get("data_offsets");
-        if (dtypeNode == null || !dtypeNode.isTextual()) {
-            throw new SafeTensorsFormatException(where + ": missing or non-string \"dtype\"");
-        }
-        DType dtype;
-        try {
-            dtype = DType.fromHeaderName(dtypeNode.asText());
-        } catch (SafeTensorsFormatException e) {
-            throw new SafeTensorsFormatException(where + ": " + e.getMessage(), e);
-        }
-        if (shapeNode == null || !shapeNode.isArray()) {
-            throw new SafeTensorsFormatException(where + ": missing or non-array \"shape\"");
-        }
-        long[] shape = new long[shapeNode.size()];
-        for (int i = 0; i < shape.length; i++) {
-            JsonNode d = shapeNode.get(i);
-            if (!d.canConvertToExactIntegral() || !d.canConvertToLong() || d.asLong() < 0) {
-                throw new SafeTensorsFormatException(where + ": shape entry " + d + " is not a non-negative integer");
-            }
-            shape[i] = d.asLong();
-        }
-        if (offsetsNode == null || !offsetsNode.isArray() || offsetsNode.size() != 2) {
-            throw new SafeTensorsFormatException(where + ": \"data_offsets\" must be [begin, end]");
-        }
-        long begin = offsetsNode.get(0).asLong(-1);
-        long end = offsetsNode.get(1).asLong(-1);
-        if (!offsetsNode.get(0).canConvertToExactIntegral() || !offsetsNode.get(1).canConvertToExactIntegral()
-                || begin < 0 || end < begin) {
-            throw new SafeTensorsFormatException(where + ": invalid data_offsets " + offsetsNode);
-        }
-        if (end > dataLength) {
-            throw new SafeTensorsFormatException(
-                    where + ": data_offsets " + offsetsNode + " are out of range; the data buffer has "
-                            + dataLength + " bytes");
-        }
-        long expected;
-        try {
-            expected = Math.multiplyExact(Tensor.elementCount(shape), dtype.byteSize());
-        } catch (ArithmeticException e) {
-            throw new SafeTensorsFormatException(where + ": shape is too large", e);
-        }
-        if (end - begin != expected) {
-            throw new SafeTensorsFormatException(
-                    where + ": " + dtype + " " + java.util.Arrays.toString(shape) + " needs " + expected
-                            + " bytes but data_offsets " + offsetsNode + " give " + (end - begin));
-        }
-        return new Entry(name, dtype, shape, begin, end);
+        return new SafeTensors(tensors, header.metadata);
     }
 
     /** Returns the bytes of this checkpoint in the safetensors format. */
     public byte[] toBytes() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            writeTo(out);
+        } catch (IOException e) {
+            throw new IllegalStateException("writing to memory failed", e);
+        }
+        return out.toByteArray();
+    }
+
+    /**
+     * Writes this checkpoint in the safetensors format to {@code out}.
+     *
+     * @throws IllegalStateException if the header would exceed the 100,000,000 bytes readers accept
+     */
+    public void writeTo(OutputStream out) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode meta = header.putObject(METADATA_KEY);
@@ -246,44 +139,25 @@ public final class SafeTensors {
             node.putArray("data_offsets").add(offset).add(offset + t.byteSize());
             offset += t.byteSize();
         }
-        byte[] json;
-        try {
-            json = JSON.writeValueAsBytes(header);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot serialise the header", e);
-        }
+        byte[] json = JSON.writeValueAsBytes(header);
         int padded = (json.length + 7) / 8 * 8;
-        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
-        out.putLong(padded);
-        out.put(json);
+        if (padded > Header.MAX_HEADER_BYTES) {
+            throw new IllegalStateException("the header would be " + padded + " bytes, more than the "
+                    + Header.MAX_HEADER_BYTES + " safetensors readers accept");
+        }
+        ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+        out.write(length.array());
+        out.write(json);
         for (int i = json.length; i < padded; i++) {
-            out.put((byte) ' ');
+            out.write(' ');
         }
         for (Tensor t : tensors.values()) {
-            out.put(t.bytes());
+            t.writeTo(out);
         }
-        return out.array();
     }
 
     /** Writes this checkpoint to {@code file} atomically (a temporary file, then a rename). */
     public void write(Path file) throws IOException {
-        byte[] bytes = toBytes();
-        AtomicFiles.write(file, out -> out.write(bytes));
-    }
-
-    private static final class Entry {
-        final String name;
-        final DType dtype;
-        final long[] shape;
-        final long begin;
-        final long end;
-
-        Entry(String name, DType dtype, long[] shape, long begin, long end) {
-            this.name = name;
-            this.dtype = dtype;
-            this.shape = shape;
-            this.begin = begin;
-            this.end = end;
-        }
+        AtomicFiles.write(file, this::writeTo);
     }
 }

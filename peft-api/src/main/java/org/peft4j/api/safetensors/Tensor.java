@@ -17,13 +17,24 @@ public final class Tensor {
     private Tensor(DType dtype, long[] shape, byte[] data) {
         this.dtype = Objects.requireNonNull(dtype, "dtype");
         this.shape = shape.clone();
-        long count = elementCount(this.shape);
-        if (count * dtype.byteSize() != data.length) {
+        long needed;
+        try {
+            elementCount(this.shape);
+            needed = byteCount(dtype, this.shape);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        if (needed != data.length) {
             throw new IllegalArgumentException(
-                    "a " + dtype + " tensor of shape " + Arrays.toString(shape) + " needs "
-                            + count * dtype.byteSize() + " bytes, got " + data.length);
+                    "a " + dtype + " tensor of shape " + Arrays.toString(shape) + " needs " + needed + " bytes, got "
+                            + data.length);
         }
         this.data = data;
+    }
+
+    /** Wraps bytes this package has just read and hands to nobody else (not copied). */
+    static Tensor wrap(DType dtype, long[] shape, byte[] littleEndianData) {
+        return new Tensor(dtype, shape, littleEndianData);
     }
 
     /**
@@ -74,6 +85,11 @@ public final class Tensor {
     /** Returns the number of data bytes. */
     public int byteSize() {
         return data.length;
+    }
+
+    /** Writes the raw data to {@code out}. */
+    void writeTo(java.io.OutputStream out) throws java.io.IOException {
+        out.write(data);
     }
 
     /** Returns the raw data as a read-only little-endian buffer. */
@@ -185,7 +201,7 @@ public final class Tensor {
         }
         float[] values = toFloatArray();
         ByteBuffer buffer =
-                ByteBuffer.allocate(values.length * target.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+                ByteBuffer.allocate(values.length * (target.bitSize() / 8)).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             switch (target) {
                 case F32:
@@ -207,15 +223,123 @@ public final class Tensor {
         return new Tensor(target, shape, buffer.array());
     }
 
+    /**
+     * Returns the index of the first element that is NaN or infinite, or -1 if every element is
+     * finite (always -1 for integer types and for the 4- and 6-bit types, which encode neither).
+     */
+    public long firstNonFinite() {
+        ByteBuffer b = bytes();
+        int n = data.length;
+        switch (dtype) {
+            case F32:
+            case C64:
+                for (int i = 0; i < n; i += 4) {
+                    if ((b.getInt(i) & 0x7f800000) == 0x7f800000) {
+                        return dtype == DType.C64 ? i / 8 : i / 4;
+                    }
+                }
+                return -1;
+            case F64:
+                for (int i = 0; i < n; i += 8) {
+                    if ((b.getLong(i) & 0x7ff0000000000000L) == 0x7ff0000000000000L) {
+                        return i / 8;
+                    }
+                }
+                return -1;
+            case F16:
+            case BF16:
+                int mask = dtype == DType.F16 ? 0x7c00 : 0x7f80;
+                for (int i = 0; i < n; i += 2) {
+                    if ((b.getShort(i) & mask) == mask) {
+                        return i / 2;
+                    }
+                }
+                return -1;
+            case F8_E5M2:
+            case F8_E4M3:
+            case F8_E4M3FNUZ:
+            case F8_E5M2FNUZ:
+            case F8_E8M0:
+                for (int i = 0; i < n; i++) {
+                    if (isNonFiniteFp8(dtype, data[i] & 0xff)) {
+                        return i;
+                    }
+                }
+                return -1;
+            default:
+                return -1;
+        }
+    }
+
+    /** The FP8 encodings of NaN and infinity (E5M2 has both; the others only NaN). */
+    private static boolean isNonFiniteFp8(DType type, int bits) {
+        switch (type) {
+            case F8_E5M2:
+                return (bits & 0x7c) == 0x7c;
+            case F8_E4M3:
+                return (bits & 0x7f) == 0x7f;
+            case F8_E8M0:
+                return bits == 0xff;
+            default: // the FNUZ variants: negative zero's bit pattern is their only NaN
+                return bits == 0x80;
+        }
+    }
+
+    /**
+     * Returns the number of elements a shape holds. A zero anywhere gives zero, whatever the other
+     * dimensions are.
+     *
+     * @throws IllegalArgumentException if a dimension is negative
+     * @throws ArithmeticException if the count does not fit in a long
+     */
     static long elementCount(long[] shape) {
         long count = 1;
+        boolean empty = false;
         for (long d : shape) {
             if (d < 0) {
                 throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
             }
+            empty |= d == 0;
+        }
+        if (empty) {
+            return 0;
+        }
+        for (long d : shape) {
             count = Math.multiplyExact(count, d);
         }
         return count;
+    }
+
+    /**
+     * Returns the bytes a tensor of this type and shape takes, computed as the reference
+     * implementation's {@code Metadata::validate} does (safetensors/src/tensor.rs, lines 642-662 at
+     * commit 24b0b28): the dimensions multiplied in order as unsigned 64-bit numbers, then by the
+     * element's bits, each step checked for overflow, and the bits a whole number of bytes.
+     *
+     * @throws ArithmeticException if a product overflows 64 bits, or the bits are not whole bytes
+     */
+    static long byteCount(DType dtype, long[] shape) {
+        long elements = 1;
+        for (long d : shape) {
+            elements = multiplyUnsigned(elements, d, shape);
+        }
+        long bits = multiplyUnsigned(elements, dtype.bitSize(), shape);
+        if (Long.remainderUnsigned(bits, 8) != 0) {
+            throw new ArithmeticException("a " + dtype + " tensor of shape " + Arrays.toString(shape)
+                    + " does not end on a byte boundary (" + Long.toUnsignedString(bits) + " bits)");
+        }
+        long bytes = Long.divideUnsigned(bits, 8);
+        if (bytes < 0) {
+            throw new ArithmeticException("shape " + Arrays.toString(shape) + " is too large");
+        }
+        return bytes;
+    }
+
+    private static long multiplyUnsigned(long a, long b, long[] shape) {
+        if (b < 0 || a != 0 && Long.compareUnsigned(b, Long.divideUnsigned(-1L, a)) > 0) {
+            throw new ArithmeticException("shape " + Arrays.toString(shape) + " overflows 64 bits");
+        }
+        return a * b;
     }
 
     @Override

@@ -39,9 +39,10 @@ class AdapterCheckpointTest {
 
     @Test
     void aMissingFileIsNamed() throws IOException {
-        sample(1).save(dir);
-        Files.delete(dir.resolve("adapter_config.json"));
-        assertThatThrownBy(() -> AdapterCheckpoint.load(dir))
+        Path adapter = dir.resolve("adapter");
+        sample(1).save(adapter);
+        Files.delete(adapter.resolve("adapter_config.json"));
+        assertThatThrownBy(() -> AdapterCheckpoint.load(adapter))
                 .isInstanceOf(AdapterFormatException.class)
                 .hasMessageContaining("adapter_config.json does not exist");
     }
@@ -62,14 +63,19 @@ class AdapterCheckpointTest {
 
     @Test
     void savingOverAnAdapterReplacesBothFilesAndLeavesNoTemporaryFile() throws IOException {
-        sample(1).save(dir);
-        sample(5).save(dir);
-        assertThat(AdapterCheckpoint.load(dir)).isEqualTo(sample(5));
+        Path adapter = dir.resolve("adapter");
+        sample(1).save(adapter);
+        sample(5).save(adapter);
+        assertThat(AdapterCheckpoint.load(adapter)).isEqualTo(sample(5));
         // saved files are readable by others, as files written any other way are
         assertThat(java.nio.file.attribute.PosixFilePermissions.toString(
-                Files.getPosixFilePermissions(dir.resolve(AdapterCheckpoint.WEIGHTS_FILE)))).isEqualTo("rw-r--r--");
+                Files.getPosixFilePermissions(adapter.resolve(AdapterCheckpoint.WEIGHTS_FILE)))).isEqualTo("rw-r--r--");
+        try (Stream<Path> files = Files.list(adapter)) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(AdapterCheckpoint.CONFIG_FILE, AdapterCheckpoint.WEIGHTS_FILE);
+        }
         try (Stream<Path> files = Files.list(dir)) {
-            assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("adapter", ".adapter.lock");
         }
     }
 }

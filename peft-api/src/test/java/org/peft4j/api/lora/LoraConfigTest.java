@@ -34,11 +34,11 @@ class LoraConfigTest {
         assertThatThrownBy(() -> LoraConfig.builder().targetModules().build())
                 .hasMessageContaining("target_modules must name at least one module");
         assertThatThrownBy(() -> LoraConfig.builder().targetModulesRegex("(unclosed").build())
-                .hasMessageContaining("target_modules is not a valid regular expression");
+                .hasMessageContaining("target_modules: \"(unclosed\" is not a regular expression");
         assertThatThrownBy(() -> LoraConfig.builder().targetModules("q").rankPattern("q", 0).build())
-                .hasMessageContaining("rank_pattern[q] must be a positive integer");
+                .hasMessageContaining("rank_pattern[\"q\"] must be a positive integer");
         assertThatThrownBy(() -> LoraConfig.builder().targetModules("q").alphaPattern("q", Float.NaN).build())
-                .hasMessageContaining("alpha_pattern[q]");
+                .hasMessageContaining("alpha_pattern[\"q\"]");
     }
 
     @Test
