@@ -27,6 +27,9 @@ public interface PeftConfig {
     /** Returns a copy of this config with {@code inference_mode} set as given. */
     PeftConfig withInferenceMode(boolean inferenceMode);
 
+    /** Returns a copy of this config with {@code task_type} set as given. */
+    PeftConfig withTaskType(TaskType taskType);
+
     /** Returns a copy of this config with {@code modules_to_save} replaced by {@code modules}. */
     PeftConfig withModulesToSave(java.util.List<String> modules);
 }

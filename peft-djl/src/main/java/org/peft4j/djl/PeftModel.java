@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -106,6 +107,9 @@ public final class PeftModel {
     public AttachedAdapter loadAdapter(AdapterCheckpoint checkpoint, String name, String source) {
         checkNewName(name);
         try {
+            if (block instanceof TaskModel task) {
+                task.checkHeadMetadata(checkpoint.metadata());
+            }
             return activate(attach(name, checkpoint.config(), checkpoint.tensors()));
         } catch (AdapterFormatException e) {
             throw new AdapterFormatException(source + ": " + e.getMessage(), e);
@@ -114,7 +118,8 @@ public final class PeftModel {
         }
     }
 
-    private AttachedAdapter attach(String name, PeftConfig config, Map<String, Tensor> saved) {
+    private AttachedAdapter attach(String name, PeftConfig given, Map<String, Tensor> saved) {
+        PeftConfig config = forTask(given);
         if (config instanceof LoraConfig) {
             return LoraInjector.attach(block, name, (LoraConfig) config, saved);
         } else if (config instanceof PromptTuningConfig) {
@@ -123,6 +128,25 @@ public final class PeftModel {
             return PrefixTuningInjector.attach(block, name, (PrefixTuningConfig) config, saved);
         }
         throw new IllegalArgumentException("no DJL implementation of " + config.getClass().getName());
+    }
+
+    /**
+     * On a {@link TaskModel}, the config with the model's task type and its head modules among
+     * {@code modules_to_save}, as Hugging Face PEFT's task model classes complete a config.
+     *
+     * @throws IllegalArgumentException if the config names another task
+     */
+    private PeftConfig forTask(PeftConfig config) {
+        if (!(block instanceof TaskModel task)) {
+            return config;
+        }
+        if (config.taskType() != null && config.taskType() != task.taskType()) {
+            throw new IllegalArgumentException("the adapter is for task_type " + config.taskType() + " but the model is a "
+                    + task.taskType() + " model (" + block.getClass().getSimpleName() + ")");
+        }
+        java.util.LinkedHashSet<String> modules = new java.util.LinkedHashSet<>(config.modulesToSave());
+        modules.addAll(task.headModules());
+        return config.withTaskType(task.taskType()).withModulesToSave(List.copyOf(modules));
     }
 
     private AttachedAdapter activate(AttachedAdapter adapter) {
@@ -361,7 +385,8 @@ public final class PeftModel {
     /** An adapter as {@link #saveAdapter(Path, String)} would write it, in memory. */
     public AdapterCheckpoint checkpoint(String name) {
         AttachedAdapter adapter = require(name);
-        return new AdapterCheckpoint(adapter.config().withInferenceMode(true), adapter.stateDict());
+        Map<String, String> metadata = block instanceof TaskModel task ? task.headMetadata() : Map.of();
+        return new AdapterCheckpoint(adapter.config().withInferenceMode(true), adapter.stateDict(), metadata);
     }
 
     @Override

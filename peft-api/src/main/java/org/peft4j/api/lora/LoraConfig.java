@@ -116,6 +116,11 @@ public record LoraConfig(
     }
 
     @Override
+    public LoraConfig withTaskType(TaskType taskType) {
+        return toBuilder().taskType(taskType).build();
+    }
+
+    @Override
     public LoraConfig withModulesToSave(List<String> modules) {
         return toBuilder().modulesToSave(modules.toArray(new String[0])).build();
     }

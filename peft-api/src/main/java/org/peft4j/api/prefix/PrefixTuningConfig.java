@@ -59,7 +59,9 @@ public record PrefixTuningConfig(
 
     /** Returns a copy with the model's dimensions recorded, as they are when the adapter is attached. */
     public PrefixTuningConfig withModelDimensions(int tokenDim, int numLayers, int numAttentionHeads) {
-        return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
+        // encoder_hidden_size defaults to token_dim, as PEFT's _prepare_prompt_learning_config fills it
+        return new PrefixTuningConfig(numVirtualTokens, prefixProjection,
+                encoderHiddenSize != null ? encoderHiddenSize : tokenDim, tokenDim, numLayers,
                 numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
@@ -73,6 +75,12 @@ public record PrefixTuningConfig(
     public PrefixTuningConfig withModulesToSave(List<String> modules) {
         return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
                 numAttentionHeads, modules, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
+    @Override
+    public PrefixTuningConfig withTaskType(TaskType taskType) {
+        return new PrefixTuningConfig(numVirtualTokens, prefixProjection, encoderHiddenSize, tokenDim, numLayers,
+                numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
     /** A builder of {@link PrefixTuningConfig}. */

@@ -66,6 +66,12 @@ public record PromptTuningConfig(
                 tokenDim, numLayers, numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
+    /** Returns a copy with {@code tokenizer_name_or_path} set as given. */
+    public PromptTuningConfig withTokenizerNameOrPath(String tokenizerNameOrPath) {
+        return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
+                tokenDim, numLayers, numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
     @Override
     public PromptTuningConfig withInferenceMode(boolean inferenceMode) {
         return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
@@ -76,6 +82,12 @@ public record PromptTuningConfig(
     public PromptTuningConfig withModulesToSave(List<String> modules) {
         return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
                 tokenDim, numLayers, numAttentionHeads, modules, taskType, baseModelNameOrPath, inferenceMode);
+    }
+
+    @Override
+    public PromptTuningConfig withTaskType(TaskType taskType) {
+        return new PromptTuningConfig(numVirtualTokens, promptTuningInit, promptTuningInitText, tokenizerNameOrPath,
+                tokenDim, numLayers, numAttentionHeads, modulesToSave, taskType, baseModelNameOrPath, inferenceMode);
     }
 
     /** A builder of {@link PromptTuningConfig}. */

@@ -19,6 +19,8 @@ import java.nio.file.Path;
  * @param layerNormEps {@code layer_norm_eps}
  * @param hiddenDropoutProb {@code hidden_dropout_prob}, applied while training
  * @param attentionProbsDropoutProb {@code attention_probs_dropout_prob}, applied while training
+ * @param classifierDropout {@code classifier_dropout}: the dropout before a classification head
+ *     while training; null means {@code hidden_dropout_prob}, as in Hugging Face
  */
 public record BertConfig(
         int vocabSize,
@@ -30,7 +32,8 @@ public record BertConfig(
         int typeVocabSize,
         float layerNormEps,
         float hiddenDropoutProb,
-        float attentionProbsDropoutProb) {
+        float attentionProbsDropoutProb,
+        Float classifierDropout) {
 
     /** Validates every field. */
     public BertConfig {
@@ -50,6 +53,25 @@ public record BertConfig(
         }
         probability("hidden_dropout_prob", hiddenDropoutProb);
         probability("attention_probs_dropout_prob", attentionProbsDropoutProb);
+        if (classifierDropout != null) {
+            probability("classifier_dropout", classifierDropout);
+        }
+    }
+
+    /** An architecture without {@code classifier_dropout}: heads use {@code hidden_dropout_prob}. */
+    public BertConfig(int vocabSize, int hiddenSize, int numHiddenLayers, int numAttentionHeads, int intermediateSize,
+            int maxPositionEmbeddings, int typeVocabSize, float layerNormEps, float hiddenDropoutProb,
+            float attentionProbsDropoutProb) {
+        this(vocabSize, hiddenSize, numHiddenLayers, numAttentionHeads, intermediateSize, maxPositionEmbeddings,
+                typeVocabSize, layerNormEps, hiddenDropoutProb, attentionProbsDropoutProb, null);
+    }
+
+    /**
+     * The dropout before a classification head: {@code classifier_dropout}, or
+     * {@code hidden_dropout_prob} without it ({@code BertForSequenceClassification.__init__}).
+     */
+    public float headDropout() {
+        return classifierDropout != null ? classifierDropout : hiddenDropoutProb;
     }
 
     private static void positive(String key, int value) {
@@ -106,7 +128,8 @@ public record BertConfig(
                     root.has("type_vocab_size") ? requiredInt(root, "type_vocab_size", file) : 2,
                     (float) root.path("layer_norm_eps").asDouble(1e-12),
                     (float) root.path("hidden_dropout_prob").asDouble(0.1),
-                    (float) root.path("attention_probs_dropout_prob").asDouble(0.1));
+                    (float) root.path("attention_probs_dropout_prob").asDouble(0.1),
+                    root.path("classifier_dropout").isNumber() ? (float) root.get("classifier_dropout").asDouble() : null);
         } catch (IllegalArgumentException e) {
             throw e.getMessage().startsWith(file.toString()) ? e : new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }

@@ -39,11 +39,14 @@ public final class BertEmbeddings extends AbstractBlock {
 
     /**
      * Embeds token ids [B, T] with their token types [B, T] (null: all type 0), after the prompt
-     * embeddings [1, n, H] of prompt-tuning if they are given (type 0, positions 0 to n - 1).
+     * embeddings [1, n, H] of prompt-tuning if they are given (type 0, positions 0 to n - 1), the
+     * first position numbered {@code positionOffset} (the number of prefix-tuning's cached
+     * positions, as transformers numbers tokens after {@code past_key_values}).
      *
-     * @throws IllegalArgumentException if n + T exceeds the position table
+     * @throws IllegalArgumentException if the positions run past the position table
      */
-    NDArray embed(ParameterStore ps, NDArray ids, NDArray tokenTypes, NDArray prompts, boolean training) {
+    NDArray embed(ParameterStore ps, NDArray ids, NDArray tokenTypes, NDArray prompts, int positionOffset,
+            boolean training) {
         NDManager manager = ids.getManager();
         NDArray types = tokenTypes != null ? tokenTypes.toType(DataType.INT64, false) : manager.zeros(ids.getShape(), DataType.INT64);
         NDArray words = wordEmbeddings.lookup(ps, ids.toType(DataType.INT64, false), training);
@@ -54,12 +57,14 @@ public final class BertEmbeddings extends AbstractBlock {
             types = manager.zeros(new Shape(batch, p.get(1)), DataType.INT64).concat(types, 1);
         }
         long length = words.getShape().get(1);
-        if (length > positionEmbeddings.rows()) {
-            throw new IllegalArgumentException("a sequence of " + length + " tokens"
-                    + (prompts != null ? " (virtual tokens included)" : "") + " is longer than the position table ("
-                    + positionEmbeddings.rows() + " positions); truncate the input to at most " + positionEmbeddings.rows());
+        if (positionOffset + length > positionEmbeddings.rows()) {
+            long room = positionEmbeddings.rows() - positionOffset - (prompts != null ? prompts.getShape().get(1) : 0);
+            throw new IllegalArgumentException("a sequence of " + (positionOffset + length) + " tokens"
+                    + (prompts != null || positionOffset > 0 ? " (virtual tokens included)" : "")
+                    + " is longer than the position table (" + positionEmbeddings.rows()
+                    + " positions); truncate the input to at most " + room + " tokens");
         }
-        NDArray positions = manager.arange(0, (int) length).toType(DataType.INT64, false);
+        NDArray positions = manager.arange(positionOffset, positionOffset + (int) length).toType(DataType.INT64, false);
         NDArray sum = words
                 .add(tokenTypeEmbeddings.lookup(ps, types, training))
                 .add(positionEmbeddings.lookup(ps, positions, training));
@@ -69,7 +74,7 @@ public final class BertEmbeddings extends AbstractBlock {
 
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        return new NDList(embed(ps, inputs.get(0), inputs.size() > 1 ? inputs.get(1) : null, null, training));
+        return new NDList(embed(ps, inputs.get(0), inputs.size() > 1 ? inputs.get(1) : null, null, 0, training));
     }
 
     @Override

@@ -33,6 +33,10 @@ public final class BertLoader {
     /** Key prefixes that Hugging Face task models put before the encoder's own names. */
     private static final List<String> PREFIXES = List.of("bert.", "roberta.", "model.", "encoder_model.");
     private static final Pattern LAYER = Pattern.compile("encoder\\.layer\\.(\\d+)\\..*");
+    private static final String POOLER_WEIGHT = "pooler.dense.weight";
+    private static final String POOLER_BIAS = "pooler.dense.bias";
+    /** Hugging Face's {@code initializer_range} default, the spread of a new pooler's weights. */
+    private static final float INITIALIZER_RANGE = 0.02f;
 
     private BertLoader() {}
 
@@ -219,12 +223,19 @@ public final class BertLoader {
         return t;
     }
 
-    /** Creates the model and fills every parameter from {@code tensors}, checking names and shapes first. */
+    /**
+     * Creates the model and fills every parameter from {@code tensors}, checking names and shapes
+     * first. The pooler is optional: without {@code pooler.dense.*} it starts as a new one.
+     */
     private static BertModel build(BertConfig config, Map<String, Tensor> tensors, String source, NDManager manager) {
         BertModel model = new BertModel(config);
         Map<String, Parameter> parameters = StateDicts.namedParameters(model);
+        boolean pretrainedPooler = tensors.containsKey(POOLER_WEIGHT) || tensors.containsKey(POOLER_BIAS);
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            if (!pretrainedPooler && e.getKey().startsWith("pooler.")) {
+                continue;
+            }
             Tensor t = tensors.get(e.getKey());
             long[] expected = expectedShape(e.getKey(), config);
             if (t == null) {
@@ -249,8 +260,14 @@ public final class BertLoader {
         }
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
-            e.getValue().getArray().set(tensors.get(e.getKey()).toFloatArray());
+            if (pretrainedPooler || !e.getKey().startsWith("pooler.")) {
+                e.getValue().getArray().set(tensors.get(e.getKey()).toFloatArray());
+            }
         }
+        if (!pretrainedPooler) {
+            model.pooler().initializeFresh(manager, INITIALIZER_RANGE);
+        }
+        model.setPretrainedPooler(pretrainedPooler);
         return model;
     }
 

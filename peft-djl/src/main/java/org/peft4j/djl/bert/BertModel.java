@@ -15,20 +15,28 @@ import org.peft4j.djl.VirtualTokenBlock;
 import org.peft4j.djl.VirtualTokenHost;
 
 /**
- * A BERT-family encoder built from DJL blocks that reproduces Hugging Face's {@code BertModel}
- * (without the pooler): post-LayerNorm layers, exact erf GELU, absolute position and token-type
- * embeddings, any sequence length up to the position table, and an attention mask. Its module
- * paths are Hugging Face's ({@code embeddings.word_embeddings},
- * {@code encoder.layer.0.attention.self.query}, ...), so {@code target_modules} and adapter keys
- * carry over unchanged.
+ * A BERT-family encoder built from DJL blocks that reproduces Hugging Face's {@code BertModel}:
+ * post-LayerNorm layers, exact erf GELU, absolute position and token-type embeddings, any sequence
+ * length up to the position table, an attention mask, and the pooler. Its module paths are Hugging
+ * Face's ({@code embeddings.word_embeddings}, {@code encoder.layer.0.attention.self.query},
+ * {@code pooler.dense}, ...), so {@code target_modules} and adapter keys carry over unchanged. A
+ * checkpoint without pooler weights (such as an ONNX export, which drops the unused pooler) gets
+ * a new pooler, initialized as Hugging Face initializes one; {@link #hasPretrainedPooler()} tells
+ * which.
  *
  * <p>Input: {@code input_ids} [B, T], then optionally {@code attention_mask} [B, T] (1 for real
  * tokens, 0 for padding; default all ones) and {@code token_type_ids} [B, T] (default zeros).
  * Output: {@code last_hidden_state} [B, T, hidden]. Load pretrained weights with
  * {@link BertLoader}.
  *
- * <p>It accepts prompt- and prefix-tuning as a {@link VirtualTokenHost}; the virtual tokens'
- * positions are left out of the output, so it stays [B, T, hidden].
+ * <p>It accepts prompt- and prefix-tuning as a {@link VirtualTokenHost}, with Hugging Face PEFT's
+ * semantics: a prompt's n vectors go before the word embeddings at positions 0 to n - 1 (token
+ * type 0), the real tokens follow at positions n to n + T - 1, and {@link #pooledOutput} pools the
+ * first virtual token; prefixes extend every layer's keys and values, and the real tokens sit at
+ * positions n to n + T - 1 as transformers numbers them after n cached positions
+ * ({@code BertEmbeddings.forward}: {@code position_ids[:, past_key_values_length : seq_length +
+ * past_key_values_length]}). {@link #encode} leaves the virtual tokens' positions out, so its
+ * output stays [B, T, hidden].
  */
 public final class BertModel extends AbstractBlock implements VirtualTokenHost {
     /** Added to attention scores at padded positions, as Hugging Face does (the float minimum). */
@@ -37,6 +45,8 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
     private final BertConfig config;
     private final BertEmbeddings embeddings;
     private final BertEncoder encoder;
+    private final BertPooler pooler;
+    private boolean pretrainedPooler;
     private VirtualTokenBlock virtualTokens;
 
     /** Creates an encoder with the given architecture; initialize or load it before use. */
@@ -44,6 +54,7 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
         this.config = config;
         embeddings = addChildBlock("embeddings", new BertEmbeddings(config));
         encoder = addChildBlock("encoder", new BertEncoder(config));
+        pooler = addChildBlock("pooler", new BertPooler(config.hiddenSize()));
     }
 
     /** Returns the architecture. */
@@ -59,6 +70,21 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
     /** Returns the encoder block. */
     public BertEncoder encoder() {
         return encoder;
+    }
+
+    /** Returns the pooler. */
+    public BertPooler pooler() {
+        return pooler;
+    }
+
+    /** Returns whether the pooler's weights came from the checkpoint, rather than being new. */
+    public boolean hasPretrainedPooler() {
+        return pretrainedPooler;
+    }
+
+    /** Records whether the pooler's weights came from the checkpoint ({@link BertLoader} sets it). */
+    void setPretrainedPooler(boolean pretrained) {
+        this.pretrainedPooler = pretrained;
     }
 
     @Override
@@ -99,12 +125,31 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
     }
 
     /**
-     * Computes {@code last_hidden_state} [B, T, hidden].
+     * Computes {@code last_hidden_state} [B, T, hidden] of the real tokens.
      *
      * @param attentionMask [B, T], or null for no padding
      * @param tokenTypeIds [B, T], or null for all zeros
      */
     public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
+            boolean training) {
+        NDArray out = hiddenStates(ps, inputIds, attentionMask, tokenTypeIds, training);
+        VirtualTokenBlock v = virtualTokens;
+        return v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT
+                ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens()))
+                : out;
+    }
+
+    /**
+     * Computes Hugging Face's {@code pooler_output} [B, hidden]: the pooler on the first position of
+     * the sequence the layers saw, which under prompt-tuning is the first virtual token.
+     */
+    public NDArray pooledOutput(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
+            boolean training) {
+        return pooler.pool(ps, hiddenStates(ps, inputIds, attentionMask, tokenTypeIds, training), training);
+    }
+
+    /** The last layer's output for every position the layers saw, a prompt's virtual tokens included. */
+    private NDArray hiddenStates(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
             boolean training) {
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
@@ -114,7 +159,8 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
         VirtualTokenBlock v = virtualTokens;
         boolean prompt = v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT;
         NDArray tokens = v == null ? null : virtualTokenInput(v, ps, inputIds, training);
-        NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, prompt ? tokens : null, training);
+        int positionOffset = v != null && !prompt ? v.numVirtualTokens() : 0;
+        NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, prompt ? tokens : null, positionOffset, training);
         NDArray mask = attentionMask != null
                 ? attentionMask.toType(DataType.FLOAT32, false)
                 : manager.ones(shape, DataType.FLOAT32);
@@ -123,8 +169,7 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
         }
         NDArray prefixes = v != null && !prompt ? tokens : null;
         NDArray additive = mask.neg().add(1f).mul(MASKED).reshape(shape.get(0), 1, 1, mask.getShape().get(1));
-        NDArray out = encoder.apply(ps, hidden, additive, prefixes, training);
-        return prompt ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens())) : out;
+        return encoder.apply(ps, hidden, additive, prefixes, training);
     }
 
     /**
@@ -161,5 +206,6 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
     protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
         embeddings.initialize(manager, dataType, inputShapes[0]);
         encoder.initialize(manager, dataType, inputShapes[0].add(config.hiddenSize()));
+        pooler.initialize(manager, dataType, inputShapes[0].add(config.hiddenSize()));
     }
 }

@@ -10,32 +10,52 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.peft4j.api.TaskType;
+import org.peft4j.djl.TaskModel;
 
 /**
- * A sequence classifier: a {@link BertModel} under the path {@code bert}, pooling, dropout while
- * training, and a linear head under the path {@code classifier}, as Hugging Face's
- * {@code BertForSequenceClassification} names them. Give {@code modules_to_save: ["classifier"]}
- * to train the head with an adapter and save it alongside.
+ * A sequence classifier with Hugging Face's module paths and, by default, the computation of
+ * {@code BertForSequenceClassification}: the encoder under {@code bert} (with its pooler,
+ * {@code bert.pooler.dense}), dropout while training, and a linear head {@code classifier}. The
+ * head is {@link ClassifierHead#POOLER} (what Python runs) or {@link ClassifierHead#MEAN_POOLING}
+ * (sentence-transformers' mean pooling, then the linear head).
  *
- * <p>Input: as {@link BertModel}. Output: logits [B, labels].
+ * <p>As a {@link TaskModel} it gives adapters {@code task_type: SEQ_CLS} and trains and saves
+ * {@code classifier} with every adapter, as PEFT does; with the pooler head on an encoder whose
+ * checkpoint had no pooler weights (such as the bundled all-MiniLM-L6-v2 export), the new pooler
+ * trains and is saved with the adapter too ({@code modules_to_save: ["classifier", "pooler"]}),
+ * so that Python loads it instead of a random one. The head's name is recorded in the adapter's
+ * metadata ({@value #HEAD_METADATA}), and an adapter trained on the other head is refused.
+ *
+ * <p>Input: as {@link BertModel}. Output: logits [B, labels]; one label makes a regressor, as
+ * Hugging Face's {@code num_labels=1} does.
  */
-public final class BertSequenceClassifier extends AbstractBlock {
+public final class BertSequenceClassifier extends AbstractBlock implements TaskModel {
+    /** The safetensors metadata key that records the head an adapter was trained with. */
+    public static final String HEAD_METADATA = "peft4j_head";
+
     private final BertModel bert;
     private final Linear classifier;
-    private final Pooling pooling;
+    private final ClassifierHead head;
     private final int numLabels;
 
-    /**
-     * Puts a new head of {@code numLabels} outputs on {@code bert}; initialize the head before use.
-     * One output makes a regressor, as Hugging Face's {@code num_labels=1} does.
-     */
-    public BertSequenceClassifier(BertModel bert, int numLabels, Pooling pooling) {
+    /** Puts a new Hugging Face head of {@code numLabels} outputs on {@code bert} ({@link ClassifierHead#POOLER}). */
+    public BertSequenceClassifier(BertModel bert, int numLabels) {
+        this(bert, numLabels, ClassifierHead.POOLER);
+    }
+
+    /** Puts a new head of {@code numLabels} outputs on {@code bert}; initialize the head before use. */
+    public BertSequenceClassifier(BertModel bert, int numLabels, ClassifierHead head) {
         if (numLabels < 1) {
             throw new IllegalArgumentException("numLabels must be at least 1, got " + numLabels);
         }
         this.bert = addChildBlock("bert", bert);
         this.classifier = addChildBlock("classifier", Linear.builder().setUnits(numLabels).build());
-        this.pooling = pooling;
+        this.head = Objects.requireNonNull(head, "head");
         this.numLabels = numLabels;
     }
 
@@ -44,19 +64,24 @@ public final class BertSequenceClassifier extends AbstractBlock {
         return bert;
     }
 
+    /** Returns the linear head {@code classifier}. */
+    public Linear classifier() {
+        return classifier;
+    }
+
     /** Returns the number of labels. */
     public int numLabels() {
         return numLabels;
     }
 
-    /** Returns the pooling. */
-    public Pooling pooling() {
-        return pooling;
+    /** Returns how the encoder's output becomes logits. */
+    public ClassifierHead head() {
+        return head;
     }
 
     /**
-     * Initializes only the head (the encoder is already loaded), with DJL's default initializer
-     * for linear layers.
+     * Initializes only the linear head (the encoder is already loaded), with DJL's default
+     * initializer for linear layers.
      */
     public BertSequenceClassifier initializeHead(NDManager manager) {
         classifier.initialize(manager, DataType.FLOAT32, new Shape(1, bert.config().hiddenSize()));
@@ -64,11 +89,43 @@ public final class BertSequenceClassifier extends AbstractBlock {
     }
 
     @Override
+    public TaskType taskType() {
+        return TaskType.SEQ_CLS;
+    }
+
+    @Override
+    public List<String> headModules() {
+        List<String> modules = new ArrayList<>(List.of("classifier"));
+        if (head == ClassifierHead.POOLER && !bert.hasPretrainedPooler()) {
+            modules.add("pooler");
+        }
+        return modules;
+    }
+
+    @Override
+    public Map<String, String> headMetadata() {
+        return Map.of(HEAD_METADATA, head.recordedName());
+    }
+
+    @Override
+    public void checkHeadMetadata(Map<String, String> metadata) {
+        String recorded = metadata.get(HEAD_METADATA);
+        if (recorded != null && ClassifierHead.fromRecordedName(recorded) != head) {
+            throw new IllegalArgumentException("the adapter was trained with the " + recorded
+                    + " head; this classifier computes " + head.recordedName()
+                    + ": build it with ClassifierHead." + ClassifierHead.fromRecordedName(recorded).name());
+        }
+    }
+
+    @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray ids = inputs.get(0);
         NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
-        NDArray hidden = bert.encode(ps, inputs.get(0), mask, inputs.size() > 2 ? inputs.get(2) : null, training);
-        NDArray pooled = pooling.pool(hidden, mask);
-        float dropout = bert.config().hiddenDropoutProb();
+        NDArray types = inputs.size() > 2 ? inputs.get(2) : null;
+        NDArray pooled = head == ClassifierHead.POOLER
+                ? bert.pooledOutput(ps, ids, mask, types, training)
+                : Pooling.MEAN.pool(bert.encode(ps, ids, mask, types, training), mask);
+        float dropout = bert.config().headDropout();
         if (training && dropout > 0) {
             pooled = Dropout.dropout(pooled, dropout, true).singletonOrThrow();
         }

@@ -12,31 +12,40 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.peft4j.api.AtomicDirectory;
 import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.Excerpt;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.StateDicts;
 import org.peft4j.djl.TensorConversions;
 
 /**
- * A whole text classifier (encoder and head) as a Hugging Face model directory: {@code config.json}
- * with the architecture and {@code id2label}, and {@code model.safetensors} with the encoder's
- * weights under {@code bert.} and the head's under {@code classifier.}, as
- * {@code BertForSequenceClassification} names them. What {@code peft4j export} writes after merging
- * a LoRA adapter, and what it reads back.
+ * A whole text classifier as a Hugging Face model directory, the one
+ * {@code BertForSequenceClassification.save_pretrained} writes: {@code config.json} (the
+ * architecture, {@code architectures: ["BertForSequenceClassification"]}, {@code id2label} and
+ * {@code label2id}) and {@code model.safetensors} (the encoder under {@code bert.}, its pooler
+ * included, and the head under {@code classifier.}), plus any tokenizer files given. What
+ * {@code peft4j export} writes after merging a LoRA adapter, and what it and Python's
+ * {@code AutoModelForSequenceClassification.from_pretrained} read back.
  *
- * <p>One difference from Python's {@code BertForSequenceClassification}: this classifier pools the
- * tokens as {@code peft4j_pooling} says ({@code mean} or {@code cls}, without the pooler layer), so
- * Python code must pool {@code last_hidden_state} the same way before applying {@code classifier}.
+ * <p>With the {@link ClassifierHead#POOLER} head, Python computes exactly what peft4j computes. A
+ * {@link ClassifierHead#MEAN_POOLING} classifier is recorded as {@code "peft4j_head": "mean_pooling"}
+ * (a key transformers keeps but does not act on): in Python, mean-pool {@code last_hidden_state}
+ * under the attention mask and apply {@code classifier} to it instead of calling the model's head.
  */
 public final class ClassifierDirectory {
     /** The config file's name. */
     public static final String CONFIG = "config.json";
     /** The weights file's name. */
     public static final String WEIGHTS = "model.safetensors";
+    /** The config key that records a head other than Python's own. */
+    public static final String HEAD_KEY = "peft4j_head";
+    private static final String ARCHITECTURE = "BertForSequenceClassification";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ClassifierDirectory() {}
@@ -46,15 +55,32 @@ public final class ClassifierDirectory {
 
     /**
      * Writes {@code classifier} (whose layers are plain, e.g. after {@code mergeAndUnload}) with its
-     * label names into {@code directory}; each file is replaced atomically.
+     * label names into {@code directory} as one unit (see {@link AtomicDirectory}), together with
+     * {@code extraFiles} (such as the tokenizer's files, by file name).
      */
-    public static void save(BertSequenceClassifier classifier, List<String> labels, Path directory) throws IOException {
+    public static void save(BertSequenceClassifier classifier, List<String> labels, Path directory,
+            Map<String, byte[]> extraFiles) throws IOException {
         if (labels.size() != classifier.numLabels()) {
             throw new IllegalArgumentException(labels.size() + " label names for " + classifier.numLabels() + " outputs");
         }
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
+            tensors.put(e.getKey(), TensorConversions.toTensor(e.getValue().getArray()));
+        }
+        byte[] weights = new SafeTensors(tensors, SafeTensors.PT_METADATA).toBytes();
+        byte[] config = JSON.writeValueAsString(config(classifier, labels)).getBytes(StandardCharsets.UTF_8);
+        Map<String, AtomicFiles.Content> files = new LinkedHashMap<>();
+        extraFiles.forEach((name, bytes) -> files.put(name, out -> out.write(bytes)));
+        files.put(WEIGHTS, out -> out.write(weights));
+        files.put(CONFIG, out -> out.write(config));
+        AtomicDirectory.write(directory, files);
+    }
+
+    /** The {@code config.json} of a classifier, with every key {@code BertConfig} reads. */
+    private static ObjectNode config(BertSequenceClassifier classifier, List<String> labels) {
         BertConfig c = classifier.bert().config();
         ObjectNode config = JSON.createObjectNode();
-        config.putArray("architectures").add("BertForSequenceClassification");
+        config.putArray("architectures").add(ARCHITECTURE);
         config.put("model_type", "bert");
         config.put("vocab_size", c.vocabSize());
         config.put("hidden_size", c.hiddenSize());
@@ -66,69 +92,79 @@ public final class ClassifierDirectory {
         config.put("layer_norm_eps", c.layerNormEps());
         config.put("hidden_dropout_prob", c.hiddenDropoutProb());
         config.put("attention_probs_dropout_prob", c.attentionProbsDropoutProb());
+        if (c.classifierDropout() != null) {
+            config.put("classifier_dropout", c.classifierDropout());
+        }
         config.put("hidden_act", "gelu");
         config.put("position_embedding_type", "absolute");
+        config.put("pad_token_id", 0);
+        config.put("initializer_range", 0.02);
+        if (labels.size() == 1) {
+            config.put("problem_type", "regression");
+        }
         ObjectNode id2label = config.putObject("id2label");
         ObjectNode label2id = config.putObject("label2id");
         for (int i = 0; i < labels.size(); i++) {
             id2label.put(Integer.toString(i), labels.get(i));
             label2id.put(labels.get(i), i);
         }
-        config.put("peft4j_pooling", classifier.pooling().name().toLowerCase(java.util.Locale.ROOT));
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
-            tensors.put(e.getKey(), TensorConversions.toTensor(e.getValue().getArray()));
+        if (classifier.head() != ClassifierHead.POOLER) {
+            config.put(HEAD_KEY, classifier.head().recordedName());
         }
-        Files.createDirectories(directory);
-        byte[] weights = new SafeTensors(tensors, SafeTensors.PT_METADATA).toBytes();
-        byte[] configBytes = JSON.writeValueAsString(config).getBytes(StandardCharsets.UTF_8);
-        Path weightsTmp = AtomicFiles.writeTemporary(directory.resolve(WEIGHTS), out -> out.write(weights));
-        try {
-            Path configTmp = AtomicFiles.writeTemporary(directory.resolve(CONFIG), out -> out.write(configBytes));
-            AtomicFiles.commit(weightsTmp, directory.resolve(WEIGHTS));
-            AtomicFiles.commit(configTmp, directory.resolve(CONFIG));
-        } finally {
-            Files.deleteIfExists(weightsTmp);
-        }
+        return config;
     }
 
     /**
-     * Reads a directory written by {@link #save} (or by Python with {@code id2label} and a
-     * {@code classifier} head): the encoder, the head's weights and the label names.
+     * Reads a directory written by {@link #save} or by Python's {@code save_pretrained} of a
+     * {@code BertForSequenceClassification}: the encoder with its pooler, the head's weights and
+     * the label names ({@code id2label}).
      *
      * @throws IllegalArgumentException if a file or tensor is missing or does not fit the config
      */
     public static Loaded load(Path directory, NDManager manager) throws IOException {
         JsonNode config;
         try {
-            config = JSON.readTree(Files.readString(directory.resolve(CONFIG)));
+            config = JSON.readTree(Files.readString(directory.resolve(CONFIG), StandardCharsets.UTF_8));
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("not a model directory: " + e.getFile() + " does not exist", e);
         }
-        JsonNode id2label = config.path("id2label");
-        List<String> labels = new ArrayList<>();
-        for (int i = 0; id2label.has(Integer.toString(i)); i++) {
-            labels.add(id2label.get(Integer.toString(i)).asText());
-        }
+        List<String> labels = labels(config);
         if (labels.isEmpty()) {
             throw new IllegalArgumentException(directory.resolve(CONFIG) + ": no id2label; cannot tell the classes");
         }
-        Pooling pooling = Pooling.valueOf(config.path("peft4j_pooling").asText("cls").toUpperCase(java.util.Locale.ROOT));
+        ClassifierHead head = ClassifierHead.fromRecordedName(config.path(HEAD_KEY).asText("pooler"));
         BertModel bert = BertLoader.fromHuggingFace(directory, manager);
-        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), pooling).initializeHead(manager);
+        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), head).initializeHead(manager);
         Map<String, Tensor> tensors = SafeTensors.read(directory.resolve(WEIGHTS)).tensors();
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
             if (!e.getKey().startsWith("classifier.")) {
                 continue;
             }
             Tensor t = tensors.get(e.getKey());
-            if (t == null || t.elementCount() != e.getValue().getArray().size()) {
+            long[] expected = e.getValue().getArray().getShape().getShape();
+            if (t == null || !Arrays.equals(t.shape(), expected)) {
                 throw new IllegalArgumentException(directory.resolve(WEIGHTS) + ": the head tensor " + e.getKey()
-                        + (t == null ? " is missing" : " has shape " + java.util.Arrays.toString(t.shape()) + ", expected "
-                        + e.getValue().getArray().getShape()));
+                        + (t == null ? " is missing (is this a base model without a classification head?)"
+                                : " has shape " + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(expected)));
             }
             TensorConversions.copyInto(t, e.getValue().getArray());
         }
         return new Loaded(classifier, labels);
+    }
+
+    /** The label names of a Hugging Face {@code config.json}, by {@code id2label}; empty without it. */
+    public static List<String> labels(JsonNode config) {
+        JsonNode id2label = config.path("id2label");
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; id2label.has(Integer.toString(i)); i++) {
+            labels.add(id2label.get(Integer.toString(i)).asText());
+        }
+        if (labels.size() != id2label.size()) {
+            List<String> keys = new ArrayList<>();
+            id2label.fieldNames().forEachRemaining(keys::add);
+            throw new IllegalArgumentException("id2label must number its labels 0, 1, 2, ... without gaps; got keys "
+                    + Excerpt.quote(keys.toString()));
+        }
+        return labels;
     }
 }

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import org.peft4j.api.PeftType;
 import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
@@ -125,7 +126,7 @@ public final class LoraInjector {
     /** The modules to save and, unless bias is none, the trainable biases, keyed as PEFT saves them. */
     private static Map<String, Parameter> findSavedParameters(
             Map<String, ModuleTree.Node> nodes, Map<String, ModuleTree.Node> targets, LoraConfig config) {
-        Map<String, Parameter> out = SavedModules.find(nodes, config.modulesToSave());
+        Map<String, Parameter> out = SavedModules.find(nodes, config.modulesToSave(), PeftType.LORA);
         if (config.bias() != LoraBias.NONE) {
             for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
                 boolean wanted = config.bias() == LoraBias.ALL || targets.containsKey(e.getKey());

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import java.util.Map;
+import org.peft4j.api.PeftType;
 import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
@@ -40,7 +41,7 @@ public final class PrefixTuningInjector {
         PrefixTuningConfig filled = config.withModelDimensions(hidden, host.numLayers(), host.numAttentionHeads());
         int n = config.numVirtualTokens();
         long width = 2L * host.numLayers() * hidden;
-        SavedModules modules = SavedModules.capture(SavedModules.find(ModuleTree.nodes(root), config.modulesToSave()));
+        SavedModules modules = SavedModules.capture(SavedModules.find(ModuleTree.nodes(root), config.modulesToSave(), PeftType.PREFIX_TUNING));
         NDArray words = host.wordEmbeddings().getArray();
         NDManager manager = words.getManager();
         PrefixEncoder encoder;

@@ -11,7 +11,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.peft4j.api.PeftType;
 import org.peft4j.api.prompt.PromptTuningConfig;
+import org.peft4j.api.prompt.PromptTuningInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.ModuleTree;
@@ -46,7 +48,7 @@ public final class PromptTuningInjector {
         checkDimensions(host, config);
         PromptTuningConfig filled = config.withModelDimensions(host.hiddenSize(), host.numLayers(), host.numAttentionHeads());
         int n = config.numVirtualTokens();
-        SavedModules modules = SavedModules.capture(SavedModules.find(ModuleTree.nodes(root), config.modulesToSave()));
+        SavedModules modules = SavedModules.capture(SavedModules.find(ModuleTree.nodes(root), config.modulesToSave(), PeftType.PROMPT_TUNING));
         NDArray words = host.wordEmbeddings().getArray();
         NDManager manager = words.getManager();
         NDArray initial;
@@ -56,8 +58,28 @@ public final class PromptTuningInjector {
             modules.load(saved);
         } else {
             initial = initialTokens(config, words, tokenizer);
+            filled = withTokenizerName(filled);
         }
         return new DjlPromptAdapter(name, filled, host, new PromptEmbedding(initial), modules);
+    }
+
+    /**
+     * A new TEXT-init config names its tokenizer, because PEFT refuses TEXT init without
+     * {@code tokenizer_name_or_path} ({@code PromptTuningConfig.__post_init__} raises a
+     * ValueError, also when loading): the base model's name stands in for it, as the tokenizer
+     * comes with the base model.
+     *
+     * @throws IllegalArgumentException if neither name is set
+     */
+    private static PromptTuningConfig withTokenizerName(PromptTuningConfig config) {
+        if (config.promptTuningInit() != PromptTuningInit.TEXT || config.tokenizerNameOrPath() != null) {
+            return config;
+        }
+        if (config.baseModelNameOrPath() == null) {
+            throw new IllegalArgumentException("prompt_tuning_init TEXT needs tokenizer_name_or_path or"
+                    + " base_model_name_or_path: Python's PEFT refuses a TEXT-init adapter that names no tokenizer");
+        }
+        return config.withTokenizerNameOrPath(config.baseModelNameOrPath());
     }
 
     private static void checkDimensions(VirtualTokenHost host, PromptTuningConfig config) {

@@ -60,10 +60,11 @@ class BertLoaderTest {
     @Test
     void aHuggingFaceDirectoryLoadsTheSameModelAsTheOnnxExport(@TempDir Path dir) throws Exception {
         writeModelDirectory(dir, CONFIG, Map.of(
-                "bert.pooler.dense.weight", Tensor.ofFloats(new long[] {1}, new float[] {0}),
                 "bert.embeddings.position_ids", Tensor.ofLongs(new long[] {1}, new long[] {0})));
         BertModel loaded = BertLoader.fromHuggingFace(dir, manager);
         assertThat(loaded.config()).isEqualTo(fromOnnx.config());
+        assertThat(loaded.hasPretrainedPooler()).isTrue();
+        assertThat(fromOnnx.hasPretrainedPooler()).as("the ONNX export drops the unused pooler").isFalse();
         Map<String, Parameter> expected = StateDicts.namedParameters(fromOnnx);
         Map<String, Parameter> actual = StateDicts.namedParameters(loaded);
         assertThat(actual.keySet()).containsExactlyElementsOf(expected.keySet());
@@ -78,6 +79,24 @@ class BertLoaderTest {
             assertThat(loaded.encode(ps, in.get(0), in.get(1), in.get(2), false).toFloatArray())
                     .containsExactly(fromOnnx.encode(ps, in.get(0), in.get(1), in.get(2), false).toFloatArray());
         }
+    }
+
+    @Test
+    void aCheckpointWithoutPoolerWeightsGetsANewPoolerInitializedAsHuggingFaceDoes(@TempDir Path dir) throws Exception {
+        writeModelDirectory(dir, CONFIG, Map.of());
+        Map<String, Tensor> withoutPooler = new LinkedHashMap<>(SafeTensors.read(dir.resolve("model.safetensors")).tensors());
+        withoutPooler.keySet().removeIf(k -> k.startsWith("bert.pooler."));
+        new SafeTensors(withoutPooler, SafeTensors.PT_METADATA).write(dir.resolve("model.safetensors"));
+        BertModel loaded = BertLoader.fromHuggingFace(dir, manager);
+        assertThat(loaded.hasPretrainedPooler()).isFalse();
+        float[] w = loaded.pooler().dense().getParameters().get("weight").getArray().toFloatArray();
+        double sumSquares = 0;
+        for (float v : w) {
+            sumSquares += v * v;
+        }
+        // _init_weights: normal(0, initializer_range = 0.02) for the weight, zeros for the bias
+        assertThat(Math.sqrt(sumSquares / w.length)).isBetween(0.019, 0.021);
+        assertThat(loaded.pooler().dense().getParameters().get("bias").getArray().toFloatArray()).containsOnly(0f);
     }
 
     @Test

@@ -61,8 +61,10 @@ class VirtualTokensTest {
         // TEXT init copies the word embeddings of the init text's ids: the prompted model must then
         // compute exactly what the plain model computes on [init ids ; input], minus the first n positions
         long[] initIds = {7, 8, 9};
-        PeftModel peft = Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(5).initText("x").build(),
-                "default", text -> initIds);
+        PeftModel peft = Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(5).initText("x")
+                .baseModelNameOrPath("org/tiny-bert").build(), "default", text -> initIds);
+        // PEFT refuses a TEXT-init config without tokenizer_name_or_path: the base model's name stands in
+        assertThat(((PromptTuningConfig) peft.adapter("default").config()).tokenizerNameOrPath()).isEqualTo("org/tiny-bert");
         long[] input = {1, 20, 21, 22, 2};
         float[] prompted = encode(new long[][] {input}, new long[][] {{1, 1, 1, 1, 1}}).toFloatArray();
 
@@ -102,9 +104,11 @@ class VirtualTokensTest {
 
         Map<String, Parameter> p = StateDicts.namedParameters(model);
         NDArray prefixTable = manager.create(prefixes, new Shape(3, 64));
-        // embeddings, computed from the tables directly
+        // embeddings, computed from the tables directly; the real tokens sit at positions n to n + T - 1, as
+        // transformers numbers them after n cached positions (modeling_bert.py, BertEmbeddings.forward:
+        // position_ids[:, past_key_values_length : seq_length + past_key_values_length])
         NDArray h = rows(p, "embeddings.word_embeddings.weight", ids)
-                .add(rows(p, "embeddings.position_embeddings.weight", new long[] {0, 1, 2, 3, 4}))
+                .add(rows(p, "embeddings.position_embeddings.weight", new long[] {3, 4, 5, 6, 7}))
                 .add(rows(p, "embeddings.token_type_embeddings.weight", new long[] {0, 0, 0, 0, 0}));
         h = layerNorm(h, p, "embeddings.LayerNorm");
         for (int l = 0; l < 2; l++) {
@@ -146,6 +150,9 @@ class VirtualTokensTest {
         vocab.unload();
         assertThatThrownBy(() -> Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(4).initText("hi").build()))
                 .hasMessageContaining("prompt_tuning_init TEXT needs the model's tokenizer");
+        assertThatThrownBy(() -> Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(4).initText("hi").build(),
+                        "default", text -> new long[] {7}))
+                .hasMessageContaining("Python's PEFT refuses a TEXT-init adapter that names no tokenizer");
         assertThatThrownBy(() -> Peft.apply(new ai.djl.nn.SequentialBlock(),
                         PrefixTuningConfig.builder().numVirtualTokens(2).build()))
                 .hasMessageContaining("PREFIX_TUNING needs exactly one transformer block that implements VirtualTokenHost");

@@ -16,7 +16,7 @@ import org.peft4j.djl.bert.BertConfig;
 import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.Pooling;
+import org.peft4j.djl.bert.ClassifierHead;
 
 /** A tiny random encoder over MiniLM's real vocabulary, so that the real tokenizer and data fit; fast to train. */
 final class TinyClassifier {
@@ -38,7 +38,7 @@ final class TinyClassifier {
     static BertSequenceClassifier create(Model model, float dropout, int outputs) {
         BertModel encoder = new BertModel(new BertConfig(30522, 16, 1, 2, 32, 128, 2, 1e-12f, dropout, dropout));
         encoder.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
-        BertSequenceClassifier classifier = new BertSequenceClassifier(encoder, outputs, Pooling.MEAN)
+        BertSequenceClassifier classifier = new BertSequenceClassifier(encoder, outputs, ClassifierHead.MEAN_POOLING)
                 .initializeHead(model.getNDManager());
         model.setBlock(classifier);
         return classifier;

@@ -22,7 +22,6 @@ import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.tribuo.BytesMessage;
 import org.peft4j.tribuo.ModelReader;
@@ -156,7 +155,7 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
             Model model = Model.newInstance("peft4j-tribuo-text");
             try {
                 BertSequenceClassifier classifier = new BertSequenceClassifier(encoder.load(model.getNDManager()),
-                        regression ? 1 : outputIDInfo.size(), Pooling.MEAN).initializeHead(model.getNDManager());
+                        regression ? 1 : outputIDInfo.size()).initializeHead(model.getNDManager());
                 model.setBlock(classifier);
                 Peft.load(classifier, adapter(), getName());
                 runtime = new Runtime(model, encoder.tokenizer(maxLength));

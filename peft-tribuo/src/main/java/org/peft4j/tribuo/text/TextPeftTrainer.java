@@ -22,7 +22,6 @@ import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
@@ -278,8 +277,8 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
         try (Model model = Model.newInstance("peft4j-tribuo-text");
                 BertTokenizer tokenizer = source.tokenizer(maxLength)) {
             BertModel bert = source.load(model.getNDManager());
-            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, regression ? 1 : names.size(),
-                    Pooling.MEAN).initializeHead(model.getNDManager());
+            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, regression ? 1 : names.size())
+                    .initializeHead(model.getNDManager());
             model.setBlock(classifier);
             PeftModel peft = Peft.apply(classifier, config, PeftModel.DEFAULT_ADAPTER, tokenizer);
             TextTraining training = regression ? TextTraining.regression(model, peft, tokenizer)

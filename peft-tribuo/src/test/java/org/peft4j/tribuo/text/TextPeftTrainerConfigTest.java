@@ -21,7 +21,6 @@ import org.peft4j.djl.bert.BertConfig;
 import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.ClassifierDirectory;
-import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.tribuo.DisallowedClassException;
 import org.tribuo.Dataset;
@@ -49,9 +48,9 @@ class TextPeftTrainerConfigTest {
         try (Model model = Model.newInstance("tiny")) {
             BertModel bert = new BertModel(new BertConfig(30522, 16, 1, 2, 32, 64, 2, 1e-12f, 0f, 0f));
             bert.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
-            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, 2, Pooling.MEAN)
+            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, 2)
                     .initializeHead(model.getNDManager());
-            ClassifierDirectory.save(classifier, List.of("a", "b"), encoderDir);
+            ClassifierDirectory.save(classifier, List.of("a", "b"), encoderDir, java.util.Map.of());
         }
         try (InputStream tokenizer = TextPeftTrainerConfigTest.class.getResourceAsStream("/all-minilm-l6-v2-tokenizer.json")) {
             Files.copy(tokenizer, encoderDir.resolve("tokenizer.json"));
