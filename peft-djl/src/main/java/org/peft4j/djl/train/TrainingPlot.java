@@ -62,11 +62,15 @@ public final class TrainingPlot {
         XYStyler styler = chart.getStyler();
         styler.setChartBackgroundColor(Color.WHITE);
         styler.setPlotBackgroundColor(Color.WHITE);
-        styler.setLegendPosition(Styler.LegendPosition.InsideNE);
-        // updates are counted: the tick values are whole numbers, and formatted so
+        styler.setLegendPosition(Styler.LegendPosition.OutsideS);
+        styler.setLegendLayout(Styler.LegendLayout.Horizontal);
+        // Updates are counted, so ticks are whole numbers: XChart steps its ticks by 1, 2 or 5 times a
+        // power of ten and retries with a larger step while two labels read the same, which a step
+        // below 1 always causes under this pattern. The axis ends half an update after the last one,
+        // so the last point is not drawn on the frame.
         styler.setXAxisDecimalPattern("0");
         styler.setXAxisMin(0.0);
-        styler.setXAxisMax((double) Math.max(1, totalSteps));
+        styler.setXAxisMax(Math.max(1, totalSteps) + 0.5);
         styler.setYAxisMin(0, 0.0);
         styler.setYAxisDecimalPattern("0.00");
         add(chart, UPDATE_LOSS_SERIES, updateLoss, UPDATE_LOSS, 0);
