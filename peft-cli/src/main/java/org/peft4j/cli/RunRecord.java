@@ -27,29 +27,36 @@ import org.peft4j.api.AtomicFiles;
  * @param splitColumn {@code split_column}
  * @param dataset {@code dataset}: the training file, as an absolute path
  * @param labels {@code labels}: the class names in output order
- * @param seed {@code seed}: the seed of the run's samples
+ * @param seed {@code seed}: the seed of the run's samples (42 in records that lack it)
  */
 record RunRecord(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
         @JsonProperty("finetuning_type") String finetuningType,
-        @JsonProperty("cutoff_len") int cutoffLen,
+        @JsonProperty("cutoff_len") Integer cutoffLen,
         @JsonProperty("text_column") String textColumn,
         @JsonProperty("label_column") String labelColumn,
         @JsonProperty("split_column") String splitColumn,
         @JsonProperty("dataset") String dataset,
         @JsonProperty("labels") List<String> labels,
-        @JsonProperty("seed") long seed) {
+        @JsonProperty("seed") Long seed) {
 
     /** The record's file name in the output directory. */
     static final String FILE = "peft4j_run.json";
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_CREATOR_PROPERTIES);
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     /** Checks what eval, predict and export rely on. */
     RunRecord {
+        required("model_name_or_path", modelNameOrPath);
+        required("finetuning_type", finetuningType);
+        required("cutoff_len", cutoffLen);
+        required("text_column", textColumn);
+        required("label_column", labelColumn);
+        required("split_column", splitColumn);
+        required("dataset", dataset);
+        required("labels", labels);
+        seed = seed != null ? seed : 42L;
         if (!TrainArguments.METHODS.contains(finetuningType)) {
             throw new IllegalArgumentException("finetuning_type must be one of " + TrainArguments.METHODS + ", got \""
                     + finetuningType + "\"");
@@ -63,11 +70,17 @@ record RunRecord(
         labels = List.copyOf(labels);
     }
 
+    private static void required(String key, Object value) {
+        if (value == null) {
+            throw new IllegalArgumentException("missing key \"" + key + "\"");
+        }
+    }
+
     /** The record of a run of {@code args} that learned {@code labels}. */
     static RunRecord of(TrainArguments args, List<String> labels) {
         return new RunRecord(args.modelNameOrPath(), args.finetuningType(), args.cutoffLen(), args.textColumn(),
                 args.labelColumn(), args.splitColumn(), args.datasetFile().toAbsolutePath().toString(), labels,
-                args.seed());
+                args.seed().longValue());
     }
 
     /** This run as a whole model (what {@code export} writes): the same data, method {@code full}. */

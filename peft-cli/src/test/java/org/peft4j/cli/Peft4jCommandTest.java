@@ -392,7 +392,7 @@ class Peft4jCommandTest {
         assertThat(truncatedRecord.err()).contains(damaged.resolve(RunRecord.FILE) + " is damaged: ").doesNotContain("\tat ");
         Files.writeString(damaged.resolve(RunRecord.FILE), record.replace("\"labels\"", "\"classes\""));
         assertThat(run("predict", damaged.toString(), "--input", data.toString()).err())
-                .contains(RunRecord.FILE + " is damaged: ", "labels");
+                .contains(RunRecord.FILE + " is damaged: missing key \"labels\"");
 
         Files.writeString(damaged.resolve(RunRecord.FILE), record);
         byte[] weights = Files.readAllBytes(damaged.resolve("adapter_model.safetensors"));
