@@ -129,8 +129,8 @@ final class TrainedModel implements AutoCloseable {
     float[][] probabilities(List<String> texts, PrintStream progress) {
         int classes = run.labels().size();
         float[][] out = new float[texts.size()][];
-        ProgressBar bar = progress == null ? null : new ProgressBar(progress, "predict", texts.size());
-        try (NDManager scope = model.getNDManager().newSubManager()) {
+        try (ProgressBar bar = progress == null ? null : new ProgressBar(progress, "predict", texts.size());
+                NDManager scope = model.getNDManager().newSubManager()) {
             ParameterStore ps = new ParameterStore(scope, false);
             for (int from = 0; from < texts.size(); from += BATCH) {
                 try (NDManager batch = scope.newSubManager()) {
@@ -145,9 +145,6 @@ final class TrainedModel implements AutoCloseable {
                     bar.update(Math.min(texts.size(), from + BATCH), "");
                 }
             }
-        }
-        if (bar != null) {
-            bar.finish();
         }
         return out;
     }

@@ -7,19 +7,22 @@ import java.util.Locale;
 /**
  * A one-line progress bar on a console stream, redrawn in place with a carriage return: a label,
  * the bar, the count done of the total, a detail such as the loss, and the time left at the pace
- * so far. Training draws one per epoch, evaluation and prediction one per pass.
+ * so far. Training draws one per epoch, evaluation and prediction one per pass. Closing the bar
+ * ends its line, also when the work stops with an exception, so that a message printed after it
+ * starts on a line of its own.
  *
  * <pre>
  * test [###############...............] 96/208, 0:00:04 left
  * </pre>
  */
-public final class ProgressBar {
+public final class ProgressBar implements AutoCloseable {
     private static final int WIDTH = 30;
 
     private final PrintStream out;
     private final String label;
     private final int total;
     private final long start = System.nanoTime();
+    private boolean lineOpen;
 
     /**
      * Starts a bar; nothing is drawn before the first {@link #update}.
@@ -43,12 +46,17 @@ public final class ProgressBar {
     public void update(int done, String detail) {
         out.print('\r' + line(done, detail, (System.nanoTime() - start) / 1e9) + "   ");
         out.flush();
+        lineOpen = true;
     }
 
-    /** Ends the bar's line. */
-    public void finish() {
-        out.println();
-        out.flush();
+    /** Ends the bar's line, if one was drawn. */
+    @Override
+    public void close() {
+        if (lineOpen) {
+            out.println();
+            out.flush();
+            lineOpen = false;
+        }
     }
 
     /** The bar's text at {@code done} of the total after {@code elapsedSeconds}. */

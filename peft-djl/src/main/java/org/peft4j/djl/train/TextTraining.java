@@ -455,46 +455,47 @@ public final class TextTraining {
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
                 long epochStart = System.nanoTime();
                 List<List<Integer>> batches = bucketedBatches(lengths, settings.batchSize(), random);
-                ProgressBar bar = settings.progress() == null ? null : new ProgressBar(settings.progress(),
-                        "epoch " + epoch + "/" + settings.epochs(), updatesPerEpoch);
                 double epochLoss = 0;
-                for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
-                    List<List<Integer>> group = batches.subList(b, Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
-                    double updateLoss = 0;
-                    for (List<Integer> batch : group) {
-                        float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
-                        if (!Float.isFinite(loss)) {
-                            throw diverged("the training loss is " + loss + " at update " + (update + 1) + " (epoch "
-                                    + epoch + ")", settings);
+                try (ProgressBar bar = settings.progress() == null ? null : new ProgressBar(settings.progress(),
+                        "epoch " + epoch + "/" + settings.epochs(), updatesPerEpoch)) {
+                    for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
+                        List<List<Integer>> group = batches.subList(b,
+                                Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
+                        double updateLoss = 0;
+                        for (List<Integer> batch : group) {
+                            float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
+                            if (!Float.isFinite(loss)) {
+                                throw diverged("the training loss is " + loss + " at update " + (update + 1)
+                                        + " (epoch " + epoch + ")", settings);
+                            }
+                            updateLoss += loss;
+                            for (int i : batch) {
+                                tokens += lengths[i];
+                            }
                         }
-                        updateLoss += loss;
-                        for (int i : batch) {
-                            tokens += lengths[i];
+                        epochLoss += updateLoss;
+                        windowLoss += updateLoss;
+                        windowCount += group.size();
+                        if (settings.maxGradNorm() > 0) {
+                            GradientClipping.clipByGlobalNorm(trainable, settings.maxGradNorm());
                         }
-                    }
-                    epochLoss += updateLoss;
-                    windowLoss += updateLoss;
-                    windowCount += group.size();
-                    if (settings.maxGradNorm() > 0) {
-                        GradientClipping.clipByGlobalNorm(trainable, settings.maxGradNorm());
-                    }
-                    trainer.step();
-                    update++;
-                    curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
-                    if (bar != null) {
-                        bar.update(b / settings.gradientAccumulationSteps() + 1,
-                                String.format(Locale.ROOT, "loss %.4f", updateLoss / group.size()));
-                    }
-                    if (update % settings.loggingSteps() == 0) {
-                        logLoss(log, curves, update, windowLoss / windowCount, schedule, tokens, start, updatesPerEpoch);
-                        windowLoss = 0;
-                        windowCount = 0;
+                        trainer.step();
+                        update++;
+                        curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
+                        if (bar != null) {
+                            bar.update(b / settings.gradientAccumulationSteps() + 1,
+                                    String.format(Locale.ROOT, "loss %.4f", updateLoss / group.size()));
+                        }
+                        if (update % settings.loggingSteps() == 0) {
+                            logLoss(log, curves, update, windowLoss / windowCount, schedule, tokens, start,
+                                    updatesPerEpoch);
+                            windowLoss = 0;
+                            windowCount = 0;
+                        }
                     }
                 }
-                if (bar != null) {
-                    bar.finish();
-                }
-                requireFinite(trainable, train.subList(0, Math.min(train.size(), settings.batchSize())), epoch, settings);
+                requireFinite(trainable, train.subList(0, Math.min(train.size(), settings.batchSize())), epoch,
+                        settings);
                 Evaluation eval = dev.isEmpty() ? null : evaluate(dev, settings.batchSize(), settings.progress(), "dev");
                 if (eval != null && !eval.isFinite()) {
                     throw diverged("the dev loss is " + eval.loss() + " after epoch " + epoch, settings);
@@ -706,8 +707,8 @@ public final class TextTraining {
         int[] predicted = new int[data.size()];
         float[] truth = targets(data);
         double lossSum = 0;
-        ProgressBar bar = progress == null ? null : new ProgressBar(progress, label, data.size());
-        try (NDManager scope = model.getNDManager().newSubManager()) {
+        try (ProgressBar bar = progress == null ? null : new ProgressBar(progress, label, data.size());
+                NDManager scope = model.getNDManager().newSubManager()) {
             ParameterStore ps = new ParameterStore(scope, false);
             for (int from = 0; from < data.size(); from += batchSize) {
                 try (NDManager batch = scope.newSubManager()) {
@@ -732,9 +733,6 @@ public final class TextTraining {
                     bar.update(Math.min(data.size(), from + batchSize), "");
                 }
             }
-        }
-        if (bar != null) {
-            bar.finish();
         }
         if (regression) {
             return new Evaluation((float) (lossSum / data.size()), null);
