@@ -18,7 +18,7 @@ import org.peft4j.api.data.LabeledTexts;
 /**
  * Reads the command's text inputs, configs and datasets, as UTF-8 and nothing else: a file that is
  * not UTF-8 fails with its name and the line and byte where the bad bytes start, never with a bare
- * {@code MalformedInputException}.
+ * {@code MalformedInputException}. A leading byte-order mark is dropped.
  */
 final class TextFiles {
     private TextFiles() {}
@@ -53,7 +53,8 @@ final class TextFiles {
                     + " of the file starts an invalid sequence); save the " + what + " as UTF-8");
         }
         decoder.flush(out);
-        return out.flip().toString();
+        String text = out.flip().toString();
+        return text.startsWith("\uFEFF") ? text.substring(1) : text; // a byte-order mark, as some editors write
     }
 
     /** Reads labelled rows as {@link LabeledTexts#read} does, naming the file if it is not UTF-8. */

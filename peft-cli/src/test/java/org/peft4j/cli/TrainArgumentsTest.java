@@ -110,6 +110,13 @@ class TrainArgumentsTest {
     }
 
     @Test
+    void aByteOrderMarkIsRead() throws Exception {
+        Path file = config("seed: 7\n");
+        Files.writeString(file, "\uFEFF" + Files.readString(file));
+        assertThat(ConfigFile.read(file).arguments().seed()).isEqualTo(7);
+    }
+
+    @Test
     void missingFilesAndKeysAreReported() throws Exception {
         Path file = dir.resolve("c.yaml");
         Files.writeString(file, "output_dir: out\n");
