@@ -23,8 +23,9 @@ import java.util.Map;
  * A {@code peft4j train} config file, read and checked: YAML bound by Jackson to
  * {@link TrainArguments}. The file must be UTF-8 text holding one mapping; a key given twice, an
  * unknown key (with the closest known one suggested), a value of the wrong type, a whole number
- * beyond 32 bits and a value out of range all fail with one message that names the file, the
- * line and the key. Whole numbers may be written as 3 or 3.0, never as 1.5.
+ * beyond 32 bits, a value out of range, a dataset that does not exist and an output directory that
+ * is the working directory or a root all fail with one message that names the file, the line and
+ * the key. Whole numbers may be written as 3 or 3.0, never as 1.5.
  */
 final class ConfigFile {
     private static final ObjectMapper YAML = new ObjectMapper(YAMLFactory.builder()
@@ -100,6 +101,13 @@ final class ConfigFile {
                     + written.getOrDefault(key, "a value of another type"));
         }
         config = new ConfigFile(file, lines, written, arguments);
+        Path output = arguments.outputDirectory().toAbsolutePath().normalize();
+        if (output.getParent() == null || output.equals(Path.of("").toAbsolutePath())) {
+            // a run's adapter is saved by replacing its directory as a whole (AtomicDirectory)
+            throw config.error("output_dir", "output_dir must be a directory of its own, not "
+                    + (output.getParent() == null ? "a root" : "the working directory") + ", got \""
+                    + arguments.outputDir() + "\"");
+        }
         if (!Files.isRegularFile(arguments.datasetFile())) {
             throw config.error("dataset", "dataset " + arguments.dataset() + " does not exist");
         }

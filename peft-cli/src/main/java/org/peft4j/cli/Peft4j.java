@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "peft4j", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
         synopsisSubcommandLabel = "COMMAND",
-        description = "Parameter-efficient fine-tuning of text classifiers (LoRA, prefix-tuning, prompt-tuning).",
+        description = "Parameter-efficient fine-tuning of text classifiers: LoRA, prefix-tuning, prompt-tuning.",
         footer = {"", "Run 'peft4j COMMAND --help' for a command's options.",
                 "Exit status: 0 success, 2 bad input, 1 other failure."})
 public final class Peft4j implements Runnable {

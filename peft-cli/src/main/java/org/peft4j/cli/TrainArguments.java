@@ -151,8 +151,7 @@ public record TrainArguments(
             throw new BadValueException("output_dir", "missing required key \"output_dir\"");
         }
         if (outputDir.isBlank()) {
-            throw new BadValueException("output_dir", "output_dir must name a directory, got \"" + outputDir
-                    + "\" (write output_dir: . for the current directory)");
+            throw new BadValueException("output_dir", "output_dir must name a directory, got \"" + outputDir + "\"");
         }
         numTrainEpochs = positive("num_train_epochs", numTrainEpochs, 2);
         learningRate = finite("learning_rate", learningRate != null ? learningRate

@@ -92,12 +92,17 @@ class TrainArgumentsTest {
     }
 
     @Test
-    void anEmptyOutputDirIsAnError() throws Exception {
+    void anEmptyOutputDirTheWorkingDirectoryAndARootAreErrors() throws Exception {
         Path file = dir.resolve("c.yaml");
         Files.writeString(dir.resolve("data.tsv"), "text\tlabel\nhello\tham\n");
         Files.writeString(file, "dataset: " + dir.resolve("data.tsv") + "\noutput_dir: \"\"\n");
         assertThatThrownBy(() -> ConfigFile.read(file)).hasMessage(file + ", line 2: output_dir must name a directory,"
-                + " got \"\" (write output_dir: . for the current directory)");
+                + " got \"\"");
+        Files.writeString(file, "dataset: " + dir.resolve("data.tsv") + "\noutput_dir: .\n");
+        assertThatThrownBy(() -> ConfigFile.read(file)).hasMessage(file + ", line 2: output_dir must be a directory of"
+                + " its own, not the working directory, got \".\"");
+        Files.writeString(file, "dataset: " + dir.resolve("data.tsv") + "\noutput_dir: /\n");
+        assertThatThrownBy(() -> ConfigFile.read(file)).hasMessageContaining("not a root");
     }
 
     @Test
