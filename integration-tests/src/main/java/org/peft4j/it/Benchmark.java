@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.function.ToDoubleFunction;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.data.LabeledText;
@@ -40,6 +41,9 @@ import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.train.ClassificationMetrics;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The benchmark: in one JVM, all-MiniLM-L6-v2 on the bundled spam data trained six ways with the
@@ -49,32 +53,42 @@ import org.peft4j.djl.train.TextTraining;
  * memory, and test accuracy and F1 after the same training; then inference throughput of the base
  * model and of LoRA unmerged and merged. Writes {@code results.md} and {@code results.json}.
  *
- * <p>Options: {@code --out DIR} (benchmarks), {@code --train-rows N} (2048), {@code --epochs N} (2),
- * {@code --timed-steps N} (15, after 3 warm-up updates).
+ * <p>Options ({@code --help} lists them with their defaults): {@code --out DIR}, {@code --train-rows N},
+ * {@code --epochs N}, {@code --timed-steps N} (timed after 3 warm-up updates).
  */
-public final class Benchmark {
+@Command(name = "benchmark", sortOptions = false,
+        description = "Trains all-MiniLM-L6-v2 six ways on the spam data and writes results.md and results.json.")
+public final class Benchmark implements Callable<Integer> {
     private static final int BATCH = 16;
     private static final int SEQUENCE = 64;
     private static final int WARMUP = 3;
     private static final int INFERENCE_ROUNDS = 9;
 
-    private Benchmark() {}
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "show the options and exit")
+    private boolean help;
+    @Option(names = "--out", paramLabel = "DIR", description = "where the results go (default: ${DEFAULT-VALUE})")
+    private Path out = Path.of("benchmarks");
+    @Option(names = "--train-rows", paramLabel = "N", description = "a seeded sample of the training rows (default: ${DEFAULT-VALUE})")
+    private int trainRows = 2048;
+    @Option(names = "--epochs", paramLabel = "N", description = "(default: ${DEFAULT-VALUE})")
+    private int epochs = 2;
+    @Option(names = "--timed-steps", paramLabel = "N", description = "updates timed per method (default: ${DEFAULT-VALUE})")
+    private int timedSteps = 15;
 
-    public static void main(String[] args) throws Exception {
-        Path out = Path.of("benchmarks");
-        int trainRows = 2048;
-        int epochs = 2;
-        int timedSteps = 15;
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            switch (args[i]) {
-                case "--out": out = Path.of(args[i + 1]); break;
-                case "--train-rows": trainRows = Integer.parseInt(args[i + 1]); break;
-                case "--epochs": epochs = Integer.parseInt(args[i + 1]); break;
-                case "--timed-steps": timedSteps = Integer.parseInt(args[i + 1]); break;
-                default: throw new IllegalArgumentException("unknown option " + args[i]
-                        + "; known: --out --train-rows --epochs --timed-steps");
-            }
+    /** A benchmark with the default options; picocli sets the ones given. */
+    Benchmark() {}
+
+    /** Runs the benchmark; {@code --help} lists the options. Exits with 2 on bad options, 1 on a failed run. */
+    public static void main(String[] args) {
+        int status = new CommandLine(new Benchmark()).execute(args);
+        if (status != 0) {
+            System.exit(status);
         }
+    }
+
+    /** Runs every row, then the inference comparison, and writes the results. */
+    @Override
+    public Integer call() throws Exception {
         List<LabeledText> rows = LabeledTexts.readTsv(Path.of("data/spamassassin.tsv"));
         List<String> labels = LabeledTexts.labels(rows);
         List<LabeledText> train = new ArrayList<>(LabeledTexts.split(rows, "train"));
@@ -98,6 +112,7 @@ public final class Benchmark {
             System.out.println(inference);
         }
         write(out, results, inference, trainRows, epochs, timedSteps);
+        return 0;
     }
 
     private static Map<String, Object> runRow(String method, BertTokenizer tokenizer, List<String> labels,
@@ -150,8 +165,9 @@ public final class Benchmark {
             }
             long rssPeak = rss.finish();
             long start = System.nanoTime();
-            training.fit(train, List.of(), new TextTraining.Settings(epochs, BATCH, lr, 0f, 0.1f,
-                    LearningRateSchedule.Kind.LINEAR, 1f, 1, 10, 0, 42, null, null), r -> { });
+            training.fit(train, List.of(), TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(BATCH)
+                    .setLearningRate(lr).optWarmupRatio(0.1f).optScheduler(LearningRateSchedule.Kind.LINEAR)
+                    .optSeed(42).build(), r -> { });
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             TextTraining.Evaluation eval = training.evaluate(test, 32);
             long adapterBytes = -1;

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.data.LabeledText;
@@ -25,6 +26,9 @@ import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * The project's main job: fine-tunes the bundled all-MiniLM-L6-v2 with LoRA (or prompt- or
@@ -33,12 +37,10 @@ import org.peft4j.djl.train.TextTraining;
  * adapter in Hugging Face PEFT's layout, with {@code trainer_log.jsonl} and the best epoch's adapter
  * ({@code best/}) beside it. Training uses AdamW, the warm-up and schedule given, and clipping at norm 1.
  *
- * <p>Options (all optional): {@code --data PATH} (default data/spamassassin.tsv),
- * {@code --out DIR} (default target/spam-lora), {@code --epochs N} (2), {@code --train-limit N}
- * (all 4,262 training rows; fewer are a seeded random sample), {@code --max-length N} (64 tokens), {@code --batch N} (16),
- * {@code --lr X} (LoRA 0.002, prompt 0.03, prefix 0.0005), {@code --scheduler constant|linear|cosine}
- * (linear), {@code --warmup-ratio X} (0.1), {@code --rank N} (8),
- * {@code --virtual-tokens N} (16), {@code --seed N} (42).
+ * <p>Options (all optional; {@code --help} lists them with their defaults): {@code --data},
+ * {@code --out}, {@code --epochs}, {@code --train-limit} (fewer training rows are a seeded random
+ * sample), {@code --max-length}, {@code --batch}, {@code --lr}, {@code --scheduler},
+ * {@code --warmup-ratio}, {@code --rank}, {@code --virtual-tokens}, {@code --seed}.
  */
 public final class SpamFineTune {
     static final String ONNX = "/all-minilm-l6-v2.onnx";
@@ -47,48 +49,44 @@ public final class SpamFineTune {
     private SpamFineTune() {}
 
     /** The options of a run, with the defaults of the main job. */
-    static final class Options {
-        Path data = Path.of("data/spamassassin.tsv");
-        Path out = Path.of("target/spam-lora");
-        int epochs = 2;
-        int trainLimit = Integer.MAX_VALUE;
-        int maxLength = 64;
-        int batch = 16;
-        Float lr;
-        int rank = 8;
-        int virtualTokens = 16;
+    @Command(name = "spam-fine-tune", sortOptions = false,
+            description = "Fine-tunes the bundled all-MiniLM-L6-v2 on the bundled spam data and saves the adapter.")
+    static final class Options implements Callable<Integer> {
+        @Option(names = {"-h", "--help"}, usageHelp = true, description = "show the options and exit")
+        boolean help;
+        @Option(names = "--method", paramLabel = "NAME", description = "lora, prompt or prefix (default: ${DEFAULT-VALUE})")
         String method = "lora";
+        @Option(names = "--data", paramLabel = "FILE", description = "the data (default: ${DEFAULT-VALUE})")
+        Path data = Path.of("data/spamassassin.tsv");
+        @Option(names = "--out", paramLabel = "DIR", description = "where the adapter goes (default: ${DEFAULT-VALUE})")
+        Path out = Path.of("target/spam-lora");
+        @Option(names = "--epochs", paramLabel = "N", description = "passes over the training rows (default: ${DEFAULT-VALUE})")
+        int epochs = 2;
+        @Option(names = "--train-limit", paramLabel = "N",
+                description = "train on a seeded random sample of N rows (default: all 4,262)")
+        int trainLimit = Integer.MAX_VALUE;
+        @Option(names = "--max-length", paramLabel = "TOKENS", description = "(default: ${DEFAULT-VALUE})")
+        int maxLength = 64;
+        @Option(names = "--batch", paramLabel = "N", description = "(default: ${DEFAULT-VALUE})")
+        int batch = 16;
+        @Option(names = "--lr", paramLabel = "X", description = "the peak learning rate (default: LoRA 0.002, prompt 0.03, prefix 0.0005)")
+        Float lr;
+        @Option(names = "--scheduler", paramLabel = "NAME", description = "constant, linear or cosine (default: ${DEFAULT-VALUE})")
         String scheduler = "linear";
+        @Option(names = "--warmup-ratio", paramLabel = "X", description = "(default: ${DEFAULT-VALUE})")
         float warmupRatio = 0.1f;
+        @Option(names = "--rank", paramLabel = "N", description = "LoRA's r (default: ${DEFAULT-VALUE})")
+        int rank = 8;
+        @Option(names = "--virtual-tokens", paramLabel = "N", description = "for prompt and prefix (default: ${DEFAULT-VALUE})")
+        int virtualTokens = 16;
+        @Option(names = "--seed", paramLabel = "N", description = "(default: ${DEFAULT-VALUE})")
         long seed = 42;
 
-        static Options parse(String[] args) {
-            Options o = new Options();
-            for (int i = 0; i < args.length; i += 2) {
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException("option " + args[i] + " needs a value");
-                }
-                String v = args[i + 1];
-                switch (args[i]) {
-                    case "--data": o.data = Path.of(v); break;
-                    case "--out": o.out = Path.of(v); break;
-                    case "--epochs": o.epochs = Integer.parseInt(v); break;
-                    case "--train-limit": o.trainLimit = Integer.parseInt(v); break;
-                    case "--max-length": o.maxLength = Integer.parseInt(v); break;
-                    case "--batch": o.batch = Integer.parseInt(v); break;
-                    case "--lr": o.lr = Float.valueOf(v); break;
-                    case "--rank": o.rank = Integer.parseInt(v); break;
-                    case "--method": o.method = v; break;
-                    case "--scheduler": o.scheduler = v; break;
-                    case "--warmup-ratio": o.warmupRatio = Float.parseFloat(v); break;
-                    case "--virtual-tokens": o.virtualTokens = Integer.parseInt(v); break;
-                    case "--seed": o.seed = Long.parseLong(v); break;
-                    default:
-                        throw new IllegalArgumentException("unknown option " + args[i] + "; known: --method --data --out"
-                                + " --epochs --train-limit --max-length --batch --lr --scheduler --warmup-ratio --rank --virtual-tokens --seed");
-                }
-            }
-            return o;
+        /** Runs the job with these options. */
+        @Override
+        public Integer call() throws IOException {
+            run(this);
+            return 0;
         }
     }
 
@@ -159,8 +157,12 @@ public final class SpamFineTune {
     record Result(float testAccuracy, List<TextTraining.EpochReport> epochs, Path adapter,
             boolean baseUnchanged, List<String> frozenWithGradient, double reloadedMaxAbsDiff) {}
 
-    public static void main(String[] args) throws IOException {
-        run(Options.parse(args));
+    /** Runs the main job; {@code --help} lists the options. Exits with 2 on bad options, 1 on a failed run. */
+    public static void main(String[] args) {
+        int status = new CommandLine(new Options()).execute(args);
+        if (status != 0) {
+            System.exit(status);
+        }
     }
 
     static Result run(Options o) throws IOException {
@@ -185,8 +187,10 @@ public final class SpamFineTune {
                     train.size(), dev.size(), test.size(), labels);
             TextTraining training = new TextTraining(model, peft, tokenizer, labels);
             List<TextTraining.EpochReport> epochs = training.fit(train, dev,
-                    new TextTraining.Settings(o.epochs, o.batch, learningRate(o), 0f, o.warmupRatio,
-                            LearningRateSchedule.Kind.fromName(o.scheduler), 1f, 1, 10, 0, o.seed, o.out, System.out),
+                    TextTraining.Settings.builder().setEpochs(o.epochs).setBatchSize(o.batch)
+                            .setLearningRate(learningRate(o)).optWarmupRatio(o.warmupRatio)
+                            .optScheduler(LearningRateSchedule.Kind.fromName(o.scheduler)).optSeed(o.seed)
+                            .optOutputDir(o.out).optProgress(System.err).build(),
                     r -> System.out.printf(Locale.ROOT, "epoch %d/%d: %d steps, train loss %.4f, dev loss %.4f,"
                             + " accuracy %.4f, macro F1 %.4f (%.0f s)%n", r.epoch(), o.epochs, r.steps(), r.meanLoss(),
                             r.devLoss(), r.devAccuracy(), r.devMacroF1(), r.seconds()));

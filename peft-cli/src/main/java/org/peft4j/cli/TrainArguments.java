@@ -1,66 +1,88 @@
 package org.peft4j.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.peft4j.djl.bert.BertConfig;
 
 /**
- * The settings of {@code peft4j train}, read from a YAML file with LLaMA-Factory's key names where
- * LLaMA-Factory has the setting. Every key is checked before anything runs: an unknown key fails
- * with the closest known one, a value of the wrong type or out of range names the key and what it
- * must be, and a missing dataset file is reported at once. Relative paths are resolved against the
- * directory the command runs in.
+ * The settings of {@code peft4j train}, bound by Jackson from a YAML file ({@link ConfigFile})
+ * with LLaMA-Factory's key names where LLaMA-Factory has the setting. A key left out takes its
+ * default here; every value is checked at construction, and a bad one fails with a
+ * {@link BadValueException} naming its key. Relative paths are resolved against the directory the
+ * command runs in.
  *
  * @param modelNameOrPath {@code model_name_or_path}: a Hugging Face model directory, an ONNX file
  *     (with {@code tokenizer.json} beside it), or {@value #DEFAULT_MODEL} (the default, built in)
- * @param finetuningType {@code finetuning_type}: lora, prefix, prompt, full or freeze
- * @param loraRank {@code lora_rank}
+ * @param finetuningType {@code finetuning_type}: lora, prefix, prompt, full or freeze (default lora)
+ * @param loraRank {@code lora_rank} (default 8)
  * @param loraAlpha {@code lora_alpha} (default 2 x lora_rank, as LLaMA-Factory)
- * @param loraDropout {@code lora_dropout}
- * @param loraTarget {@code lora_target}: module names separated by commas, or {@code all}
- * @param numVirtualTokens {@code num_virtual_tokens} for prefix and prompt
- * @param prefixProjection {@code prefix_projection}: train the prefix through an MLP
+ * @param loraDropout {@code lora_dropout} (default 0)
+ * @param loraTarget {@code lora_target}: module names separated by commas, or {@code all} (the default)
+ * @param numVirtualTokens {@code num_virtual_tokens} for prefix and prompt (default 16)
+ * @param prefixProjection {@code prefix_projection}: train the prefix through an MLP (default false)
  * @param promptTuningInitText {@code prompt_tuning_init_text}: start the prompt from this text's embeddings
- * @param freezeTrainableLayers {@code freeze_trainable_layers}: the last layers that train with {@code freeze}
- * @param dataset {@code dataset}: a .tsv, .csv or .jsonl file with a text and a label column
- * @param textColumn {@code text_column}
- * @param labelColumn {@code label_column}
- * @param splitColumn {@code split_column}: rows marked train, dev (or validation, eval) and test; if
- *     the file has no such column every row trains, less {@code val_size}
- * @param valSize {@code val_size}: the share of the training rows held out as dev data when the file
- *     has no split column
- * @param maxSamples {@code max_samples}: train on a seeded random sample of this many training
- *     rows; 0 for all
- * @param outputDir {@code output_dir}
- * @param numTrainEpochs {@code num_train_epochs}
+ * @param freezeTrainableLayers {@code freeze_trainable_layers}: the last layers that train with
+ *     {@code freeze} (default 2)
+ * @param dataset {@code dataset}: a .tsv, .csv or .jsonl file with a text and a label column (required)
+ * @param textColumn {@code text_column} (default text)
+ * @param labelColumn {@code label_column} (default label)
+ * @param splitColumn {@code split_column} (default split): rows marked train, dev (or validation,
+ *     eval) and test; if the file has no such column every row trains, less {@code val_size}
+ * @param valSize {@code val_size} (default 0.1): the share of the training rows held out as dev
+ *     data when the file has no dev rows
+ * @param maxSamples {@code max_samples}: use a seeded random sample of at most this many rows of
+ *     each split (train, dev and test), as LLaMA-Factory caps each dataset; null for all
+ * @param outputDir {@code output_dir} (required)
+ * @param numTrainEpochs {@code num_train_epochs} (default 2)
  * @param learningRate {@code learning_rate} (default per method: lora 2e-3, prompt 3e-2, prefix
  *     5e-4, full and freeze 5e-5)
- * @param perDeviceTrainBatchSize {@code per_device_train_batch_size}
- * @param gradientAccumulationSteps {@code gradient_accumulation_steps}
- * @param cutoffLen {@code cutoff_len}: the longest token sequence
- * @param warmupRatio {@code warmup_ratio}
- * @param lrSchedulerType {@code lr_scheduler_type}: linear, cosine or constant
- * @param weightDecay {@code weight_decay}
- * @param maxGradNorm {@code max_grad_norm}
- * @param loggingSteps {@code logging_steps}
- * @param seed {@code seed}
- * @param plotLoss {@code plot_loss}: write {@code training_loss.png}
+ * @param perDeviceTrainBatchSize {@code per_device_train_batch_size} (default 16)
+ * @param gradientAccumulationSteps {@code gradient_accumulation_steps} (default 1)
+ * @param cutoffLen {@code cutoff_len}: the longest token sequence (default 128)
+ * @param warmupRatio {@code warmup_ratio} (default 0.1)
+ * @param lrSchedulerType {@code lr_scheduler_type}: linear (the default), cosine or constant
+ * @param weightDecay {@code weight_decay} (default 0)
+ * @param maxGradNorm {@code max_grad_norm} (default 1)
+ * @param loggingSteps {@code logging_steps} (default 10)
+ * @param seed {@code seed} (default 42)
+ * @param plotLoss {@code plot_loss}: write {@code training_loss.png} (default true)
  */
-public record TrainArguments(String modelNameOrPath, String finetuningType, int loraRank, double loraAlpha,
-        double loraDropout, String loraTarget, int numVirtualTokens, boolean prefixProjection,
-        String promptTuningInitText, int freezeTrainableLayers, Path dataset, String textColumn, String labelColumn,
-        String splitColumn, double valSize, int maxSamples, Path outputDir, int numTrainEpochs, double learningRate,
-        int perDeviceTrainBatchSize, int gradientAccumulationSteps, int cutoffLen, double warmupRatio,
-        String lrSchedulerType, double weightDecay, double maxGradNorm, int loggingSteps, long seed, boolean plotLoss) {
+public record TrainArguments(
+        @JsonProperty("model_name_or_path") String modelNameOrPath,
+        @JsonProperty("finetuning_type") String finetuningType,
+        @JsonProperty("lora_rank") Integer loraRank,
+        @JsonProperty("lora_alpha") Double loraAlpha,
+        @JsonProperty("lora_dropout") Double loraDropout,
+        @JsonProperty("lora_target") String loraTarget,
+        @JsonProperty("num_virtual_tokens") Integer numVirtualTokens,
+        @JsonProperty("prefix_projection") Boolean prefixProjection,
+        @JsonProperty("prompt_tuning_init_text") String promptTuningInitText,
+        @JsonProperty("freeze_trainable_layers") Integer freezeTrainableLayers,
+        @JsonProperty("dataset") String dataset,
+        @JsonProperty("text_column") String textColumn,
+        @JsonProperty("label_column") String labelColumn,
+        @JsonProperty("split_column") String splitColumn,
+        @JsonProperty("val_size") Double valSize,
+        @JsonProperty("max_samples") Integer maxSamples,
+        @JsonProperty("output_dir") String outputDir,
+        @JsonProperty("num_train_epochs") Integer numTrainEpochs,
+        @JsonProperty("learning_rate") Double learningRate,
+        @JsonProperty("per_device_train_batch_size") Integer perDeviceTrainBatchSize,
+        @JsonProperty("gradient_accumulation_steps") Integer gradientAccumulationSteps,
+        @JsonProperty("cutoff_len") Integer cutoffLen,
+        @JsonProperty("warmup_ratio") Double warmupRatio,
+        @JsonProperty("lr_scheduler_type") String lrSchedulerType,
+        @JsonProperty("weight_decay") Double weightDecay,
+        @JsonProperty("max_grad_norm") Double maxGradNorm,
+        @JsonProperty("logging_steps") Integer loggingSteps,
+        @JsonProperty("seed") Integer seed,
+        @JsonProperty("plot_loss") Boolean plotLoss) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -68,45 +90,129 @@ public record TrainArguments(String modelNameOrPath, String finetuningType, int 
     /** The methods {@code finetuning_type} names. */
     public static final List<String> METHODS = List.of("lora", "prefix", "prompt", "full", "freeze");
 
-    private enum Type { STRING, INT, NUMBER, BOOLEAN }
+    /** The schedules {@code lr_scheduler_type} names; constant_with_warmup is constant after the warm-up. */
+    public static final List<String> SCHEDULERS = List.of("linear", "cosine", "constant", "constant_with_warmup");
 
-    /** Every key, its type and its default (null: required, or chosen later). */
-    private static final Map<String, Object[]> KEYS = new LinkedHashMap<>();
+    /** A value that is missing or out of range, with the key it belongs to. */
+    public static final class BadValueException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+        private final String key;
 
-    static {
-        key("model_name_or_path", Type.STRING, DEFAULT_MODEL);
-        key("finetuning_type", Type.STRING, "lora");
-        key("lora_rank", Type.INT, 8);
-        key("lora_alpha", Type.NUMBER, null);
-        key("lora_dropout", Type.NUMBER, 0.0);
-        key("lora_target", Type.STRING, "all");
-        key("num_virtual_tokens", Type.INT, 16);
-        key("prefix_projection", Type.BOOLEAN, false);
-        key("prompt_tuning_init_text", Type.STRING, null);
-        key("freeze_trainable_layers", Type.INT, 2);
-        key("dataset", Type.STRING, null);
-        key("text_column", Type.STRING, "text");
-        key("label_column", Type.STRING, "label");
-        key("split_column", Type.STRING, "split");
-        key("val_size", Type.NUMBER, 0.1);
-        key("max_samples", Type.INT, null);
-        key("output_dir", Type.STRING, null);
-        key("num_train_epochs", Type.INT, 2);
-        key("learning_rate", Type.NUMBER, null);
-        key("per_device_train_batch_size", Type.INT, 16);
-        key("gradient_accumulation_steps", Type.INT, 1);
-        key("cutoff_len", Type.INT, 128);
-        key("warmup_ratio", Type.NUMBER, 0.1);
-        key("lr_scheduler_type", Type.STRING, "linear");
-        key("weight_decay", Type.NUMBER, 0.0);
-        key("max_grad_norm", Type.NUMBER, 1.0);
-        key("logging_steps", Type.INT, 10);
-        key("seed", Type.INT, 42);
-        key("plot_loss", Type.BOOLEAN, true);
+        /** A bad value of {@code key}; {@code message} says what it must be. */
+        public BadValueException(String key, String message) {
+            super(message);
+            this.key = key;
+        }
+
+        /** The key whose value is bad. */
+        public String key() {
+            return key;
+        }
     }
 
-    private static void key(String name, Type type, Object defaultValue) {
-        KEYS.put(name, new Object[] {type, defaultValue});
+    /** Fills in the defaults and checks every value, naming the first bad one. */
+    public TrainArguments {
+        modelNameOrPath = modelNameOrPath != null ? modelNameOrPath : DEFAULT_MODEL;
+        finetuningType = (finetuningType != null ? finetuningType : "lora").toLowerCase(Locale.ROOT);
+        if (!METHODS.contains(finetuningType)) {
+            throw new BadValueException("finetuning_type", "finetuning_type must be one of " + METHODS + ", got \""
+                    + finetuningType + "\"");
+        }
+        loraRank = positive("lora_rank", loraRank, 8);
+        loraAlpha = finite("lora_alpha", loraAlpha != null ? loraAlpha : 2.0 * loraRank);
+        if (!(loraAlpha > 0)) {
+            throw new BadValueException("lora_alpha", "lora_alpha must be a positive number, got " + loraAlpha);
+        }
+        loraDropout = finite("lora_dropout", loraDropout != null ? loraDropout : 0.0);
+        if (!(loraDropout >= 0 && loraDropout < 1)) {
+            throw new BadValueException("lora_dropout", "lora_dropout must be in [0, 1), got " + loraDropout);
+        }
+        loraTarget = loraTarget != null ? loraTarget : "all";
+        numVirtualTokens = positive("num_virtual_tokens", numVirtualTokens, 16);
+        prefixProjection = prefixProjection != null && prefixProjection;
+        freezeTrainableLayers = positive("freeze_trainable_layers", freezeTrainableLayers, 2);
+        if (dataset == null) {
+            throw new BadValueException("dataset", "missing required key \"dataset\"");
+        }
+        if (dataset.isBlank()) {
+            throw new BadValueException("dataset", "dataset must name a file, got \"" + dataset + "\"");
+        }
+        textColumn = textColumn != null ? textColumn : "text";
+        labelColumn = labelColumn != null ? labelColumn : "label";
+        splitColumn = splitColumn != null ? splitColumn : "split";
+        valSize = finite("val_size", valSize != null ? valSize : 0.1);
+        if (!(valSize >= 0 && valSize < 1)) {
+            throw new BadValueException("val_size", "val_size must be in [0, 1), got " + valSize);
+        }
+        if (maxSamples != null) {
+            positive("max_samples", maxSamples, null);
+        }
+        if (outputDir == null) {
+            throw new BadValueException("output_dir", "missing required key \"output_dir\"");
+        }
+        if (outputDir.isBlank()) {
+            throw new BadValueException("output_dir", "output_dir must name a directory, got \"" + outputDir + "\"");
+        }
+        numTrainEpochs = positive("num_train_epochs", numTrainEpochs, 2);
+        learningRate = finite("learning_rate", learningRate != null ? learningRate
+                : finetuningType.equals("lora") ? 2e-3 : finetuningType.equals("prompt") ? 3e-2
+                : finetuningType.equals("prefix") ? 5e-4 : 5e-5);
+        if (!(learningRate > 0)) {
+            throw new BadValueException("learning_rate", "learning_rate must be a positive number, got " + learningRate);
+        }
+        perDeviceTrainBatchSize = positive("per_device_train_batch_size", perDeviceTrainBatchSize, 16);
+        gradientAccumulationSteps = positive("gradient_accumulation_steps", gradientAccumulationSteps, 1);
+        cutoffLen = cutoffLen != null ? cutoffLen : 128;
+        if (cutoffLen < 2) {
+            throw new BadValueException("cutoff_len", "cutoff_len must be at least 2, got " + cutoffLen);
+        }
+        warmupRatio = finite("warmup_ratio", warmupRatio != null ? warmupRatio : 0.1);
+        if (!(warmupRatio >= 0 && warmupRatio < 1)) {
+            throw new BadValueException("warmup_ratio", "warmup_ratio must be in [0, 1), got " + warmupRatio);
+        }
+        lrSchedulerType = (lrSchedulerType != null ? lrSchedulerType : "linear").toLowerCase(Locale.ROOT);
+        if (!SCHEDULERS.contains(lrSchedulerType)) {
+            throw new BadValueException("lr_scheduler_type", "lr_scheduler_type must be linear, cosine or constant, got \""
+                    + lrSchedulerType + "\"");
+        }
+        weightDecay = finite("weight_decay", weightDecay != null ? weightDecay : 0.0);
+        if (!(weightDecay >= 0)) {
+            throw new BadValueException("weight_decay", "weight_decay must be a number >= 0, got " + weightDecay);
+        }
+        maxGradNorm = finite("max_grad_norm", maxGradNorm != null ? maxGradNorm : 1.0);
+        if (!(maxGradNorm >= 0)) {
+            throw new BadValueException("max_grad_norm", "max_grad_norm must be a number >= 0 (0: no clipping), got "
+                    + maxGradNorm);
+        }
+        loggingSteps = positive("logging_steps", loggingSteps, 10);
+        seed = seed != null ? seed : 42;
+        plotLoss = plotLoss == null || plotLoss;
+    }
+
+    private static Integer positive(String key, Integer value, Integer defaultValue) {
+        Integer v = value != null ? value : defaultValue;
+        if (v <= 0) {
+            throw new BadValueException(key, key + " must be a positive integer, got " + v);
+        }
+        return v;
+    }
+
+    private static Double finite(String key, Double value) {
+        if (!Double.isFinite(value)) {
+            throw new BadValueException(key, key + " must be a finite number, got " + value);
+        }
+        return value;
+    }
+
+    /** Every key with what its value must be, in the order the documentation lists them. */
+    private static final Map<String, String> KEYS = new LinkedHashMap<>();
+
+    static {
+        for (RecordComponent c : TrainArguments.class.getRecordComponents()) {
+            Class<?> type = c.getType();
+            KEYS.put(c.getAccessor().getAnnotation(JsonProperty.class).value(), type == Integer.class ? "a whole number"
+                    : type == Double.class ? "a number" : type == Boolean.class ? "true or false" : "a string");
+        }
     }
 
     /** The known keys, in the order the documentation lists them. */
@@ -114,140 +220,9 @@ public record TrainArguments(String modelNameOrPath, String finetuningType, int 
         return List.copyOf(KEYS.keySet());
     }
 
-    /**
-     * Reads and checks a YAML config file.
-     *
-     * @throws IllegalArgumentException naming the file and what is wrong with it
-     */
-    public static TrainArguments read(Path file) throws IOException {
-        Object parsed;
-        try {
-            parsed = new ObjectMapper(new YAMLFactory()).readValue(Files.readString(file), Object.class);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("config file " + file + " does not exist");
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(file + " is not valid YAML: " + e.getOriginalMessage());
-        }
-        if (!(parsed instanceof Map)) {
-            throw new IllegalArgumentException(file + ": expected a mapping of keys to values, got "
-                    + (parsed == null ? "an empty file" : parsed.getClass().getSimpleName()));
-        }
-        @SuppressWarnings("unchecked")
-        Map<String, Object> values = (Map<String, Object>) parsed;
-        return of(values, file.toString());
-    }
-
-    /** Checks a parsed config; {@code source} names it in messages. */
-    public static TrainArguments of(Map<String, Object> raw, String source) {
-        for (String k : raw.keySet()) {
-            if (!KEYS.containsKey(k)) {
-                throw new IllegalArgumentException(source + ": unknown key \"" + k + "\"; did you mean \""
-                        + closest(k) + "\"? Known keys: " + String.join(", ", KEYS.keySet()));
-            }
-        }
-        Map<String, Object> v = new LinkedHashMap<>();
-        for (Map.Entry<String, Object[]> e : KEYS.entrySet()) {
-            Object value = raw.containsKey(e.getKey()) ? raw.get(e.getKey()) : e.getValue()[1];
-            v.put(e.getKey(), value == null ? null : typed(e.getKey(), (Type) e.getValue()[0], value, source));
-        }
-        for (String required : List.of("dataset", "output_dir")) {
-            if (v.get(required) == null) {
-                throw new IllegalArgumentException(source + ": missing required key \"" + required + "\"");
-            }
-        }
-        String method = ((String) v.get("finetuning_type")).toLowerCase(Locale.ROOT);
-        if (!METHODS.contains(method)) {
-            throw new IllegalArgumentException(source + ": finetuning_type must be one of " + METHODS + ", got \""
-                    + v.get("finetuning_type") + "\"");
-        }
-        String scheduler = ((String) v.get("lr_scheduler_type")).toLowerCase(Locale.ROOT);
-        if (!List.of("linear", "cosine", "constant", "constant_with_warmup").contains(scheduler)) {
-            throw new IllegalArgumentException(source + ": lr_scheduler_type must be linear, cosine or constant, got \""
-                    + scheduler + "\"");
-        }
-        int rank = (Integer) v.get("lora_rank");
-        double alpha = v.get("lora_alpha") == null ? 2.0 * rank : (Double) v.get("lora_alpha");
-        double lr = v.get("learning_rate") != null ? (Double) v.get("learning_rate")
-                : method.equals("lora") ? 2e-3 : method.equals("prompt") ? 3e-2 : method.equals("prefix") ? 5e-4 : 5e-5;
-        positive(source, "lora_rank", rank);
-        if (v.get("max_samples") != null) {
-            positive(source, "max_samples", (Integer) v.get("max_samples"));
-        }
-        positive(source, "num_virtual_tokens", (Integer) v.get("num_virtual_tokens"));
-        positive(source, "num_train_epochs", (Integer) v.get("num_train_epochs"));
-        positive(source, "per_device_train_batch_size", (Integer) v.get("per_device_train_batch_size"));
-        positive(source, "gradient_accumulation_steps", (Integer) v.get("gradient_accumulation_steps"));
-        positive(source, "logging_steps", (Integer) v.get("logging_steps"));
-        if ((Integer) v.get("cutoff_len") < 2) {
-            throw new IllegalArgumentException(source + ": cutoff_len must be at least 2, got " + v.get("cutoff_len"));
-        }
-        double valSize = (Double) v.get("val_size");
-        if (!(valSize >= 0 && valSize < 1)) {
-            throw new IllegalArgumentException(source + ": val_size must be in [0, 1), got " + valSize);
-        }
-        Path dataset = Path.of((String) v.get("dataset"));
-        if (!Files.isRegularFile(dataset)) {
-            throw new IllegalArgumentException(source + ": dataset " + dataset + " does not exist");
-        }
-        return new TrainArguments((String) v.get("model_name_or_path"), method, rank, alpha, (Double) v.get("lora_dropout"),
-                (String) v.get("lora_target"), (Integer) v.get("num_virtual_tokens"), (Boolean) v.get("prefix_projection"),
-                (String) v.get("prompt_tuning_init_text"), (Integer) v.get("freeze_trainable_layers"), dataset,
-                (String) v.get("text_column"), (String) v.get("label_column"), (String) v.get("split_column"), valSize,
-                v.get("max_samples") == null ? 0 : (Integer) v.get("max_samples"), Path.of((String) v.get("output_dir")), (Integer) v.get("num_train_epochs"), lr,
-                (Integer) v.get("per_device_train_batch_size"), (Integer) v.get("gradient_accumulation_steps"),
-                (Integer) v.get("cutoff_len"), (Double) v.get("warmup_ratio"), scheduler,
-                (Double) v.get("weight_decay"), (Double) v.get("max_grad_norm"), (Integer) v.get("logging_steps"),
-                ((Integer) v.get("seed")).longValue(), (Boolean) v.get("plot_loss"));
-    }
-
-    private static void positive(String source, String key, int value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(source + ": " + key + " must be a positive integer, got " + value);
-        }
-    }
-
-    private static Object typed(String key, Type type, Object value, String source) {
-        switch (type) {
-            case STRING:
-                if (value instanceof String) {
-                    return value;
-                }
-                if (value instanceof Number || value instanceof Boolean) {
-                    return value.toString();
-                }
-                break;
-            case INT:
-                if (value instanceof Integer || value instanceof Long) {
-                    return ((Number) value).intValue();
-                }
-                if (value instanceof Double && (Double) value == Math.rint((Double) value)) {
-                    return ((Double) value).intValue();
-                }
-                break;
-            case NUMBER:
-                if (value instanceof Number) {
-                    return ((Number) value).doubleValue();
-                }
-                if (value instanceof String) {
-                    try {
-                        return Double.parseDouble((String) value); // YAML reads 2e-3 as a string
-                    } catch (NumberFormatException e) {
-                        break;
-                    }
-                }
-                break;
-            default:
-                if (value instanceof Boolean) {
-                    return value;
-                }
-        }
-        String expected = type == Type.INT ? "a whole number" : type == Type.NUMBER ? "a number"
-                : type == Type.BOOLEAN ? "true or false" : "a string";
-        throw new IllegalArgumentException(source + ": " + key + " must be " + expected + ", got " + describe(value));
-    }
-
-    private static String describe(Object value) {
-        return value instanceof String ? "\"" + value + "\"" : value + " (" + value.getClass().getSimpleName() + ")";
+    /** What the value of {@code key} must be: a whole number, a number, true or false, or a string. */
+    static String expected(String key) {
+        return KEYS.get(key);
     }
 
     /** The known key with the smallest edit distance to {@code key}. */
@@ -283,6 +258,16 @@ public record TrainArguments(String modelNameOrPath, String finetuningType, int 
         return previous[b.length()];
     }
 
+    /** The dataset file. */
+    public Path datasetFile() {
+        return Path.of(dataset);
+    }
+
+    /** The output directory. */
+    public Path outputDirectory() {
+        return Path.of(outputDir);
+    }
+
     /** The LoRA target names: {@code all} means every linear layer. */
     public List<String> loraTargets() {
         List<String> out = new ArrayList<>();
@@ -292,5 +277,40 @@ public record TrainArguments(String modelNameOrPath, String finetuningType, int 
             }
         }
         return out;
+    }
+
+    /** Whether the method trains an adapter (lora, prefix, prompt) rather than the model's own weights. */
+    public boolean trainsAdapter() {
+        return !finetuningType.equals("full") && !finetuningType.equals("freeze");
+    }
+
+    /**
+     * Checks the values that depend on the model, once its config is known and before anything is
+     * built from them: the token limit (with the virtual tokens of prefix and prompt) against the
+     * position table, the LoRA rank against the layers' dimensions, and the layers freeze tuning
+     * trains against the model's layers.
+     *
+     * @param model names the model in messages
+     * @throws BadValueException naming the key whose value the model cannot take
+     */
+    public void checkFits(BertConfig config, String model) {
+        boolean virtualTokens = finetuningType.equals("prefix") || finetuningType.equals("prompt");
+        long positions = cutoffLen + (virtualTokens ? (long) numVirtualTokens : 0);
+        if (positions > config.maxPositionEmbeddings()) {
+            String key = virtualTokens && cutoffLen <= config.maxPositionEmbeddings() ? "num_virtual_tokens" : "cutoff_len";
+            throw new BadValueException(key, "cutoff_len " + cutoffLen + (virtualTokens ? " + num_virtual_tokens "
+                    + numVirtualTokens : "") + " is more than the " + config.maxPositionEmbeddings()
+                    + " positions " + model + " has (max_position_embeddings)");
+        }
+        // every linear layer of a BERT encoder maps from or to hidden_size: min(in, out) <= hidden_size
+        if (finetuningType.equals("lora") && loraRank > config.hiddenSize()) {
+            throw new BadValueException("lora_rank", "lora_rank " + loraRank + " is larger than the layers it adapts: "
+                    + model + " has hidden size " + config.hiddenSize() + ", and a rank above min(in, out) of a"
+                    + " layer adds weights and no expressiveness");
+        }
+        if (finetuningType.equals("freeze") && freezeTrainableLayers > config.numHiddenLayers()) {
+            throw new BadValueException("freeze_trainable_layers", "freeze_trainable_layers " + freezeTrainableLayers
+                    + " is more than the " + config.numHiddenLayers() + " layers " + model + " has");
+        }
     }
 }

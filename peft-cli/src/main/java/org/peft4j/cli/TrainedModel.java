@@ -4,16 +4,15 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import org.peft4j.api.checkpoint.AdapterFormatException;
+import org.peft4j.api.safetensors.SafeTensorsFormatException;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
@@ -21,45 +20,42 @@ import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.ClassifierDirectory;
 import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.train.ProgressBar;
 
 /**
- * A classifier that {@code peft4j train} wrote, loaded again for {@code eval}, {@code predict} and
- * {@code export}: the run's record ({@value #RUN_FILE}: the base model, the method, the labels, the
- * token limit, the training file and its column names), and either the adapter (lora, prefix, prompt) on a fresh copy
- * of the base model, or the whole model (full, freeze) from the output directory.
+ * A classifier that {@code peft4j train} (or {@code export}) wrote, loaded again for {@code eval},
+ * {@code predict} and {@code export}: the run's record ({@link RunRecord}), and either the adapter
+ * (lora, prefix, prompt) on a fresh copy of the base model, or the whole model (full, freeze, an
+ * export) from the directory, with the directory's own tokenizer when it has one.
  */
 final class TrainedModel implements AutoCloseable {
-    /** The run's record in the output directory. */
-    static final String RUN_FILE = "peft4j_run.json";
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Texts per forward pass when predicting. */
+    private static final int BATCH = 32;
 
+    final RunRecord run;
     final Model model;
     final BertSequenceClassifier classifier;
+    /** The adapter, or null for a whole model. */
     final PeftModel peft;
     final BertTokenizer tokenizer;
-    final List<String> labels;
-    final String method;
-    final String textColumn;
-    final String labelColumn;
-    final String splitColumn;
-    final Path dataset;
+    /** Where the tokenizer came from, for writing it out again. */
+    final PretrainedEncoder tokenizerSource;
 
-    private TrainedModel(Model model, BertSequenceClassifier classifier, PeftModel peft, BertTokenizer tokenizer,
-            List<String> labels, String method, String textColumn, String labelColumn, String splitColumn,
-            Path dataset) {
+    private TrainedModel(RunRecord run, Model model, BertSequenceClassifier classifier, PeftModel peft,
+            BertTokenizer tokenizer, PretrainedEncoder tokenizerSource) {
+        this.run = run;
         this.model = model;
         this.classifier = classifier;
         this.peft = peft;
         this.tokenizer = tokenizer;
-        this.labels = labels;
-        this.method = method;
-        this.textColumn = textColumn;
-        this.labelColumn = labelColumn;
-        this.splitColumn = splitColumn;
-        this.dataset = dataset;
+        this.tokenizerSource = tokenizerSource;
     }
 
-    /** Resolves {@code model_name_or_path}: the built-in default, a model directory or an ONNX file. */
+    /**
+     * Resolves {@code model_name_or_path}: the built-in default, a model directory or an ONNX file.
+     *
+     * @throws IllegalArgumentException if it is none of them, or lacks its tokenizer
+     */
     static PretrainedEncoder encoder(String modelNameOrPath) {
         if (modelNameOrPath.equalsIgnoreCase(TrainArguments.DEFAULT_MODEL)
                 || modelNameOrPath.equalsIgnoreCase("sentence-transformers/" + TrainArguments.DEFAULT_MODEL)) {
@@ -67,15 +63,16 @@ final class TrainedModel implements AutoCloseable {
         }
         Path path = Path.of(modelNameOrPath);
         if (Files.isDirectory(path)) {
-            if (!Files.exists(path.resolve("tokenizer.json"))) {
-                throw new IllegalArgumentException("model directory " + path + " has no tokenizer.json");
+            if (!Files.exists(path.resolve(TokenizerFiles.TOKENIZER))) {
+                throw new IllegalArgumentException("model directory " + path + " has no " + TokenizerFiles.TOKENIZER);
             }
             return PretrainedEncoder.huggingFace(path);
         }
         if (Files.isRegularFile(path) && path.toString().endsWith(".onnx")) {
-            Path tokenizer = path.resolveSibling("tokenizer.json");
+            Path tokenizer = path.resolveSibling(TokenizerFiles.TOKENIZER);
             if (!Files.exists(tokenizer)) {
-                throw new IllegalArgumentException("ONNX model " + path + " needs tokenizer.json beside it");
+                throw new IllegalArgumentException("ONNX model " + path + " needs " + TokenizerFiles.TOKENIZER
+                        + " beside it");
             }
             return PretrainedEncoder.onnx(path, tokenizer);
         }
@@ -84,71 +81,68 @@ final class TrainedModel implements AutoCloseable {
                 + " nothing is downloaded");
     }
 
-    /** Writes the run's record into the output directory. */
-    static void writeRun(TrainArguments args, List<String> labels) throws IOException {
-        ObjectNode run = JSON.createObjectNode();
-        run.put("model_name_or_path", args.modelNameOrPath());
-        run.put("finetuning_type", args.finetuningType());
-        run.put("cutoff_len", args.cutoffLen());
-        run.put("text_column", args.textColumn());
-        run.put("label_column", args.labelColumn());
-        run.put("split_column", args.splitColumn());
-        run.put("dataset", args.dataset().toAbsolutePath().toString());
-        labels.forEach(run.putArray("labels")::add);
-        Files.createDirectories(args.outputDir());
-        Files.writeString(args.outputDir().resolve(RUN_FILE), JSON.writeValueAsString(run));
-    }
-
     /**
-     * Loads the model trained into {@code outputDir}.
+     * Loads the model trained into {@code directory}.
      *
-     * @throws IllegalArgumentException if the directory holds no trained model
+     * @throws IllegalArgumentException if the directory holds no trained model, or a damaged one
      */
-    static TrainedModel load(Path outputDir) throws IOException {
-        JsonNode run;
+    static TrainedModel load(Path directory) throws IOException {
+        RunRecord run = RunRecord.read(directory);
+        boolean ownTokenizer = !run.holdsAdapter() && Files.isRegularFile(directory.resolve(TokenizerFiles.TOKENIZER));
+        PretrainedEncoder base;
         try {
-            run = JSON.readTree(Files.readString(outputDir.resolve(RUN_FILE)));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException(outputDir + " holds no model trained by peft4j (no " + RUN_FILE + ")");
+            base = ownTokenizer ? PretrainedEncoder.huggingFace(directory) : encoder(run.modelNameOrPath());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(directory.resolve(RunRecord.FILE) + ": " + e.getMessage());
         }
-        List<String> labels = new ArrayList<>();
-        run.get("labels").forEach(l -> labels.add(l.asText()));
-        String method = run.get("finetuning_type").asText();
-        PretrainedEncoder encoder = encoder(run.get("model_name_or_path").asText());
         Model model = Model.newInstance("peft4j");
         try {
             BertSequenceClassifier classifier;
             PeftModel peft = null;
-            if (method.equals("full") || method.equals("freeze")) {
-                classifier = ClassifierDirectory.load(outputDir, model.getNDManager()).classifier();
+            if (run.holdsAdapter()) {
+                classifier = new BertSequenceClassifier(base.load(model.getNDManager()), run.labels().size(),
+                        Pooling.MEAN).initializeHead(model.getNDManager());
+                peft = Peft.load(classifier, directory);
             } else {
-                classifier = new BertSequenceClassifier(encoder.load(model.getNDManager()), labels.size(), Pooling.MEAN)
-                        .initializeHead(model.getNDManager());
-                peft = Peft.load(classifier, outputDir);
+                ClassifierDirectory.Loaded loaded = ClassifierDirectory.load(directory, model.getNDManager());
+                if (!loaded.labels().equals(run.labels())) {
+                    throw new IllegalArgumentException(ClassifierDirectory.CONFIG + " has the labels " + loaded.labels()
+                            + ", " + RunRecord.FILE + " " + run.labels());
+                }
+                classifier = loaded.classifier();
             }
             model.setBlock(classifier);
-            return new TrainedModel(model, classifier, peft, encoder.tokenizer(run.get("cutoff_len").asInt()), labels,
-                    method, run.get("text_column").asText(), run.get("label_column").asText(),
-                    run.get("split_column").asText(), Path.of(run.get("dataset").asText()));
-        } catch (IOException | RuntimeException e) {
+            return new TrainedModel(run, model, classifier, peft, base.tokenizer(run.cutoffLen()), base);
+        } catch (IOException | IllegalArgumentException | AdapterFormatException | SafeTensorsFormatException e) {
+            model.close();
+            String what = e instanceof NoSuchFileException ? ((NoSuchFileException) e).getFile() + " is missing"
+                    : e instanceof IOException ? e.toString() : e.getMessage();
+            throw new IllegalArgumentException(directory + " holds a damaged or incomplete run: " + what
+                    + "; train again, or copy the whole output directory");
+        } catch (RuntimeException e) {
             model.close();
             throw e;
         }
     }
 
-    /** The class probabilities of each text, [texts][labels], in batches of 32. */
-    float[][] probabilities(List<String> texts) {
+    /** The class probabilities of each text, [texts][labels], with a progress bar on {@code progress} if not null. */
+    float[][] probabilities(List<String> texts, PrintStream progress) {
+        int classes = run.labels().size();
         float[][] out = new float[texts.size()][];
-        try (NDManager scope = model.getNDManager().newSubManager()) {
+        try (ProgressBar bar = progress == null ? null : new ProgressBar(progress, "predict", texts.size());
+                NDManager scope = model.getNDManager().newSubManager()) {
             ParameterStore ps = new ParameterStore(scope, false);
-            for (int from = 0; from < texts.size(); from += 32) {
+            for (int from = 0; from < texts.size(); from += BATCH) {
                 try (NDManager batch = scope.newSubManager()) {
-                    List<String> chunk = texts.subList(from, Math.min(texts.size(), from + 32));
+                    List<String> chunk = texts.subList(from, Math.min(texts.size(), from + BATCH));
                     NDArray p = classifier.forward(ps, tokenizer.encode(batch, chunk), false).singletonOrThrow().softmax(1);
                     float[] flat = p.toFloatArray();
                     for (int i = 0; i < chunk.size(); i++) {
-                        out[from + i] = java.util.Arrays.copyOfRange(flat, i * labels.size(), (i + 1) * labels.size());
+                        out[from + i] = Arrays.copyOfRange(flat, i * classes, (i + 1) * classes);
                     }
+                }
+                if (bar != null) {
+                    bar.update(Math.min(texts.size(), from + BATCH), "");
                 }
             }
         }

@@ -6,14 +6,18 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.Model;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,14 +25,16 @@ import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.safetensors.SafeTensors;
+import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.bert.ClassifierDirectory;
 import org.peft4j.djl.bert.PretrainedEncoder;
 
 /**
  * The command end to end on the real all-MiniLM-L6-v2 and a small seeded slice of the spam data:
  * train writes what it promises, eval agrees with train's numbers, predict gives probabilities,
- * export's merged model scores as the adapter did, and bad input fails before training with a
- * message and exit status 2.
+ * export's merged model scores as the adapter did and loads again, bad input fails before any
+ * work with one message and exit status 2, and a diverged run fails and writes no adapter.
  */
 class Peft4jCommandTest {
     @TempDir
@@ -36,14 +42,15 @@ class Peft4jCommandTest {
     static Path data;
     static Path out;
     static String trainOutput;
+    static String trainErr;
 
     record Result(int status, String out, String err) {}
 
     static Result run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = new Peft4j(new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8)).run(args);
+        int status = Peft4j.run(args, new Peft4j.Console(new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8)));
         return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -72,6 +79,7 @@ class Peft4jCommandTest {
         Result result = run("train", config.toString());
         assertThat(result.status()).as(result.err()).isZero();
         trainOutput = result.out();
+        trainErr = result.err();
     }
 
     @Test
@@ -79,11 +87,13 @@ class Peft4jCommandTest {
         assertThat(trainOutput).contains("128 train, 32 dev, 48 test rows", "trainable parameters: 74,498",
                 "test accuracy", "adapter written to " + out);
         for (String file : List.of("adapter_config.json", "adapter_model.safetensors", "trainer_log.jsonl",
-                "training_loss.png", "all_results.json", TrainedModel.RUN_FILE, "best/adapter_model.safetensors")) {
+                "training_loss.png", "all_results.json", RunRecord.FILE, "best/adapter_model.safetensors")) {
             assertThat(out.resolve(file)).exists();
         }
         assertThat(AdapterCheckpoint.load(out).tensors()).containsKey("base_model.model.classifier.weight");
         assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl")).get(0)).contains("\"current_steps\":2");
+        // progress on standard error: training, then the dev and test evaluations
+        assertThat(trainErr).contains("epoch 1/1 [", "] 8/8 loss ", "\reval [", "] 32/32", "\rtest [", "] 48/48");
     }
 
     @Test
@@ -95,6 +105,7 @@ class Peft4jCommandTest {
         assertThat(metrics.get("eval_samples").asInt()).isEqualTo(48);
         assertThat(metrics.get("eval_accuracy").asDouble()).isEqualTo(results.get("test_accuracy").asDouble());
         assertThat(metrics.get("eval_loss").asDouble()).isEqualTo(results.get("test_loss").asDouble());
+        assertThat(eval.err()).contains("\reval [", "] 48/48, ");
     }
 
     @Test
@@ -108,6 +119,7 @@ class Peft4jCommandTest {
         List<String> lines = Files.readAllLines(predictions);
         assertThat(lines.get(0)).isEqualTo("label\tp_ham\tp_spam\ttext");
         assertThat(lines).hasSize(3);
+        assertThat(result.err()).contains("\rpredict [", "] 2/2, ");
         for (String line : lines.subList(1, 3)) {
             String[] f = line.split("\t");
             assertThat(Double.parseDouble(f[1]) + Double.parseDouble(f[2])).isCloseTo(1.0, within(1e-5));
@@ -116,14 +128,14 @@ class Peft4jCommandTest {
     }
 
     @Test
-    void exportedModelScoresAsTheAdapterDoes() throws Exception {
+    void exportedModelScoresAsTheAdapterDoesAndLoadsAgain() throws Exception {
         Path merged = dir.resolve("merged");
         Result result = run("export", out.toString(), "--to", merged.toString());
         assertThat(result.status()).as(result.err()).isZero();
         List<String> texts = List.of("Cheap meds, no prescription needed", "Re: the build is broken again");
         float[][] expected;
         try (TrainedModel adapter = TrainedModel.load(out)) {
-            expected = adapter.probabilities(texts);
+            expected = adapter.probabilities(texts, null);
         }
         try (Model model = Model.newInstance("merged");
                 var tokenizer = PretrainedEncoder.ALL_MINILM_L6_V2.tokenizer(32)) {
@@ -140,6 +152,25 @@ class Peft4jCommandTest {
                 }
             }
         }
+        // the tokenizer goes along, byte for byte the bundled one
+        try (var bundled = getClass().getResourceAsStream("/all-minilm-l6-v2-tokenizer.json")) {
+            assertThat(Files.readAllBytes(merged.resolve(TokenizerFiles.TOKENIZER))).isEqualTo(bundled.readAllBytes());
+        }
+        // eval loads the export as it loads the run, and scores the test split as the adapter did
+        Result exported = run("eval", merged.toString());
+        assertThat(exported.status()).as(exported.err()).isZero();
+        JsonNode results = new ObjectMapper().readTree(out.resolve("all_results.json").toFile());
+        JsonNode metrics = new ObjectMapper().readTree(exported.out());
+        assertThat(metrics.get("eval_accuracy").asDouble()).isEqualTo(results.get("test_accuracy").asDouble());
+        assertThat(metrics.get("eval_loss").asDouble()).isCloseTo(results.get("test_loss").asDouble(), within(2e-4));
+        // and it serves as another run's base model
+        Path config = dir.resolve("on-export.yaml");
+        Path second = dir.resolve("on-export");
+        Files.writeString(config, "model_name_or_path: " + merged + "\nlora_target: query\ndataset: " + data
+                + "\noutput_dir: " + second + "\nnum_train_epochs: 1\ncutoff_len: 16\nmax_samples: 16\nplot_loss: false\n");
+        Result train = run("train", config.toString());
+        assertThat(train.status()).as(train.err()).isZero();
+        assertThat(train.out()).contains("lora on hugging_face:" + merged.toAbsolutePath(), "16 train, 16 dev, 16 test rows");
     }
 
     @Test
@@ -154,6 +185,7 @@ class Peft4jCommandTest {
         // one of six layers (12 matrices and 4 norms: 1,774,464 values) and the head (770)
         assertThat(train.out()).contains("trainable parameters: 1,775,234", "model written to " + freezeOut);
         assertThat(freezeOut.resolve(ClassifierDirectory.WEIGHTS)).exists();
+        assertThat(freezeOut.resolve(TokenizerFiles.TOKENIZER)).exists(); // a whole model directory
         assertThat(freezeOut.resolve("training_loss.png")).doesNotExist();
         JsonNode results = new ObjectMapper().readTree(freezeOut.resolve("all_results.json").toFile());
         Result eval = run("eval", freezeOut.toString());
@@ -170,7 +202,14 @@ class Peft4jCommandTest {
                 + "\noutput_dir: " + promptOut + "\nnum_train_epochs: 1\ncutoff_len: 32\n");
         Result train = run("train", config.toString());
         assertThat(train.status()).as(train.err()).isZero();
-        assertThat(train.out()).contains("32 train, 32 dev, 48 test rows");
+        // max_samples caps each split, as LLaMA-Factory caps each dataset
+        assertThat(train.out()).contains("32 train, 32 dev, 32 test rows");
+        JsonNode results = new ObjectMapper().readTree(promptOut.resolve("all_results.json").toFile());
+        assertThat(results.get("test_samples").asInt()).isEqualTo(32);
+        Result eval = run("eval", promptOut.toString(), "--max-samples", "32");
+        assertThat(eval.status()).as(eval.err()).isZero();
+        assertThat(new ObjectMapper().readTree(eval.out()).get("eval_accuracy").asDouble())
+                .isEqualTo(results.get("test_accuracy").asDouble());
         Result export = run("export", promptOut.toString(), "--to", dir.resolve("prompt-merged").toString());
         assertThat(export.status()).isEqualTo(2);
         assertThat(export.err()).contains("only a LoRA adapter merges into the weights; a prompt adapter");
@@ -199,8 +238,190 @@ class Peft4jCommandTest {
 
         Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("never") + "\ntext_column: body\n");
         assertThat(run("train", config.toString()).err()).contains("no \"body\" column; the file has [label, split, text]");
-        assertThat(run("frobnicate").err()).contains("unknown command \"frobnicate\"");
-        assertThat(run("export", out.toString()).err()).contains("missing option --to");
-        assertThat(run("eval", dir.resolve("empty").toString()).err()).contains("holds no model trained by peft4j");
+        Result frobnicate = run("frobnicate");
+        assertThat(frobnicate.status()).isEqualTo(2);
+        assertThat(frobnicate.err()).contains("Unmatched argument at index 0: 'frobnicate'");
+        Result noTo = run("export", out.toString());
+        assertThat(noTo.status()).isEqualTo(2);
+        assertThat(noTo.err()).contains("Missing required option: '--to=DIR'");
+    }
+
+
+    @Test
+    void helpVersionAndSuggestions() {
+        Result version = run("--version");
+        assertThat(version.status()).isZero();
+        assertThat(version.out().trim()).isEqualTo("peft4j " + System.getProperty("peft4j.version"));
+        Result help = run("train", "--help");
+        assertThat(help.status()).isZero();
+        assertThat(help.out()).contains("Usage: peft4j train", "CONFIG.yaml",
+                "Config keys: model_name_or_path, finetuning_type, lora_rank");
+        assertThat(run("eval", "--help").out()).contains("Usage: peft4j eval", "--max-samples=N", "--split=NAME");
+        assertThat(run("predict", "--help").out()).contains("--input=FILE", "--output=FILE");
+        assertThat(run("export", "--help").out()).contains("--to=DIR");
+        Result typo = run("trian", "x.yaml");
+        assertThat(typo.status()).isEqualTo(2);
+        assertThat(typo.err()).contains("Unmatched arguments from index 0: 'trian', 'x.yaml'", "Did you mean: peft4j train?");
+        Result none = run();
+        assertThat(none.status()).isEqualTo(2);
+        assertThat(none.err()).contains("missing command: train, eval, predict or export");
+    }
+
+    /** Writes a config for the slice: dataset on line 1, output_dir on line 2, then {@code yaml}. */
+    private static Path config(String name, Path outputDir, String yaml) throws Exception {
+        Path file = dir.resolve(name);
+        Files.writeString(file, "dataset: " + data + "\noutput_dir: " + outputDir + "\n" + yaml);
+        return file;
+    }
+
+    /** A bad input's failure: status 2, one line on standard error naming what is given, nothing written. */
+    private static void failsWithOneLine(Path outputDir, String[] args, String... expected) {
+        Result r = run(args);
+        assertThat(r.status()).as(r.err()).isEqualTo(2);
+        assertThat(r.err().strip().lines()).as(r.err()).hasSize(1);
+        assertThat(r.err()).startsWith("peft4j " + args[0] + ": ").contains(expected).doesNotContain("\tat ");
+        assertThat(Files.exists(outputDir)).as(outputDir + " exists").isFalse();
+    }
+
+    @Test
+    void badConfigsFailBeforeAnyWorkWithOneMessageAndStatusTwo() throws Exception {
+        Path never = dir.resolve("never-written");
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("num_train_epochs: 4294967297\n", ", line 3: num_train_epochs must be a whole number between"
+                + " -2147483648 and 2147483647, got 4294967297");
+        cases.put("seed: 1\nseed: 2\n", ", line 4: not valid YAML for a config: Duplicate field 'seed'");
+        // checked against the model's own dimensions, before anything is trained or written
+        cases.put("cutoff_len: 100000\n", ", line 3: cutoff_len 100000 is more than the 512 positions");
+        cases.put("lora_rank: 1e8\n", ", line 3: lora_rank 100000000 is larger than the layers it adapts");
+        for (Map.Entry<String, String> c : cases.entrySet()) {
+            Path file = config("bad.yaml", never, c.getKey());
+            failsWithOneLine(never, new String[] {"train", file.toString()}, file + c.getValue());
+        }
+        Path file = dir.resolve("bad.yaml");
+        Files.writeString(file, "dataset: " + data + "\noutput_dir: \"\"\n");
+        failsWithOneLine(never, new String[] {"train", file.toString()}, file + ", line 2: output_dir must name a directory");
+
+        Path blocker = dir.resolve("a-file");
+        Files.writeString(blocker, "not a directory");
+        file = config("bad.yaml", blocker.resolve("out"), "");
+        failsWithOneLine(blocker.resolve("out"), new String[] {"train", file.toString()},
+                "output_dir " + blocker.resolve("out") + " cannot be written");
+
+        Path latin1 = dir.resolve("latin1.tsv");
+        Files.write(latin1, "label\ttext\nham\tcaf\u00e9 au lait\n".getBytes(StandardCharsets.ISO_8859_1));
+        Files.writeString(file, "dataset: " + latin1 + "\noutput_dir: " + never + "\n");
+        failsWithOneLine(never, new String[] {"train", file.toString()}, latin1 + ", line 2: not UTF-8 text");
+        Files.write(file, ("dataset: " + data + "\n# caf\u00e9\n").getBytes(StandardCharsets.ISO_8859_1));
+        failsWithOneLine(never, new String[] {"train", file.toString()}, file + ", line 2: not UTF-8 text");
+    }
+
+    @Test
+    void aSecondTrainIntoAnOutputDirThatAnotherProcessHoldsFails() throws Exception {
+        Path held = dir.resolve("held");
+        Process holder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), LockHolder.class.getName(), held.toString())
+                .redirectErrorStream(true).start();
+        try (BufferedReader lines = new BufferedReader(new InputStreamReader(holder.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            assertThat(lines.readLine()).isEqualTo("locked");
+            Result second = run("train", config("held.yaml", held, "").toString());
+            assertThat(second.status()).isEqualTo(2);
+            assertThat(second.err()).contains("output_dir " + held + " is in use by another peft4j train (process "
+                    + holder.pid() + "); wait for it to end or choose another output_dir");
+        } finally {
+            holder.getOutputStream().close();
+            assertThat(holder.waitFor()).isZero();
+        }
+        // the system released the lock with its process: the directory can be held again
+        try (OutputLock lock = OutputLock.acquire(held)) {
+            assertThat(held.resolve(OutputLock.FILE)).exists();
+        }
+    }
+
+    @Test
+    void aDivergedRunExitsWithOneAndWritesNoAdapter() throws Exception {
+        Path diverged = dir.resolve("diverged");
+        Result r = run("train", config("diverged.yaml", diverged, "learning_rate: 1e15\nmax_samples: 32\n"
+                + "lora_target: query,value\nnum_train_epochs: 1\ncutoff_len: 32\nlr_scheduler_type: constant\n"
+                + "warmup_ratio: 0\n").toString());
+        assertThat(r.status()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("peft4j train: training diverged: ", "lower the learning rate (learning_rate 1.00e+15)")
+                .doesNotContain("\tat ");
+        for (String file : List.of("adapter_config.json", "adapter_model.safetensors", "best", "all_results.json",
+                RunRecord.FILE)) {
+            assertThat(diverged.resolve(file)).doesNotExist();
+        }
+    }
+
+    @Test
+    void withoutDevRowsAndValSizeZeroTheRunSaysSoOnceAndKeepsNoBest() throws Exception {
+        Path trainAndTest = dir.resolve("train-test.tsv");
+        List<String> lines = Files.readAllLines(data);
+        lines.removeIf(line -> line.contains("\tdev\t"));
+        Files.write(trainAndTest, lines);
+        Path noDev = dir.resolve("no-dev");
+        Path file = dir.resolve("no-dev.yaml");
+        Files.writeString(file, "dataset: " + trainAndTest + "\noutput_dir: " + noDev + "\nval_size: 0\nmax_samples: 16\n"
+                + "num_train_epochs: 2\ncutoff_len: 16\nplot_loss: false\n");
+        Result r = run("train", file.toString());
+        assertThat(r.status()).as(r.err()).isZero();
+        String note = trainAndTest + " has no dev rows and val_size is 0: no dev set";
+        assertThat(r.out()).containsOnlyOnce(note).contains("16 train, 0 dev, 16 test rows", "epoch 2: train loss ")
+                .doesNotContain("NaN", "dev loss");
+        assertThat(noDev.resolve("best")).doesNotExist();
+        assertThat(noDev.resolve("adapter_model.safetensors")).exists();
+    }
+
+    @Test
+    void damagedOrMissingRunDirectoriesFailWithStatusTwo() throws Exception {
+        Path missing = dir.resolve("no-such-run");
+        for (String[] args : List.of(new String[] {"eval", missing.toString()},
+                new String[] {"predict", missing.toString(), "--input", data.toString()},
+                new String[] {"export", missing.toString(), "--to", dir.resolve("nowhere").toString()})) {
+            failsWithOneLine(missing, args, missing + " does not exist; expected the output_dir of a peft4j train run");
+        }
+        Path damaged = dir.resolve("damaged");
+        Files.createDirectories(damaged);
+        for (String file : List.of(RunRecord.FILE, "adapter_config.json", "adapter_model.safetensors")) {
+            Files.copy(out.resolve(file), damaged.resolve(file));
+        }
+        String record = Files.readString(damaged.resolve(RunRecord.FILE));
+        Files.writeString(damaged.resolve(RunRecord.FILE), record.substring(0, record.length() / 2));
+        Result truncatedRecord = run("eval", damaged.toString());
+        assertThat(truncatedRecord.status()).isEqualTo(2);
+        assertThat(truncatedRecord.err()).contains(damaged.resolve(RunRecord.FILE) + " is damaged: ").doesNotContain("\tat ");
+        Files.writeString(damaged.resolve(RunRecord.FILE), record.replace("\"labels\"", "\"classes\""));
+        assertThat(run("predict", damaged.toString(), "--input", data.toString()).err())
+                .contains(RunRecord.FILE + " is damaged: missing key \"labels\"");
+
+        Files.writeString(damaged.resolve(RunRecord.FILE), record);
+        byte[] weights = Files.readAllBytes(damaged.resolve("adapter_model.safetensors"));
+        Files.write(damaged.resolve("adapter_model.safetensors"), java.util.Arrays.copyOf(weights, 100));
+        Result truncatedWeights = run("eval", damaged.toString());
+        assertThat(truncatedWeights.status()).isEqualTo(2);
+        assertThat(truncatedWeights.err()).contains(damaged + " holds a damaged or incomplete run: ").doesNotContain("\tat ");
+        Files.delete(damaged.resolve("adapter_model.safetensors"));
+        Result noWeights = run("export", damaged.toString(), "--to", dir.resolve("nowhere").toString());
+        assertThat(noWeights.status()).isEqualTo(2);
+        assertThat(noWeights.err()).contains(damaged + " holds a damaged or incomplete run: ").doesNotContain("\tat ");
+    }
+
+    @Test
+    void evalReportsOutputsThatAreNotFiniteAsSuchAndFails() throws Exception {
+        // a whole model whose head's weights are finite but whose logits overflow to infinity
+        Path overflow = dir.resolve("overflow");
+        assertThat(run("export", out.toString(), "--to", overflow.toString()).status()).isZero();
+        Path weights = overflow.resolve(ClassifierDirectory.WEIGHTS);
+        Map<String, Tensor> tensors = new LinkedHashMap<>(SafeTensors.read(weights).tensors());
+        float[] huge = new float[2 * 384];
+        java.util.Arrays.fill(huge, 3e38f);
+        tensors.put("classifier.weight", Tensor.ofFloats(new long[] {2, 384}, huge));
+        Files.write(weights, new SafeTensors(tensors, SafeTensors.PT_METADATA).toBytes());
+        Result r = run("eval", overflow.toString());
+        assertThat(r.status()).as(r.err()).isEqualTo(1);
+        JsonNode metrics = new ObjectMapper().readTree(r.out());
+        assertThat(metrics.get("eval_loss").isTextual()).as(r.out()).isTrue();
+        assertThat(metrics.get("eval_loss").asText()).isEqualTo("NaN"); // never Math.round(NaN) = 0
+        assertThat(r.err()).contains("peft4j eval: eval_loss NaN: the model's outputs are not finite");
     }
 }

@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -114,56 +115,273 @@ public final class TextTraining {
     }
 
     /**
-     * The settings of a run, with LLaMA-Factory's names in the comments.
-     *
-     * @param epochs passes over the training data ({@code num_train_epochs})
-     * @param batchSize examples per micro-batch ({@code per_device_train_batch_size})
-     * @param learningRate the peak learning rate ({@code learning_rate})
-     * @param weightDecay AdamW's decoupled weight decay ({@code weight_decay})
-     * @param warmupRatio the share of all updates spent warming up ({@code warmup_ratio})
-     * @param scheduler the schedule after the warm-up ({@code lr_scheduler_type})
-     * @param maxGradNorm clip gradients to this global norm; 0 turns clipping off ({@code max_grad_norm})
-     * @param gradientAccumulationSteps micro-batches per update ({@code gradient_accumulation_steps})
-     * @param loggingSteps updates between lines of the log ({@code logging_steps})
-     * @param earlyStoppingPatience stop after this many epochs without a better dev accuracy; 0 never stops early
-     * @param seed the seed of the shuffling
-     * @param outputDir where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
-     *     ({@code best/}) go; null for none of them
-     * @param progress where the progress bar goes; null for none
-     * @param plotLoss whether {@code training_loss.png} is drawn in the output directory ({@code plot_loss})
+     * The settings of a run, with LLaMA-Factory's names in the comments and in the messages of
+     * invalid values. Built with {@link #builder()}: {@code setX} for what a run needs, {@code optX}
+     * for what has a default.
      */
-    public record Settings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
-            LearningRateSchedule.Kind scheduler, float maxGradNorm, int gradientAccumulationSteps, int loggingSteps,
-            int earlyStoppingPatience, long seed, Path outputDir, PrintStream progress, boolean plotLoss) {
-        /** Settings that draw the plot whenever there is an output directory. */
-        public Settings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
-                LearningRateSchedule.Kind scheduler, float maxGradNorm, int gradientAccumulationSteps, int loggingSteps,
-                int earlyStoppingPatience, long seed, Path outputDir, PrintStream progress) {
-            this(epochs, batchSize, learningRate, weightDecay, warmupRatio, scheduler, maxGradNorm,
-                    gradientAccumulationSteps, loggingSteps, earlyStoppingPatience, seed, outputDir, progress, true);
-        }
+    public static final class Settings {
+        private final int epochs;
+        private final int batchSize;
+        private final float learningRate;
+        private final float weightDecay;
+        private final float warmupRatio;
+        private final LearningRateSchedule.Kind scheduler;
+        private final float maxGradNorm;
+        private final int gradientAccumulationSteps;
+        private final int loggingSteps;
+        private final int earlyStoppingPatience;
+        private final long seed;
+        private final Path outputDir;
+        private final PrintStream progress;
+        private final boolean plotLoss;
 
-        /** Validates the settings, naming the first bad one. */
-        public Settings {
-            positive("num_train_epochs", epochs);
-            positive("per_device_train_batch_size", batchSize);
-            positive("gradient_accumulation_steps", gradientAccumulationSteps);
-            positive("logging_steps", loggingSteps);
-            if (!(learningRate > 0) || !Float.isFinite(learningRate)) {
-                throw new IllegalArgumentException("learning_rate must be a positive number, got " + learningRate);
+        private Settings(Builder b) {
+            required("num_train_epochs", "setEpochs", b.epochs);
+            required("per_device_train_batch_size", "setBatchSize", b.batchSize);
+            required("learning_rate", "setLearningRate", b.learningRate);
+            positive("num_train_epochs", b.epochs);
+            positive("per_device_train_batch_size", b.batchSize);
+            positive("gradient_accumulation_steps", b.gradientAccumulationSteps);
+            positive("logging_steps", b.loggingSteps);
+            if (!(b.learningRate > 0) || !Float.isFinite(b.learningRate)) {
+                throw new IllegalArgumentException("learning_rate must be a positive number, got " + b.learningRate);
             }
-            if (!(weightDecay >= 0) || !(warmupRatio >= 0 && warmupRatio < 1) || !(maxGradNorm >= 0)
-                    || earlyStoppingPatience < 0) {
-                throw new IllegalArgumentException("need weight_decay >= 0, 0 <= warmup_ratio < 1, max_grad_norm >= 0"
-                        + " and patience >= 0, got " + weightDecay + ", " + warmupRatio + ", " + maxGradNorm + ", "
-                        + earlyStoppingPatience);
+            if (!(b.weightDecay >= 0) || !Float.isFinite(b.weightDecay)) {
+                throw new IllegalArgumentException("weight_decay must be a number >= 0, got " + b.weightDecay);
             }
-            java.util.Objects.requireNonNull(scheduler, "lr_scheduler_type");
+            if (!(b.warmupRatio >= 0 && b.warmupRatio < 1)) {
+                throw new IllegalArgumentException("warmup_ratio must be in [0, 1), got " + b.warmupRatio);
+            }
+            if (!(b.maxGradNorm >= 0) || !Float.isFinite(b.maxGradNorm)) {
+                throw new IllegalArgumentException("max_grad_norm must be a number >= 0 (0: no clipping), got "
+                        + b.maxGradNorm);
+            }
+            if (b.earlyStoppingPatience < 0) {
+                throw new IllegalArgumentException("early stopping patience must be >= 0 (0: never stop early), got "
+                        + b.earlyStoppingPatience);
+            }
+            epochs = b.epochs;
+            batchSize = b.batchSize;
+            learningRate = b.learningRate;
+            weightDecay = b.weightDecay;
+            warmupRatio = b.warmupRatio;
+            scheduler = Objects.requireNonNull(b.scheduler, "lr_scheduler_type");
+            maxGradNorm = b.maxGradNorm;
+            gradientAccumulationSteps = b.gradientAccumulationSteps;
+            loggingSteps = b.loggingSteps;
+            earlyStoppingPatience = b.earlyStoppingPatience;
+            seed = b.seed;
+            outputDir = b.outputDir;
+            progress = b.progress;
+            plotLoss = b.plotLoss;
         }
 
         private static void positive(String name, int value) {
             if (value <= 0) {
                 throw new IllegalArgumentException(name + " must be a positive integer, got " + value);
+            }
+        }
+
+        private static void required(String name, String setter, Object value) {
+            if (value == null) {
+                throw new IllegalArgumentException(name + " is not set: call " + setter);
+            }
+        }
+
+        /** Starts settings; the epochs, the batch size and the learning rate must be set. */
+        public static Builder builder() {
+            return new Builder();
+        }
+
+        /** Passes over the training data ({@code num_train_epochs}). */
+        public int epochs() {
+            return epochs;
+        }
+
+        /** Examples per micro-batch ({@code per_device_train_batch_size}). */
+        public int batchSize() {
+            return batchSize;
+        }
+
+        /** The peak learning rate ({@code learning_rate}). */
+        public float learningRate() {
+            return learningRate;
+        }
+
+        /** AdamW's decoupled weight decay ({@code weight_decay}). */
+        public float weightDecay() {
+            return weightDecay;
+        }
+
+        /** The share of all updates spent warming up ({@code warmup_ratio}). */
+        public float warmupRatio() {
+            return warmupRatio;
+        }
+
+        /** The schedule after the warm-up ({@code lr_scheduler_type}). */
+        public LearningRateSchedule.Kind scheduler() {
+            return scheduler;
+        }
+
+        /** The global gradient norm gradients are clipped to; 0 turns clipping off ({@code max_grad_norm}). */
+        public float maxGradNorm() {
+            return maxGradNorm;
+        }
+
+        /** Micro-batches per update ({@code gradient_accumulation_steps}). */
+        public int gradientAccumulationSteps() {
+            return gradientAccumulationSteps;
+        }
+
+        /** Updates between lines of {@code trainer_log.jsonl} ({@code logging_steps}). */
+        public int loggingSteps() {
+            return loggingSteps;
+        }
+
+        /** Epochs without a better dev score before training stops; 0 never stops early. */
+        public int earlyStoppingPatience() {
+            return earlyStoppingPatience;
+        }
+
+        /** The seed of the shuffling ({@code seed}). */
+        public long seed() {
+            return seed;
+        }
+
+        /**
+         * Where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
+         * ({@code best/}) go; null for none of them ({@code output_dir}).
+         */
+        public Path outputDir() {
+            return outputDir;
+        }
+
+        /** Where the progress bars go; null for none. */
+        public PrintStream progress() {
+            return progress;
+        }
+
+        /** Whether {@code training_loss.png} is drawn in the output directory ({@code plot_loss}). */
+        public boolean plotLoss() {
+            return plotLoss;
+        }
+
+        /** Builds {@link Settings}; {@link #build()} checks every value and names the first bad one. */
+        public static final class Builder {
+            private Integer epochs;
+            private Integer batchSize;
+            private Float learningRate;
+            private float weightDecay;
+            private float warmupRatio;
+            private LearningRateSchedule.Kind scheduler = LearningRateSchedule.Kind.LINEAR;
+            private float maxGradNorm = 1f;
+            private int gradientAccumulationSteps = 1;
+            private int loggingSteps = 10;
+            private int earlyStoppingPatience;
+            private long seed = 42;
+            private Path outputDir;
+            private PrintStream progress;
+            private boolean plotLoss = true;
+
+            private Builder() {}
+
+            /** Sets the passes over the training data ({@code num_train_epochs}); required. */
+            public Builder setEpochs(int epochs) {
+                this.epochs = epochs;
+                return this;
+            }
+
+            /** Sets the examples per micro-batch ({@code per_device_train_batch_size}); required. */
+            public Builder setBatchSize(int batchSize) {
+                this.batchSize = batchSize;
+                return this;
+            }
+
+            /** Sets the peak learning rate ({@code learning_rate}); required. */
+            public Builder setLearningRate(float learningRate) {
+                this.learningRate = learningRate;
+                return this;
+            }
+
+            /** Sets AdamW's decoupled weight decay ({@code weight_decay}); default 0. */
+            public Builder optWeightDecay(float weightDecay) {
+                this.weightDecay = weightDecay;
+                return this;
+            }
+
+            /** Sets the share of all updates spent warming up ({@code warmup_ratio}); default 0. */
+            public Builder optWarmupRatio(float warmupRatio) {
+                this.warmupRatio = warmupRatio;
+                return this;
+            }
+
+            /** Sets the schedule after the warm-up ({@code lr_scheduler_type}); default linear. */
+            public Builder optScheduler(LearningRateSchedule.Kind scheduler) {
+                this.scheduler = scheduler;
+                return this;
+            }
+
+            /** Sets the global norm gradients are clipped to, 0 for none ({@code max_grad_norm}); default 1. */
+            public Builder optMaxGradNorm(float maxGradNorm) {
+                this.maxGradNorm = maxGradNorm;
+                return this;
+            }
+
+            /** Sets the micro-batches per update ({@code gradient_accumulation_steps}); default 1. */
+            public Builder optGradientAccumulationSteps(int steps) {
+                this.gradientAccumulationSteps = steps;
+                return this;
+            }
+
+            /** Sets the updates between lines of the log ({@code logging_steps}); default 10. */
+            public Builder optLoggingSteps(int steps) {
+                this.loggingSteps = steps;
+                return this;
+            }
+
+            /**
+             * Stops after this many epochs without a better dev score (accuracy; for regression the
+             * loss); default 0, never stop early. Epochs without dev data never count.
+             */
+            public Builder optEarlyStoppingPatience(int epochs) {
+                this.earlyStoppingPatience = epochs;
+                return this;
+            }
+
+            /** Sets the seed of the shuffling ({@code seed}); default 42. */
+            public Builder optSeed(long seed) {
+                this.seed = seed;
+                return this;
+            }
+
+            /**
+             * Sets where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
+             * ({@code best/}) go; default none.
+             */
+            public Builder optOutputDir(Path outputDir) {
+                this.outputDir = outputDir;
+                return this;
+            }
+
+            /** Sets where the progress bars of training and evaluation go; default none. */
+            public Builder optProgress(PrintStream progress) {
+                this.progress = progress;
+                return this;
+            }
+
+            /** Sets whether {@code training_loss.png} is drawn in the output directory ({@code plot_loss}); default true. */
+            public Builder optPlotLoss(boolean plotLoss) {
+                this.plotLoss = plotLoss;
+                return this;
+            }
+
+            /**
+             * Returns the settings.
+             *
+             * @throws IllegalArgumentException naming the first value that is missing or out of range
+             */
+            public Settings build() {
+                return new Settings(this);
             }
         }
     }
@@ -180,17 +398,33 @@ public final class TextTraining {
      * @param seconds the epoch's wall time, evaluation included
      */
     public record EpochReport(int epoch, int steps, float meanLoss, float devLoss, float devAccuracy, float devMacroF1,
-            double seconds) {}
+            double seconds) {
+        /** Whether the epoch was evaluated on dev data. */
+        public boolean hasDev() {
+            return !Float.isNaN(devLoss);
+        }
+    }
 
     /**
      * The loss and metrics of a model on some labelled data.
      *
-     * @param loss the mean cross-entropy, or for regression the mean squared error
+     * @param loss the mean cross-entropy, or for regression the mean squared error; not finite if
+     *     any output of the model was not
      * @param metrics accuracy and F1; null for regression
      */
-    public record Evaluation(float loss, ClassificationMetrics metrics) {}
+    public record Evaluation(float loss, ClassificationMetrics metrics) {
+        /** Whether the loss, and so every output it was computed from, is finite. */
+        public boolean isFinite() {
+            return Float.isFinite(loss);
+        }
+    }
 
-    /** Trains, reporting each epoch to {@code onEpoch}; stops early if the settings say so. */
+    /**
+     * Trains, reporting each epoch to {@code onEpoch}; stops early if the settings say so.
+     *
+     * @throws IllegalStateException if training diverges: a training loss, a trainable weight or
+     *     the dev loss is not finite (no best adapter is saved from such an epoch)
+     */
     public List<EpochReport> fit(List<LabeledText> train, List<LabeledText> dev, Settings settings,
             Consumer<EpochReport> onEpoch) {
         Random random = new Random(settings.seed());
@@ -211,8 +445,9 @@ public final class TextTraining {
         long start = System.nanoTime();
         long tokens = 0;
         int update = 0;
-        List<TrainingPlot.Point> lossCurve = new ArrayList<>();
-        List<TrainingPlot.Point> accuracyCurve = new ArrayList<>();
+        Curves curves = new Curves(totalUpdates);
+        double windowLoss = 0;
+        int windowCount = 0;
         float bestScore = Float.NEGATIVE_INFINITY;
         int epochsWithoutGain = 0;
         try (Trainer trainer = trainers.apply(config);
@@ -221,48 +456,50 @@ public final class TextTraining {
                 long epochStart = System.nanoTime();
                 List<List<Integer>> batches = bucketedBatches(lengths, settings.batchSize(), random);
                 double epochLoss = 0;
-                double windowLoss = 0;
-                int windowCount = 0;
-                for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
-                    List<List<Integer>> group = batches.subList(b, Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
-                    for (List<Integer> batch : group) {
-                        float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
-                        if (!Float.isFinite(loss)) {
-                            throw new IllegalStateException("training diverged: the loss is " + loss + " at update "
-                                    + (update + 1) + " (epoch " + epoch + "); lower the learning rate ("
-                                    + settings.learningRate() + ")");
+                try (ProgressBar bar = settings.progress() == null ? null : new ProgressBar(settings.progress(),
+                        "epoch " + epoch + "/" + settings.epochs(), updatesPerEpoch)) {
+                    for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
+                        List<List<Integer>> group = batches.subList(b,
+                                Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
+                        double updateLoss = 0;
+                        for (List<Integer> batch : group) {
+                            float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
+                            if (!Float.isFinite(loss)) {
+                                throw diverged("the training loss is " + loss + " at update " + (update + 1)
+                                        + " (epoch " + epoch + ")", settings);
+                            }
+                            updateLoss += loss;
+                            for (int i : batch) {
+                                tokens += lengths[i];
+                            }
                         }
-                        epochLoss += loss;
-                        windowLoss += loss;
-                        windowCount++;
-                        for (int i : batch) {
-                            tokens += lengths[i];
+                        epochLoss += updateLoss;
+                        windowLoss += updateLoss;
+                        windowCount += group.size();
+                        if (settings.maxGradNorm() > 0) {
+                            GradientClipping.clipByGlobalNorm(trainable, settings.maxGradNorm());
                         }
-                    }
-                    if (settings.maxGradNorm() > 0) {
-                        GradientClipping.clipByGlobalNorm(trainable, settings.maxGradNorm());
-                    }
-                    trainer.step();
-                    update++;
-                    double elapsed = (System.nanoTime() - start) / 1e9;
-                    if (settings.progress() != null) {
-                        drawProgress(settings.progress(), update, totalUpdates, (float) (windowLoss / windowCount), elapsed);
-                    }
-                    if (log != null && update % settings.loggingSteps() == 0) {
-                        lossCurve.add(new TrainingPlot.Point(update, windowLoss / windowCount));
-                        Map<String, Object> line = progressFields(update, totalUpdates, updatesPerEpoch, elapsed);
-                        line.put("loss", round(windowLoss / windowCount));
-                        line.put("lr", schedule.at(update - 1));
-                        line.put("throughput", round(tokens / elapsed));
-                        log.write(line);
-                        windowLoss = 0;
-                        windowCount = 0;
+                        trainer.step();
+                        update++;
+                        curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
+                        if (bar != null) {
+                            bar.update(b / settings.gradientAccumulationSteps() + 1,
+                                    String.format(Locale.ROOT, "loss %.4f", updateLoss / group.size()));
+                        }
+                        if (update % settings.loggingSteps() == 0) {
+                            logLoss(log, curves, update, windowLoss / windowCount, schedule, tokens, start,
+                                    updatesPerEpoch);
+                            windowLoss = 0;
+                            windowCount = 0;
+                        }
                     }
                 }
-                if (settings.progress() != null) {
-                    settings.progress().println();
+                requireFinite(trainable, train.subList(0, Math.min(train.size(), settings.batchSize())), epoch,
+                        settings);
+                Evaluation eval = dev.isEmpty() ? null : evaluate(dev, settings.batchSize(), settings.progress(), "dev");
+                if (eval != null && !eval.isFinite()) {
+                    throw diverged("the dev loss is " + eval.loss() + " after epoch " + epoch, settings);
                 }
-                Evaluation eval = dev.isEmpty() ? null : evaluate(dev, settings.batchSize());
                 EpochReport report = new EpochReport(epoch, (batches.size() + settings.gradientAccumulationSteps() - 1)
                         / settings.gradientAccumulationSteps(), (float) (epochLoss / batches.size()),
                         eval == null ? Float.NaN : eval.loss(),
@@ -277,18 +514,20 @@ public final class TextTraining {
                     if (!regression) {
                         line.put("accuracy", round(eval.metrics().accuracy()));
                         line.put("f1", round(eval.metrics().macroF1()));
-                        accuracyCurve.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
+                        curves.accuracy.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
                     }
                     log.write(line);
                     if (settings.plotLoss()) {
-                        TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy",
-                                lossCurve, accuracyCurve, totalUpdates);
+                        curves.write(settings.outputDir());
                     }
                 }
                 onEpoch.accept(report);
+                if (eval == null) {
+                    continue; // nothing to choose the best epoch on, nothing to stop early on
+                }
                 // the best epoch: the highest dev accuracy, or for regression the lowest dev loss
-                float score = eval == null ? Float.NaN : regression ? -eval.loss() : report.devAccuracy();
-                if (eval != null && score > bestScore) {
+                float score = regression ? -eval.loss() : report.devAccuracy();
+                if (score > bestScore) {
                     bestScore = score;
                     epochsWithoutGain = 0;
                     if (settings.outputDir() != null && peft != null) {
@@ -298,14 +537,85 @@ public final class TextTraining {
                     break;
                 }
             }
+            if (windowCount > 0) {
+                // the last, partial window: a run shorter than logging_steps still logs its loss
+                logLoss(log, curves, update, windowLoss / windowCount, schedule, tokens, start, updatesPerEpoch);
+            }
             if (log != null && settings.plotLoss()) {
-                TrainingPlot.write(settings.outputDir().resolve(PLOT_FILE), "training loss and dev accuracy", lossCurve,
-                        accuracyCurve, totalUpdates);
+                curves.write(settings.outputDir());
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return reports;
+    }
+
+    /** The curves of {@code training_loss.png}: the loss of each update, its logged means, the dev accuracy. */
+    private static final class Curves {
+        final List<TrainingPlot.Point> loss = new ArrayList<>();
+        final List<TrainingPlot.Point> meanLoss = new ArrayList<>();
+        final List<TrainingPlot.Point> accuracy = new ArrayList<>();
+        final int totalUpdates;
+
+        Curves(int totalUpdates) {
+            this.totalUpdates = totalUpdates;
+        }
+
+        void write(Path outputDir) throws IOException {
+            TrainingPlot.write(outputDir.resolve(PLOT_FILE), "training loss and dev accuracy", loss, meanLoss, accuracy,
+                    totalUpdates);
+        }
+    }
+
+    /** Writes a loss line of {@code trainer_log.jsonl} (if there is a log) and adds the mean to the curve. */
+    private static void logLoss(TrainerLog log, Curves curves, int update, double meanLoss, LearningRateSchedule schedule,
+            long tokens, long start, int updatesPerEpoch) {
+        curves.meanLoss.add(new TrainingPlot.Point(update, meanLoss));
+        if (log == null) {
+            return;
+        }
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        Map<String, Object> line = progressFields(update, curves.totalUpdates, updatesPerEpoch, elapsed);
+        line.put("loss", round(meanLoss));
+        line.put("lr", schedule.at(update - 1));
+        line.put("throughput", round(tokens / elapsed));
+        log.write(line);
+    }
+
+    private static IllegalStateException diverged(String what, Settings settings) {
+        return new IllegalStateException(String.format(Locale.ROOT,
+                "training diverged: %s; lower the learning rate (learning_rate %.3g)", what, settings.learningRate()));
+    }
+
+    /**
+     * Fails if a trainable weight holds NaN or an infinity, or if the model's outputs on a batch of
+     * training rows are not finite: the losses alone do not show an update that overflowed the
+     * weights after the last loss was computed, nor finite weights whose products overflow.
+     */
+    private void requireFinite(List<Parameter> trainable, List<LabeledText> rows, int epoch, Settings settings) {
+        int bad = 0;
+        try (NDManager scope = model.getNDManager().newSubManager()) {
+            for (Parameter p : trainable) {
+                NDArray weights = p.getArray();
+                weights.tempAttach(scope);
+                if (!finite(weights)) {
+                    bad++;
+                }
+            }
+            if (bad > 0) {
+                throw diverged(bad + " of " + trainable.size() + " trainable weight arrays hold NaN or infinite values"
+                        + " after epoch " + epoch, settings);
+            }
+            NDArray outputs = model.getBlock().forward(new ParameterStore(scope, false),
+                    tokenizer.encode(scope, texts(rows)), false).singletonOrThrow();
+            if (!finite(outputs)) {
+                throw diverged("the model's outputs on training rows are not finite after epoch " + epoch, settings);
+            }
+        }
+    }
+
+    private static boolean finite(NDArray array) {
+        return !array.isNaN().logicalOr(array.isInfinite()).any().getBoolean();
     }
 
     private static Map<String, Object> progressFields(int update, int total, int perEpoch, double elapsed) {
@@ -319,17 +629,9 @@ public final class TextTraining {
         return line;
     }
 
+    /** Rounds to four decimals; a value that is not finite stays as it is (never 0). */
     private static double round(double v) {
-        return Math.round(v * 1e4) / 1e4;
-    }
-
-    private static void drawProgress(PrintStream out, int update, int total, float loss, double elapsed) {
-        int width = 30;
-        int filled = (int) ((long) width * update / total);
-        String bar = "#".repeat(filled) + ".".repeat(width - filled);
-        out.printf(Locale.ROOT, "\r[%s] %d/%d loss %.4f, %s left   ", bar, update, total, loss,
-                TrainerLog.hms(Duration.ofMillis((long) (elapsed / update * (total - update) * 1000))));
-        out.flush();
+        return Double.isFinite(v) ? Math.round(v * 1e4) / 1e4 : v;
     }
 
     /**
@@ -392,11 +694,21 @@ public final class TextTraining {
      * regression, the mean squared error.
      */
     public Evaluation evaluate(List<LabeledText> data, int batchSize) {
+        return evaluate(data, batchSize, null, null);
+    }
+
+    /**
+     * Returns the mean cross-entropy, accuracy and macro F1 of the model on {@code data} (for
+     * regression, the mean squared error), drawing a progress bar named {@code label} on
+     * {@code progress} unless it is null.
+     */
+    public Evaluation evaluate(List<LabeledText> data, int batchSize, PrintStream progress, String label) {
         Block block = model.getBlock();
         int[] predicted = new int[data.size()];
         float[] truth = targets(data);
         double lossSum = 0;
-        try (NDManager scope = model.getNDManager().newSubManager()) {
+        try (ProgressBar bar = progress == null ? null : new ProgressBar(progress, label, data.size());
+                NDManager scope = model.getNDManager().newSubManager()) {
             ParameterStore ps = new ParameterStore(scope, false);
             for (int from = 0; from < data.size(); from += batchSize) {
                 try (NDManager batch = scope.newSubManager()) {
@@ -408,14 +720,17 @@ public final class TextTraining {
                             double error = values[i] - truth[from + i];
                             lossSum += error * error;
                         }
-                        continue;
+                    } else {
+                        float[] logProbs = outputs.logSoftmax(1).toFloatArray();
+                        long[] best = outputs.argMax(1).toLongArray();
+                        for (int i = 0; i < best.length; i++) {
+                            predicted[from + i] = (int) best[i];
+                            lossSum -= logProbs[i * labels.size() + (int) truth[from + i]];
+                        }
                     }
-                    float[] logProbs = outputs.logSoftmax(1).toFloatArray();
-                    long[] best = outputs.argMax(1).toLongArray();
-                    for (int i = 0; i < best.length; i++) {
-                        predicted[from + i] = (int) best[i];
-                        lossSum -= logProbs[i * labels.size() + (int) truth[from + i]];
-                    }
+                }
+                if (bar != null) {
+                    bar.update(Math.min(data.size(), from + batchSize), "");
                 }
             }
         }

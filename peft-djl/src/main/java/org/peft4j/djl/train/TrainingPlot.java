@@ -1,114 +1,113 @@
 package org.peft4j.djl.train;
 
-import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
-import javax.imageio.ImageIO;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.XYStyler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 import org.peft4j.api.AtomicFiles;
 
 /**
- * Draws the training curve as a PNG, like LLaMA-Factory's {@code training_loss.png}: the training
- * loss against the update (blue, left axis from 0 to the largest loss) and the dev accuracy after
- * each evaluation (orange dots joined, right axis from 0 to 1). Drawn with Java's own imaging, so
- * it needs no display.
+ * Draws the training curve as a PNG with XChart, like LLaMA-Factory's {@code training_loss.png}:
+ * the loss of every update (pale blue) and its means over each {@code logging_steps} window (blue),
+ * both on the left axis from 0, and the dev accuracy after each evaluation (orange, right axis from
+ * 0 to 1). The x-axis counts updates from 0 to the last, with whole-number ticks. Drawn off screen,
+ * so it needs no display.
  */
 public final class TrainingPlot {
     /** The image's width in pixels. */
     public static final int WIDTH = 800;
     /** The image's height in pixels. */
     public static final int HEIGHT = 480;
-    /** The plot area's margins: left, right, top, bottom. */
-    static final int LEFT = 70;
-    static final int RIGHT = 70;
-    static final int TOP = 40;
-    static final int BOTTOM = 50;
-    /** The training loss colour. */
+    /** The colour of the loss means. */
     public static final Color LOSS = new Color(31, 119, 180);
+    /** The colour of the loss of each update: the loss colour, pale. */
+    public static final Color UPDATE_LOSS = new Color(166, 199, 232);
     /** The dev accuracy colour. */
     public static final Color ACCURACY = new Color(255, 127, 14);
+    /** The name of the series of each update's loss. */
+    static final String UPDATE_LOSS_SERIES = "training loss";
+    /** The name of the series of the logged loss means. */
+    static final String MEAN_LOSS_SERIES = "mean over logging_steps";
+    /** The name of the dev accuracy series. */
+    static final String ACCURACY_SERIES = "dev accuracy";
+    /** Curves with fewer points than this also mark each point, so that a short run still shows. */
+    private static final int MARKED_BELOW = 30;
 
     private TrainingPlot() {}
 
     /** A point of a curve: the update number and the value there. */
     public record Point(double step, double value) {}
 
-    /** Returns the pixel x of update {@code step} when the axis ends at {@code lastStep}. */
-    static int x(double step, double lastStep) {
-        return LEFT + (int) Math.round(step / lastStep * (WIDTH - LEFT - RIGHT));
-    }
-
-    /** Returns the pixel y of {@code value} on an axis from 0 to {@code top}. */
-    static int y(double value, double top) {
-        return HEIGHT - BOTTOM - (int) Math.round(value / top * (HEIGHT - TOP - BOTTOM));
-    }
-
-    /** Writes the plot to {@code file} atomically. */
-    public static void write(Path file, String title, List<Point> loss, List<Point> accuracy, int totalSteps)
-            throws IOException {
-        BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = image.createGraphics();
-        try {
-            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            g.setColor(Color.WHITE);
-            g.fillRect(0, 0, WIDTH, HEIGHT);
-            double lossTop = 0;
-            for (Point p : loss) {
-                lossTop = Math.max(lossTop, p.value());
-            }
-            lossTop = lossTop > 0 ? lossTop * 1.05 : 1;
-            double last = Math.max(1, totalSteps);
-            drawAxes(g, title, lossTop, last);
-            g.setStroke(new BasicStroke(2f));
-            g.setColor(LOSS);
-            for (int i = 1; i < loss.size(); i++) {
-                g.drawLine(x(loss.get(i - 1).step(), last), y(loss.get(i - 1).value(), lossTop),
-                        x(loss.get(i).step(), last), y(loss.get(i).value(), lossTop));
-            }
-            g.setColor(ACCURACY);
-            for (int i = 0; i < accuracy.size(); i++) {
-                int px = x(accuracy.get(i).step(), last);
-                int py = y(accuracy.get(i).value(), 1);
-                g.fillOval(px - 4, py - 4, 9, 9);
-                if (i > 0) {
-                    g.drawLine(x(accuracy.get(i - 1).step(), last), y(accuracy.get(i - 1).value(), 1), px, py);
-                }
-            }
-        } finally {
-            g.dispose();
+    /**
+     * Returns the chart: the loss of each update and its logged means on the left axis, the dev
+     * accuracy on the right one; an empty curve is left out.
+     *
+     * @param totalSteps where the x-axis ends (the run's last update)
+     * @throws IllegalArgumentException if there is no loss to draw
+     */
+    public static XYChart chart(String title, List<Point> updateLoss, List<Point> meanLoss, List<Point> accuracy,
+            int totalSteps) {
+        if (updateLoss.isEmpty() && meanLoss.isEmpty()) {
+            throw new IllegalArgumentException("no training loss to plot");
         }
-        AtomicFiles.write(file, out -> ImageIO.write(image, "png", out));
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle("update")
+                .yAxisTitle("training loss").build();
+        XYStyler styler = chart.getStyler();
+        styler.setChartBackgroundColor(Color.WHITE);
+        styler.setPlotBackgroundColor(Color.WHITE);
+        styler.setLegendPosition(Styler.LegendPosition.OutsideS);
+        styler.setLegendLayout(Styler.LegendLayout.Horizontal);
+        // Updates are counted, so ticks are whole numbers: XChart steps its ticks by 1, 2 or 5 times a
+        // power of ten and retries with a larger step while two labels read the same, which a step
+        // below 1 always causes under this pattern. The axis ends half an update after the last one,
+        // so the last point is not drawn on the frame.
+        styler.setXAxisDecimalPattern("0");
+        styler.setXAxisMin(0.0);
+        styler.setXAxisMax(Math.max(1, totalSteps) + 0.5);
+        styler.setYAxisMin(0, 0.0);
+        styler.setYAxisDecimalPattern("0.00");
+        add(chart, UPDATE_LOSS_SERIES, updateLoss, UPDATE_LOSS, 0);
+        add(chart, MEAN_LOSS_SERIES, meanLoss, LOSS, 0);
+        if (!accuracy.isEmpty()) {
+            chart.setYAxisGroupTitle(1, "dev accuracy");
+            styler.setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
+            styler.setYAxisMin(1, 0.0);
+            styler.setYAxisMax(1, 1.0);
+            add(chart, ACCURACY_SERIES, accuracy, ACCURACY, 1);
+        }
+        return chart;
     }
 
-    private static void drawAxes(Graphics2D g, String title, double lossTop, double lastStep) {
-        int bottom = HEIGHT - BOTTOM;
-        int right = WIDTH - RIGHT;
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
-        for (int i = 0; i <= 5; i++) {
-            int py = y(i / 5.0, 1);
-            g.setColor(new Color(230, 230, 230));
-            g.drawLine(LEFT, py, right, py);
-            g.setColor(LOSS);
-            g.drawString(String.format(Locale.ROOT, "%.2f", lossTop * i / 5), 10, py + 4);
-            g.setColor(ACCURACY);
-            g.drawString(String.format(Locale.ROOT, "%.1f", i / 5.0), right + 10, py + 4);
-            int px = x(lastStep * i / 5, lastStep);
-            g.setColor(Color.DARK_GRAY);
-            g.drawString(Long.toString(Math.round(lastStep * i / 5)), px - 10, bottom + 18);
+    private static void add(XYChart chart, String name, List<Point> points, Color color, int yAxisGroup) {
+        if (points.isEmpty()) {
+            return;
         }
-        g.setColor(Color.BLACK);
-        g.drawRect(LEFT, TOP, right - LEFT, bottom - TOP);
-        g.drawString(title, LEFT, TOP - 15);
-        g.drawString("update", (LEFT + right) / 2 - 20, HEIGHT - 12);
-        g.setColor(LOSS);
-        g.drawString("training loss", LEFT + 10, TOP + 18);
-        g.setColor(ACCURACY);
-        g.drawString("dev accuracy", right - 90, TOP + 18);
+        double[] x = new double[points.size()];
+        double[] y = new double[points.size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = points.get(i).step();
+            y[i] = points.get(i).value();
+        }
+        XYSeries series = chart.addSeries(name, x, y);
+        series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        series.setYAxisGroup(yAxisGroup);
+        series.setLineColor(color);
+        series.setMarkerColor(color);
+        series.setMarker(points.size() < MARKED_BELOW ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+    }
+
+    /** Draws {@link #chart} and writes it to {@code file} as a PNG, atomically. */
+    public static void write(Path file, String title, List<Point> updateLoss, List<Point> meanLoss,
+            List<Point> accuracy, int totalSteps) throws IOException {
+        byte[] png = BitmapEncoder.getBitmapBytes(chart(title, updateLoss, meanLoss, accuracy, totalSteps),
+                BitmapEncoder.BitmapFormat.PNG);
+        AtomicFiles.write(file, out -> out.write(png));
     }
 }

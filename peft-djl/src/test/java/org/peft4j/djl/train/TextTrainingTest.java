@@ -11,6 +11,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,8 +40,10 @@ class TextTrainingTest {
             PeftModel peft = Peft.apply(classifier, LoraConfig.builder().targetModules("query", "value").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
             // a learning rate far too small to change any prediction: dev accuracy cannot improve after epoch 1
-            TextTraining.Settings settings = new TextTraining.Settings(5, 8, 1e-12f, 0f, 0f,
-                    LearningRateSchedule.Kind.CONSTANT, 1f, 2, 1, 1, 7, dir, null);
+            TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(5).setBatchSize(8)
+                    .setLearningRate(1e-12f).optScheduler(LearningRateSchedule.Kind.CONSTANT)
+                    .optGradientAccumulationSteps(2).optLoggingSteps(1).optEarlyStoppingPatience(1).optSeed(7)
+                    .optOutputDir(dir).build();
             List<TextTraining.EpochReport> reports = training.fit(train, dev, settings, r -> { });
 
             assertThat(reports).hasSize(2); // epoch 1 sets the best, epoch 2 does not beat it: patience 1 stops
@@ -55,6 +60,82 @@ class TextTrainingTest {
     }
 
     @Test
+    void aRunShorterThanLoggingStepsWithoutDevDataLogsItsLossAndNeverStopsEarly(@TempDir Path dir) throws Exception {
+        Engine.getInstance().setRandomSeed(3);
+        List<LabeledText> train = TinyClassifier.sample(16);
+        ByteArrayOutputStream progress = new ByteArrayOutputStream();
+        try (Model model = Model.newInstance("tiny"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
+            PeftModel peft = Peft.apply(TinyClassifier.create(model, 0f), LoraConfig.builder()
+                    .targetModules("query", "value").build());
+            TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
+            // 2 updates an epoch, 3 epochs: 6 updates, fewer than logging_steps; patience 1 without dev data
+            List<TextTraining.EpochReport> reports = training.fit(train, List.of(), TextTraining.Settings.builder()
+                    .setEpochs(3).setBatchSize(8).setLearningRate(1e-3f).optLoggingSteps(10)
+                    .optEarlyStoppingPatience(1).optOutputDir(dir)
+                    .optProgress(new PrintStream(progress, true, StandardCharsets.UTF_8)).build(), r -> { });
+
+            assertThat(reports).hasSize(3).noneMatch(TextTraining.EpochReport::hasDev);
+            List<String> log = Files.readAllLines(dir.resolve(TrainerLog.FILE));
+            assertThat(log).hasSize(1); // the final, partial window
+            assertThat(log.get(0)).contains("\"current_steps\":6", "\"total_steps\":6", "\"loss\":");
+            assertThat(dir.resolve(TextTraining.PLOT_FILE)).exists();
+            assertThat(dir.resolve("best")).doesNotExist(); // nothing to choose a best epoch on
+            assertThat(progress.toString(StandardCharsets.UTF_8)).contains("\repoch 3/3 [", "] 2/2 loss ");
+        }
+    }
+
+    @Test
+    void aDivergedRunFailsAndSavesNoAdapter(@TempDir Path dir) throws Exception {
+        Engine.getInstance().setRandomSeed(3);
+        List<LabeledText> rows = TinyClassifier.sample(32);
+        for (List<LabeledText> dev : List.of(rows.subList(16, 32), List.<LabeledText>of())) {
+            try (Model model = Model.newInstance("tiny"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
+                PeftModel peft = Peft.apply(TinyClassifier.create(model, 0f), LoraConfig.builder()
+                        .targetModules("query", "value").modulesToSave("classifier").build());
+                TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
+                // two updates of 8 rows: the first moves B to about 1e15, the second A, and no training loss is
+                // computed after that: B·A overflows in the forward pass, which only the outputs show
+                TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(1).setBatchSize(8)
+                        .setLearningRate(1e15f).optScheduler(LearningRateSchedule.Kind.CONSTANT).optOutputDir(dir)
+                        .build();
+                assertThatThrownBy(() -> training.fit(rows.subList(0, 16), dev, settings, r -> { }))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageStartingWith("training diverged: the model's outputs on training rows are not finite")
+                        .hasMessageContaining("lower the learning rate (learning_rate 1.00e+15)");
+                assertThat(dir.resolve("best")).doesNotExist();
+            }
+        }
+    }
+
+    @Test
+    void settingsNameWhatIsMissingOrOutOfRange() {
+        assertThatThrownBy(() -> TextTraining.Settings.builder().setBatchSize(8).setLearningRate(1e-3f).build())
+                .hasMessage("num_train_epochs is not set: call setEpochs");
+        TextTraining.Settings.Builder base = TextTraining.Settings.builder().setEpochs(1).setBatchSize(8)
+                .setLearningRate(1e-3f);
+        TextTraining.Settings defaults = base.build();
+        assertThat(defaults.scheduler()).isEqualTo(LearningRateSchedule.Kind.LINEAR);
+        assertThat(defaults.maxGradNorm()).isEqualTo(1f);
+        assertThat(defaults.loggingSteps()).isEqualTo(10);
+        assertThat(defaults.outputDir()).isNull();
+        assertThatThrownBy(() -> base.optWarmupRatio(1.5f).build()).hasMessage("warmup_ratio must be in [0, 1), got 1.5");
+        assertThatThrownBy(() -> base.optWarmupRatio(0f).setLearningRate(Float.NaN).build())
+                .hasMessage("learning_rate must be a positive number, got NaN");
+        assertThatThrownBy(() -> base.setLearningRate(1e-3f).optGradientAccumulationSteps(0).build())
+                .hasMessage("gradient_accumulation_steps must be a positive integer, got 0");
+    }
+
+    @Test
+    void theProgressBarShowsTheShareDoneAndTheTimeLeftAtThePaceSoFar() {
+        ProgressBar bar = new ProgressBar(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                "test", 200);
+        // 50 of 200 in 10 s: 7 of 30 marks, 150 left at 0.2 s each = 30 s
+        assertThat(bar.line(50, "", 10.0)).isEqualTo("test [#######.......................] 50/200, 0:00:30 left");
+        assertThat(bar.line(200, "loss 0.5000", 40.0)).isEqualTo("test [" + "#".repeat(30) + "] 200/200 loss 0.5000,"
+                + " 0:00:00 left");
+    }
+
+    @Test
     void regressionLowersTheMeanSquaredErrorItReports() throws Exception {
         Engine.getInstance().setRandomSeed(5);
         List<LabeledText> rows = new ArrayList<>();
@@ -68,8 +149,8 @@ class TextTrainingTest {
             TextTraining training = TextTraining.regression(model, peft, tokenizer);
             float before = training.evaluate(rows, 8).loss();
             assertThat(before).isCloseTo(meanSquaredError(model, tokenizer, rows), within(1e-5f));
-            training.fit(rows, List.of(), new TextTraining.Settings(20, 8, 1e-2f, 0f, 0f,
-                    LearningRateSchedule.Kind.CONSTANT, 1f, 1, 1, 0, 7, null, null), r -> { });
+            training.fit(rows, List.of(), TextTraining.Settings.builder().setEpochs(20).setBatchSize(8)
+                    .setLearningRate(1e-2f).optScheduler(LearningRateSchedule.Kind.CONSTANT).optSeed(7).build(), r -> { });
             TextTraining.Evaluation after = training.evaluate(rows, 8);
             assertThat(after.metrics()).isNull();
             assertThat(after.loss()).isCloseTo(meanSquaredError(model, tokenizer, rows), within(1e-5f));

@@ -28,8 +28,9 @@ class TrainingResourcesTest {
             PeftModel peft = Peft.apply(classifier, LoraConfig.builder().dropout(0.1f)
                     .targetModules("query", "value").modulesToSave("classifier").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
-            TextTraining.Settings settings = new TextTraining.Settings(epochs, 8, 1e-3f, 0.01f,
-                    0.1f, LearningRateSchedule.Kind.COSINE, 1f, 1, 10, 0, seed, null, null);
+            TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(8)
+                    .setLearningRate(1e-3f).optWeightDecay(0.01f).optWarmupRatio(0.1f)
+                    .optScheduler(LearningRateSchedule.Kind.COSINE).optSeed(seed).build();
             // measured inside one run, after its first epoch (caches and pools settled) and after its last;
             // DJL's Trainer leaves a few gradient views behind once per trainer, never per step
             training.fit(data, List.of(), settings, r -> {

@@ -220,8 +220,8 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
      */
     public TextPeftTrainer<T> schedule(int epochs, int batchSize, float learningRate) {
         // validated as TextTraining.Settings would, before any training
-        new TextTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
-                null, null);
+        TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
+                .optWarmupRatio(warmupRatio).optScheduler(scheduler).build();
         this.epochs = epochs;
         this.batchSize = batchSize;
         this.learningRate = learningRate;
@@ -230,8 +230,8 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
 
     /** Sets the warm-up share and the schedule after it (defaults 0.1, linear); returns this trainer. */
     public TextPeftTrainer<T> warmup(float warmupRatio, LearningRateSchedule.Kind scheduler) {
-        new TextTraining.Settings(epochs, batchSize, learningRate, 0, warmupRatio, scheduler, 1, 1, 1, 0, seed,
-                null, null);
+        TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
+                .optWarmupRatio(warmupRatio).optScheduler(scheduler).build();
         this.warmupRatio = warmupRatio;
         this.scheduler = scheduler;
         return this;
@@ -284,8 +284,9 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
             TextTraining training = regression ? TextTraining.regression(model, peft, tokenizer)
                     : new TextTraining(model, peft, tokenizer, names);
             training.fit(rows, List.of(),
-                    new TextTraining.Settings(epochs, batchSize, learningRate, 0f, warmupRatio, scheduler, 1f,
-                            1, 10, 0, runSeed, null, null), epoch -> { });
+                    TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(batchSize)
+                            .setLearningRate(learningRate).optWarmupRatio(warmupRatio).optScheduler(scheduler)
+                            .optSeed(runSeed).build(), epoch -> { });
             adapter = peft.checkpoint();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -1,0 +1,52 @@
+package org.peft4j.cli;
+
+import ai.djl.nn.Block;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.peft4j.djl.bert.BertSequenceClassifier;
+import org.peft4j.djl.bert.ClassifierDirectory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code peft4j export OUTPUT_DIR --to DIR}: a LoRA adapter merged into its base (or a whole model
+ * as it is) written as a model directory: {@code config.json}, {@code model.safetensors}, the
+ * tokenizer ({@code tokenizer.json}, and {@code tokenizer_config.json} when the base has one) and
+ * the run's record, so that the directory loads in {@code peft4j eval} and {@code predict} and
+ * serves as another run's {@code model_name_or_path}.
+ */
+@Command(name = "export", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
+        description = "Merge a LoRA adapter into its base model and write a model directory with its tokenizer.")
+final class ExportCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "OUTPUT_DIR", description = "the output_dir of peft4j train")
+    private Path directory;
+
+    @Option(names = "--to", required = true, paramLabel = "DIR", description = "where the model directory goes")
+    private Path to;
+
+    private final Peft4j.Console console;
+
+    ExportCommand(Peft4j.Console console) {
+        this.console = console;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        RunRecord run = RunRecord.read(directory);
+        if (run.holdsAdapter() && !run.finetuningType().equals("lora")) {
+            throw new IllegalArgumentException("only a LoRA adapter merges into the weights; a " + run.finetuningType()
+                    + " adapter adds virtual tokens and must stay an adapter");
+        }
+        try (TrainedModel trained = TrainedModel.load(directory)) {
+            Block merged = trained.peft != null ? trained.peft.mergeAndUnload() : trained.classifier;
+            ClassifierDirectory.save((BertSequenceClassifier) merged, run.labels(), to);
+            TokenizerFiles.copy(trained.tokenizerSource, to);
+            run.asWholeModel().write(to);
+        }
+        console.out().println("merged model written to " + to + " (" + ClassifierDirectory.CONFIG + ", "
+                + ClassifierDirectory.WEIGHTS + ", " + TokenizerFiles.TOKENIZER + ", " + RunRecord.FILE + ")");
+        return 0;
+    }
+}

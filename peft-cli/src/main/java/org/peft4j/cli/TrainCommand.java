@@ -1,0 +1,201 @@
+package org.peft4j.cli;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.data.LabeledText;
+import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.prefix.PrefixTuningConfig;
+import org.peft4j.api.prompt.PromptTuningConfig;
+import org.peft4j.djl.Peft;
+import org.peft4j.djl.PeftModel;
+import org.peft4j.djl.StateDicts;
+import org.peft4j.djl.bert.BertModel;
+import org.peft4j.djl.bert.BertSequenceClassifier;
+import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.bert.ClassifierDirectory;
+import org.peft4j.djl.bert.Pooling;
+import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.train.LearningRateSchedule;
+import org.peft4j.djl.train.TextTraining;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code peft4j train CONFIG.yaml}: fine-tunes as the config says and writes to its
+ * {@code output_dir} the adapter (or, for full and freeze, the whole model with its tokenizer),
+ * {@code trainer_log.jsonl}, {@code training_loss.png}, the best epoch's adapter in {@code best/},
+ * {@code all_results.json} and {@link RunRecord#FILE}.
+ *
+ * <p>Order of work: the config, the dataset and its splits, the output directory (created and
+ * locked against a second run), the base model's dimensions against the config, and only then
+ * training. Nothing is written for a run whose weights or outputs end up not finite.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
+        description = "Fine-tune a text classifier as CONFIG.yaml says (LLaMA-Factory's key names).")
+final class TrainCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "CONFIG.yaml", description = "the run's settings; the keys are listed below")
+    private Path config;
+
+    private final Peft4j.Console console;
+
+    TrainCommand(Peft4j.Console console) {
+        this.console = console;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        ConfigFile file = ConfigFile.read(config);
+        TrainArguments args = file.arguments();
+        PrintStream out = console.out();
+        List<LabeledText> rows = TextFiles.readRows(args.datasetFile(),
+                new LabeledTexts.Columns(args.textColumn(), args.labelColumn(), args.splitColumn()));
+        DataSplits splits = DataSplits.of(rows, args.valSize(), args.seed(), args.datasetFile(), out)
+                .limit(args.maxSamples(), args.seed());
+        List<String> labels = LabeledTexts.labels(splits.train());
+        if (labels.size() < 2) {
+            throw new IllegalArgumentException(args.datasetFile() + ": the training rows have one label only: " + labels);
+        }
+        DataSplits.requireKnownLabels(splits.dev(), labels, "the dev split of " + args.datasetFile());
+        DataSplits.requireKnownLabels(splits.test(), labels, "the test split of " + args.datasetFile());
+        PretrainedEncoder encoder;
+        try {
+            encoder = TrainedModel.encoder(args.modelNameOrPath());
+        } catch (IllegalArgumentException e) {
+            throw file.error("model_name_or_path", e.getMessage());
+        }
+        try (OutputLock lock = OutputLock.acquire(args.outputDirectory());
+                Model model = Model.newInstance("peft4j");
+                BertTokenizer tokenizer = encoder.tokenizer(args.cutoffLen())) {
+            BertModel bert = encoder.load(model.getNDManager());
+            try {
+                args.checkFits(bert.config(), encoder.toString());
+            } catch (TrainArguments.BadValueException e) {
+                throw file.error(e.key(), e.getMessage());
+            }
+            out.printf(Locale.ROOT, "%s on %s: %d train, %d dev, %d test rows; labels %s%n", args.finetuningType(),
+                    encoder, splits.train().size(), splits.dev().size(), splits.test().size(), labels);
+            train(args, encoder, model, bert, tokenizer, splits, labels);
+        }
+        return 0;
+    }
+
+    private void train(TrainArguments args, PretrainedEncoder encoder, Model model, BertModel bert,
+            BertTokenizer tokenizer, DataSplits splits, List<String> labels) throws IOException {
+        PrintStream out = console.out();
+        Engine.getInstance().setRandomSeed(args.seed());
+        long start = System.nanoTime();
+        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), Pooling.MEAN)
+                .initializeHead(model.getNDManager());
+        model.setBlock(classifier);
+        PeftModel peft = null;
+        TextTraining training;
+        if (args.trainsAdapter()) {
+            peft = Peft.apply(classifier, peftConfig(args), PeftModel.DEFAULT_ADAPTER, tokenizer);
+            training = new TextTraining(model, peft, tokenizer, labels);
+        } else {
+            List<Parameter> trainable = unfreeze(classifier, args);
+            training = new TextTraining(model, () -> trainable, model::newTrainer, tokenizer, labels);
+        }
+        long trainable = 0;
+        for (Pair<String, Parameter> p : classifier.getParameters()) {
+            trainable += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
+        }
+        out.printf(Locale.ROOT, "trainable parameters: %,d%n", trainable);
+        TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(args.numTrainEpochs())
+                .setBatchSize(args.perDeviceTrainBatchSize()).setLearningRate(args.learningRate().floatValue())
+                .optWeightDecay(args.weightDecay().floatValue()).optWarmupRatio(args.warmupRatio().floatValue())
+                .optScheduler(LearningRateSchedule.Kind.fromName(args.lrSchedulerType().equals("constant_with_warmup")
+                        ? "constant" : args.lrSchedulerType()))
+                .optMaxGradNorm(args.maxGradNorm().floatValue())
+                .optGradientAccumulationSteps(args.gradientAccumulationSteps()).optLoggingSteps(args.loggingSteps())
+                .optSeed(args.seed()).optOutputDir(args.outputDirectory()).optProgress(console.err())
+                .optPlotLoss(args.plotLoss()).build();
+        training.fit(splits.train(), splits.dev(), settings, r -> out.println(r.hasDev()
+                ? String.format(Locale.ROOT, "epoch %d: train loss %.4f, dev loss %.4f, dev accuracy %.4f (%.0f s)",
+                        r.epoch(), r.meanLoss(), r.devLoss(), r.devAccuracy(), r.seconds())
+                : String.format(Locale.ROOT, "epoch %d: train loss %.4f (%.0f s)", r.epoch(), r.meanLoss(), r.seconds())));
+        Map<String, Object> results = new LinkedHashMap<>();
+        results.put("train_runtime", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
+        results.put("trainable_params", trainable);
+        Metrics.put(results, "eval", training, splits.dev(), args.perDeviceTrainBatchSize(), console.err());
+        Metrics.put(results, "test", training, splits.test(), args.perDeviceTrainBatchSize(), console.err());
+        List<String> nonFinite = Metrics.nonFinite(results);
+        if (!nonFinite.isEmpty()) {
+            throw new IllegalStateException(String.format(Locale.ROOT, "training diverged: %s after training; no model"
+                    + " written; lower the learning rate (learning_rate %.3g)", String.join(", ", nonFinite),
+                    args.learningRate()));
+        }
+        Path dir = args.outputDirectory();
+        RunRecord.of(args, labels).write(dir);
+        if (peft != null) {
+            peft.saveAdapter(dir);
+        } else {
+            ClassifierDirectory.save(classifier, labels, dir);
+            TokenizerFiles.copy(encoder, dir);
+        }
+        Metrics.write(results, dir.resolve("all_results.json"));
+        if (results.containsKey("test_accuracy")) {
+            out.printf(Locale.ROOT, "test accuracy %.2f%% (%d rows), macro F1 %.4f%n",
+                    100 * (Double) results.get("test_accuracy"), splits.test().size(), results.get("test_f1"));
+        }
+        out.println((peft != null ? "adapter" : "model") + " written to " + dir);
+    }
+
+    /** The adapter config of the method the arguments name, training the classification head alongside. */
+    static PeftConfig peftConfig(TrainArguments args) {
+        switch (args.finetuningType()) {
+            case "lora":
+                LoraConfig.Builder lora = LoraConfig.builder().rank(args.loraRank())
+                        .alpha(args.loraAlpha().floatValue()).dropout(args.loraDropout().floatValue())
+                        .modulesToSave("classifier").baseModelNameOrPath(args.modelNameOrPath());
+                List<String> targets = args.loraTargets();
+                return (targets.equals(List.of("all")) ? lora.targetAllLinear()
+                        : lora.targetModules(targets.toArray(new String[0]))).build();
+            case "prefix":
+                return PrefixTuningConfig.builder().numVirtualTokens(args.numVirtualTokens())
+                        .prefixProjection(args.prefixProjection()).modulesToSave("classifier")
+                        .baseModelNameOrPath(args.modelNameOrPath()).build();
+            default:
+                PromptTuningConfig.Builder prompt = PromptTuningConfig.builder().numVirtualTokens(args.numVirtualTokens())
+                        .modulesToSave("classifier").baseModelNameOrPath(args.modelNameOrPath());
+                if (args.promptTuningInitText() != null) {
+                    prompt.initText(args.promptTuningInitText());
+                }
+                return prompt.build();
+        }
+    }
+
+    /**
+     * Unfreezes what {@code full} and {@code freeze} train: every parameter, or the head and the
+     * last {@code freeze_trainable_layers} encoder layers (LLaMA-Factory's freeze tuning).
+     */
+    private static List<Parameter> unfreeze(BertSequenceClassifier classifier, TrainArguments args) {
+        int layers = classifier.bert().config().numHiddenLayers();
+        int first = layers - args.freezeTrainableLayers();
+        List<Parameter> trainable = new ArrayList<>();
+        for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
+            boolean trains = args.finetuningType().equals("full") || e.getKey().startsWith("classifier.");
+            for (int l = first; l < layers && !trains; l++) {
+                trains = e.getKey().startsWith("bert.encoder.layer." + l + ".");
+            }
+            e.getValue().freeze(!trains);
+            if (trains) {
+                trainable.add(e.getValue());
+            }
+        }
+        return trainable;
+    }
+}
