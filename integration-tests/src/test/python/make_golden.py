@@ -70,7 +70,10 @@ def main(out):
     config = BertConfig(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
                         intermediate_size=32, max_position_embeddings=40, type_vocab_size=2, num_labels=len(LABELS),
                         id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)})
-    BertForSequenceClassification(config).save_pretrained(base_dir)
+    base_model = BertForSequenceClassification(config)
+    # a pooler and head far from their tiny initial values, so that the base's logits are not near 0
+    perturb(base_model, ["pooler", "classifier"], 99)
+    base_model.save_pretrained(base_dir)
     tok = tokenizer(base_dir)
     batch = tok(TEXTS, padding=True, return_tensors="pt", return_token_type_ids=True)
 

@@ -23,7 +23,6 @@ import org.peft4j.djl.bert.BertLoader;
 import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine;
@@ -96,7 +95,7 @@ public final class SpamFineTune {
         try (InputStream in = resource(ONNX)) {
             encoder = BertLoader.fromOnnx(in, "all-MiniLM-L6-v2", manager);
         }
-        return new BertSequenceClassifier(encoder, labels, Pooling.MEAN).initializeHead(manager);
+        return new BertSequenceClassifier(encoder, labels).initializeHead(manager);
     }
 
     /** SHA-256 over the values of every frozen parameter, in tree order. */
@@ -215,21 +214,21 @@ public final class SpamFineTune {
         }
     }
 
-    /** The adapter config of each method, each training the classification head alongside. */
+    /** The adapter config of each method; the classifier adds its head to modules_to_save, as PEFT does. */
     static PeftConfig config(Options o) {
         String base = "sentence-transformers/all-MiniLM-L6-v2";
         switch (o.method) {
             case "lora":
                 return LoraConfig.builder().rank(o.rank).alpha(2f * o.rank).dropout(0.05f)
-                        .targetModules("query", "value").modulesToSave("classifier")
+                        .targetModules("query", "value")
                         .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
             case "prompt":
                 return PromptTuningConfig.builder().numVirtualTokens(o.virtualTokens)
-                        .initText("Is this e-mail spam or ham?").modulesToSave("classifier")
+                        .initText("Is this e-mail spam or ham?")
                         .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
             case "prefix":
                 return PrefixTuningConfig.builder().numVirtualTokens(o.virtualTokens).prefixProjection(true)
-                        .modulesToSave("classifier").taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+                        .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
             default:
                 throw new IllegalArgumentException("--method must be lora, prompt or prefix, got " + o.method);
         }

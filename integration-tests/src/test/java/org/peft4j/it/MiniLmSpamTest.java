@@ -39,7 +39,13 @@ class MiniLmSpamTest {
         AdapterCheckpoint saved = AdapterCheckpoint.load(r.adapter());
         assertThat(saved.config().peftType().name())
                 .isEqualTo(method.equals("lora") ? "LORA" : method.equals("prompt") ? "PROMPT_TUNING" : "PREFIX_TUNING");
-        assertThat(saved.tensors()).containsKeys("base_model.model.classifier.weight", "base_model.model.classifier.bias");
+        // the head and the pooler all-MiniLM-L6-v2's export lacks, under PEFT's prefix for the method
+        // (base_model.model. for LoRA, base_model. for prompt learning: peft/utils/save_and_load.py)
+        String prefix = method.equals("lora") ? "base_model.model." : "base_model.";
+        assertThat(saved.tensors()).containsKeys(prefix + "classifier.weight", prefix + "classifier.bias",
+                prefix + "bert.pooler.dense.weight", prefix + "bert.pooler.dense.bias");
+        assertThat(saved.config().taskType()).isEqualTo(org.peft4j.api.TaskType.SEQ_CLS);
+        assertThat(saved.metadata()).containsEntry("peft4j_head", "pooler");
         assertThat(AdapterCheckpoint.load(r.adapter().resolve("best")).tensors()).isEqualTo(saved.tensors());
         java.util.List<String> log = java.nio.file.Files.readAllLines(r.adapter().resolve("trainer_log.jsonl"));
         assertThat(log).isNotEmpty();

@@ -10,6 +10,7 @@ import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -37,6 +38,9 @@ final class EvalCommand implements Callable<Integer> {
             + " max_samples takes of each split (default: all rows)")
     private Integer maxSamples;
 
+    @Mixin
+    private RunOptions runOptions = new RunOptions();
+
     private final Peft4j.Console console;
 
     EvalCommand(Peft4j.Console console) {
@@ -48,7 +52,7 @@ final class EvalCommand implements Callable<Integer> {
         if (maxSamples != null && maxSamples <= 0) {
             throw new IllegalArgumentException("--max-samples must be a positive integer, got " + maxSamples);
         }
-        RunRecord run = RunRecord.read(directory);
+        RunRecord run = RunRecord.resolve(directory, runOptions);
         Path file = dataset != null ? dataset : run.datasetFile();
         List<LabeledText> rows = TextFiles.readRows(file,
                 new LabeledTexts.Columns(run.textColumn(), run.labelColumn(), run.splitColumn()));
@@ -67,7 +71,7 @@ final class EvalCommand implements Callable<Integer> {
         }
         DataSplits.requireKnownLabels(rows, run.labels(), file.toString());
         Map<String, Object> results = new LinkedHashMap<>();
-        try (TrainedModel trained = TrainedModel.load(directory)) {
+        try (TrainedModel trained = TrainedModel.load(directory, run)) {
             TextTraining training = new TextTraining(trained.model, List::of, trained.model::newTrainer,
                     trained.tokenizer, run.labels());
             Metrics.put(results, "eval", training, rows, 32, console.err());

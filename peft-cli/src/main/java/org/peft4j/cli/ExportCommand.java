@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.ClassifierDirectory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -26,6 +27,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--to", required = true, paramLabel = "DIR", description = "where the model directory goes")
     private Path to;
 
+    @Mixin
+    private RunOptions runOptions = new RunOptions();
+
     private final Peft4j.Console console;
 
     ExportCommand(Peft4j.Console console) {
@@ -34,15 +38,15 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        RunRecord run = RunRecord.read(directory);
+        RunRecord run = RunRecord.resolve(directory, runOptions);
         if (run.holdsAdapter() && !run.finetuningType().equals("lora")) {
             throw new IllegalArgumentException("only a LoRA adapter merges into the weights; a " + run.finetuningType()
                     + " adapter adds virtual tokens and must stay an adapter");
         }
-        try (TrainedModel trained = TrainedModel.load(directory)) {
+        try (TrainedModel trained = TrainedModel.load(directory, run)) {
             Block merged = trained.peft != null ? trained.peft.mergeAndUnload() : trained.classifier;
-            ClassifierDirectory.save((BertSequenceClassifier) merged, run.labels(), to);
-            TokenizerFiles.copy(trained.tokenizerSource, to);
+            ClassifierDirectory.save((BertSequenceClassifier) merged, run.labels(), to,
+                    TokenizerFiles.read(trained.tokenizerSource));
             run.asWholeModel().write(to);
         }
         console.out().println("merged model written to " + to + " (" + ClassifierDirectory.CONFIG + ", "

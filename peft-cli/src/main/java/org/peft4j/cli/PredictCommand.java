@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -36,6 +37,9 @@ final class PredictCommand implements Callable<Integer> {
             description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output)")
     private Path output;
 
+    @Mixin
+    private RunOptions runOptions = new RunOptions();
+
     private final Peft4j.Console console;
 
     PredictCommand(Peft4j.Console console) {
@@ -44,11 +48,11 @@ final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        RunRecord run = RunRecord.read(directory);
+        RunRecord run = RunRecord.resolve(directory, runOptions);
         List<String> texts = TextFiles.readTexts(input, run.textColumn());
         List<String> labels = run.labels();
         float[][] p;
-        try (TrainedModel trained = TrainedModel.load(directory)) {
+        try (TrainedModel trained = TrainedModel.load(directory, run)) {
             p = trained.probabilities(texts, console.err());
         }
         boolean jsonl = output != null && output.toString().endsWith(".jsonl");

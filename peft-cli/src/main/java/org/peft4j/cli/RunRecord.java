@@ -10,8 +10,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
+import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.bert.ClassifierDirectory;
 
 /**
  * What {@code peft4j train} records in the output directory as {@value #FILE}, so that
@@ -25,7 +31,8 @@ import org.peft4j.api.AtomicFiles;
  * @param textColumn {@code text_column}
  * @param labelColumn {@code label_column}
  * @param splitColumn {@code split_column}
- * @param dataset {@code dataset}: the training file, as an absolute path
+ * @param dataset {@code dataset}: the training file, as an absolute path; null for a directory
+ *     peft4j did not train
  * @param labels {@code labels}: the class names in output order
  * @param seed {@code seed}: the seed of the run's samples (42 in records that lack it)
  */
@@ -54,7 +61,6 @@ record RunRecord(
         required("text_column", textColumn);
         required("label_column", labelColumn);
         required("split_column", splitColumn);
-        required("dataset", dataset);
         required("labels", labels);
         seed = seed != null ? seed : 42L;
         if (!TrainArguments.METHODS.contains(finetuningType)) {
@@ -94,9 +100,88 @@ record RunRecord(
         return !finetuningType.equals("full") && !finetuningType.equals("freeze");
     }
 
-    /** The training file. */
+    /**
+     * The training file.
+     *
+     * @throws IllegalArgumentException if the run has none (a directory peft4j did not train)
+     */
     Path datasetFile() {
+        if (dataset == null) {
+            throw new IllegalArgumentException("the directory records no training file; give the data with --dataset");
+        }
         return Path.of(dataset);
+    }
+
+    /**
+     * The run in {@code directory}: its record, or for a directory that {@code peft4j train} did not
+     * write, what its files and {@code options} say. An adapter (PEFT's {@code adapter_config.json})
+     * takes its base from {@code --model} or its {@code base_model_name_or_path}, and its labels
+     * from {@code --labels}, the base's {@code id2label}, or transformers' default names
+     * ({@code LABEL_0}, ...) for as many classes as its {@code classifier} has outputs; a whole
+     * model ({@code config.json}) takes its labels from its {@code id2label}.
+     *
+     * @throws IllegalArgumentException if the directory holds none of them, or they do not say enough
+     */
+    static RunRecord resolve(Path directory, RunOptions options) throws IOException {
+        if (!Files.isDirectory(directory) || Files.isRegularFile(directory.resolve(FILE))) {
+            return read(directory);
+        }
+        Path adapterConfig = directory.resolve(AdapterCheckpoint.CONFIG_FILE);
+        if (Files.isRegularFile(adapterConfig)) {
+            AdapterCheckpoint adapter = AdapterCheckpoint.load(directory);
+            PeftConfig config = adapter.config();
+            String base = options.model != null ? options.model : config.baseModelNameOrPath();
+            if (base == null || base.isBlank()) {
+                throw new IllegalArgumentException(adapterConfig + " names no base_model_name_or_path; give the base"
+                        + " model with --model");
+            }
+            List<String> labels = options.labels != null ? options.labels : adapterLabels(base, adapter, adapterConfig);
+            return new RunRecord(base, methodOf(config), options.cutoffLen, options.textColumn, options.labelColumn,
+                    "split", null, labels, null);
+        }
+        Path modelConfig = directory.resolve(ClassifierDirectory.CONFIG);
+        if (Files.isRegularFile(modelConfig)) {
+            List<String> labels = options.labels != null ? options.labels
+                    : ClassifierDirectory.labels(JSON.readTree(TextFiles.readUtf8(modelConfig, "model config")));
+            return new RunRecord(directory.toString(), "full", options.cutoffLen, options.textColumn,
+                    options.labelColumn, "split", null, labels, null);
+        }
+        throw new IllegalArgumentException(directory + " holds no run of peft4j train (" + FILE + "), no adapter ("
+                + AdapterCheckpoint.CONFIG_FILE + ") and no model (" + ClassifierDirectory.CONFIG + ")");
+    }
+
+    /** The {@code finetuning_type} that made an adapter of {@code config}'s method. */
+    private static String methodOf(PeftConfig config) {
+        switch (config.peftType()) {
+            case LORA:
+                return "lora";
+            case PROMPT_TUNING:
+                return "prompt";
+            default:
+                return "prefix";
+        }
+    }
+
+    /** The base's {@code id2label}, else transformers' default names for the adapter's classifier outputs. */
+    private static List<String> adapterLabels(String base, AdapterCheckpoint adapter, Path source) throws IOException {
+        Path baseConfig = Path.of(base).resolve(ClassifierDirectory.CONFIG);
+        if (Files.isRegularFile(baseConfig)) {
+            List<String> labels = ClassifierDirectory.labels(JSON.readTree(TextFiles.readUtf8(baseConfig, "model config")));
+            if (!labels.isEmpty()) {
+                return labels;
+            }
+        }
+        for (Map.Entry<String, Tensor> e : adapter.tensors().entrySet()) {
+            if (e.getKey().endsWith("classifier.weight")) {
+                List<String> labels = new ArrayList<>();
+                for (int i = 0; i < e.getValue().shape()[0]; i++) {
+                    labels.add("LABEL_" + i);
+                }
+                return labels;
+            }
+        }
+        throw new IllegalArgumentException(source + ": the adapter saves no classifier and its base names no labels;"
+                + " give them with --labels");
     }
 
     /** Writes the record into {@code directory}, atomically. */

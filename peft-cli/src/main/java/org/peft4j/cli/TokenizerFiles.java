@@ -4,7 +4,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.peft4j.api.AtomicFiles;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.peft4j.djl.bert.PretrainedEncoder;
 
 /**
@@ -21,31 +22,24 @@ final class TokenizerFiles {
 
     private TokenizerFiles() {}
 
-    /** Writes the tokenizer files of {@code source} into {@code directory}, each atomically. */
-    static void copy(PretrainedEncoder source, Path directory) throws IOException {
+    /** The tokenizer files of {@code source}, by file name, to be written beside a model's weights. */
+    static Map<String, byte[]> read(PretrainedEncoder source) throws IOException {
+        Map<String, byte[]> files = new LinkedHashMap<>();
         if (source.kind() == PretrainedEncoder.Kind.CLASSPATH) {
             try (InputStream in = TokenizerFiles.class.getResourceAsStream(source.tokenizer())) {
                 if (in == null) {
                     throw new IOException("classpath resource " + source.tokenizer() + " not found");
                 }
-                byte[] bytes = in.readAllBytes();
-                AtomicFiles.write(directory.resolve(TOKENIZER), out -> out.write(bytes));
+                files.put(TOKENIZER, in.readAllBytes());
             }
-            return;
+            return files;
         }
         Path tokenizer = Path.of(source.tokenizer());
-        copyFile(tokenizer, directory.resolve(TOKENIZER));
+        files.put(TOKENIZER, Files.readAllBytes(tokenizer));
         Path config = tokenizer.resolveSibling(TOKENIZER_CONFIG);
         if (Files.isRegularFile(config)) {
-            copyFile(config, directory.resolve(TOKENIZER_CONFIG));
+            files.put(TOKENIZER_CONFIG, Files.readAllBytes(config));
         }
-    }
-
-    private static void copyFile(Path from, Path to) throws IOException {
-        if (from.toAbsolutePath().normalize().equals(to.toAbsolutePath().normalize())) {
-            return;
-        }
-        byte[] bytes = Files.readAllBytes(from);
-        AtomicFiles.write(to, out -> out.write(bytes));
+        return files;
     }
 }

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.peft4j.djl.bert.BertConfig;
+import org.peft4j.djl.bert.ClassifierHead;
 
 /**
  * The settings of {@code peft4j train}, bound by Jackson from a YAML file ({@link ConfigFile})
@@ -52,6 +53,9 @@ import org.peft4j.djl.bert.BertConfig;
  * @param loggingSteps {@code logging_steps} (default 10)
  * @param seed {@code seed} (default 42)
  * @param plotLoss {@code plot_loss}: write {@code training_loss.png} (default true)
+ * @param classifierHead {@code classifier_head} (peft4j's own key): {@code pooler}, the default,
+ *     computes what Python's {@code BertForSequenceClassification} computes (pooler on the first
+ *     position); {@code mean_pooling} mean-pools the real tokens as sentence-transformers does
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -82,7 +86,8 @@ public record TrainArguments(
         @JsonProperty("max_grad_norm") Double maxGradNorm,
         @JsonProperty("logging_steps") Integer loggingSteps,
         @JsonProperty("seed") Integer seed,
-        @JsonProperty("plot_loss") Boolean plotLoss) {
+        @JsonProperty("plot_loss") Boolean plotLoss,
+        @JsonProperty("classifier_head") String classifierHead) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -187,6 +192,13 @@ public record TrainArguments(
         loggingSteps = positive("logging_steps", loggingSteps, 10);
         seed = seed != null ? seed : 42;
         plotLoss = plotLoss == null || plotLoss;
+        classifierHead = classifierHead != null ? classifierHead : ClassifierHead.POOLER.recordedName();
+        try {
+            ClassifierHead.fromRecordedName(classifierHead);
+        } catch (IllegalArgumentException e) {
+            throw new BadValueException("classifier_head", "classifier_head must be pooler or mean_pooling, got "
+                    + org.peft4j.api.Excerpt.quote(classifierHead));
+        }
     }
 
     private static Integer positive(String key, Integer value, Integer defaultValue) {
@@ -312,5 +324,19 @@ public record TrainArguments(
             throw new BadValueException("freeze_trainable_layers", "freeze_trainable_layers " + freezeTrainableLayers
                     + " is more than the " + config.numHiddenLayers() + " layers " + model + " has");
         }
+    }
+
+    /** The classification head {@code classifier_head} names. */
+    public ClassifierHead head() {
+        return ClassifierHead.fromRecordedName(classifierHead);
+    }
+
+    /**
+     * The base model's name as adapter files record it ({@code base_model_name_or_path}): the
+     * built-in model under its Hugging Face hub id, so that Python loads the same base; a path as
+     * given.
+     */
+    public String baseModelName() {
+        return TrainedModel.isBuiltIn(modelNameOrPath) ? TrainedModel.BUILT_IN_HUB_ID : modelNameOrPath;
     }
 }

@@ -26,7 +26,6 @@ import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.ClassifierDirectory;
-import org.peft4j.djl.bert.Pooling;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
@@ -97,7 +96,7 @@ final class TrainCommand implements Callable<Integer> {
         PrintStream out = console.out();
         Engine.getInstance().setRandomSeed(args.seed());
         long start = System.nanoTime();
-        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), Pooling.MEAN)
+        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), args.head())
                 .initializeHead(model.getNDManager());
         model.setBlock(classifier);
         PeftModel peft = null;
@@ -143,8 +142,7 @@ final class TrainCommand implements Callable<Integer> {
         if (peft != null) {
             peft.saveAdapter(dir);
         } else {
-            ClassifierDirectory.save(classifier, labels, dir);
-            TokenizerFiles.copy(encoder, dir);
+            ClassifierDirectory.save(classifier, labels, dir, TokenizerFiles.read(encoder));
         }
         Metrics.write(results, dir.resolve("all_results.json"));
         if (results.containsKey("test_accuracy")) {
@@ -154,23 +152,25 @@ final class TrainCommand implements Callable<Integer> {
         out.println((peft != null ? "adapter" : "model") + " written to " + dir);
     }
 
-    /** The adapter config of the method the arguments name, training the classification head alongside. */
+    /**
+     * The adapter config of the method the arguments name; the classifier adds its head to
+     * {@code modules_to_save} and its task type, as Python's PEFT does for sequence classification.
+     */
     static PeftConfig peftConfig(TrainArguments args) {
         switch (args.finetuningType()) {
             case "lora":
                 LoraConfig.Builder lora = LoraConfig.builder().rank(args.loraRank())
                         .alpha(args.loraAlpha().floatValue()).dropout(args.loraDropout().floatValue())
-                        .modulesToSave("classifier").baseModelNameOrPath(args.modelNameOrPath());
+                        .baseModelNameOrPath(args.baseModelName());
                 List<String> targets = args.loraTargets();
                 return (targets.equals(List.of("all")) ? lora.targetAllLinear()
                         : lora.targetModules(targets.toArray(new String[0]))).build();
             case "prefix":
                 return PrefixTuningConfig.builder().numVirtualTokens(args.numVirtualTokens())
-                        .prefixProjection(args.prefixProjection()).modulesToSave("classifier")
-                        .baseModelNameOrPath(args.modelNameOrPath()).build();
+                        .prefixProjection(args.prefixProjection()).baseModelNameOrPath(args.baseModelName()).build();
             default:
                 PromptTuningConfig.Builder prompt = PromptTuningConfig.builder().numVirtualTokens(args.numVirtualTokens())
-                        .modulesToSave("classifier").baseModelNameOrPath(args.modelNameOrPath());
+                        .baseModelNameOrPath(args.baseModelName());
                 if (args.promptTuningInitText() != null) {
                     prompt.initText(args.promptTuningInitText());
                 }
@@ -179,15 +179,17 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * Unfreezes what {@code full} and {@code freeze} train: every parameter, or the head and the
-     * last {@code freeze_trainable_layers} encoder layers (LLaMA-Factory's freeze tuning).
+     * Unfreezes what {@code full} and {@code freeze} train: every parameter, or the head (the
+     * classifier, and the pooler it reads) and the last {@code freeze_trainable_layers} encoder
+     * layers (LLaMA-Factory's freeze tuning).
      */
     private static List<Parameter> unfreeze(BertSequenceClassifier classifier, TrainArguments args) {
         int layers = classifier.bert().config().numHiddenLayers();
         int first = layers - args.freezeTrainableLayers();
         List<Parameter> trainable = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
-            boolean trains = args.finetuningType().equals("full") || e.getKey().startsWith("classifier.");
+            boolean trains = args.finetuningType().equals("full") || e.getKey().startsWith("classifier.")
+                    || e.getKey().startsWith("bert.pooler.");
             for (int l = first; l < layers && !trains; l++) {
                 trains = e.getKey().startsWith("bert.encoder.layer." + l + ".");
             }

@@ -11,6 +11,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.safetensors.SafeTensorsFormatException;
 import org.peft4j.djl.Peft;
@@ -18,7 +19,7 @@ import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.ClassifierDirectory;
-import org.peft4j.djl.bert.Pooling;
+import org.peft4j.djl.bert.ClassifierHead;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.djl.train.ProgressBar;
 
@@ -31,6 +32,8 @@ import org.peft4j.djl.train.ProgressBar;
 final class TrainedModel implements AutoCloseable {
     /** Texts per forward pass when predicting. */
     private static final int BATCH = 32;
+    /** The built-in model's Hugging Face hub id, which adapter files record as their base. */
+    static final String BUILT_IN_HUB_ID = "sentence-transformers/" + TrainArguments.DEFAULT_MODEL;
 
     final RunRecord run;
     final Model model;
@@ -57,8 +60,7 @@ final class TrainedModel implements AutoCloseable {
      * @throws IllegalArgumentException if it is none of them, or lacks its tokenizer
      */
     static PretrainedEncoder encoder(String modelNameOrPath) {
-        if (modelNameOrPath.equalsIgnoreCase(TrainArguments.DEFAULT_MODEL)
-                || modelNameOrPath.equalsIgnoreCase("sentence-transformers/" + TrainArguments.DEFAULT_MODEL)) {
+        if (isBuiltIn(modelNameOrPath)) {
             return PretrainedEncoder.ALL_MINILM_L6_V2;
         }
         Path path = Path.of(modelNameOrPath);
@@ -76,18 +78,25 @@ final class TrainedModel implements AutoCloseable {
             }
             return PretrainedEncoder.onnx(path, tokenizer);
         }
-        throw new IllegalArgumentException("model_name_or_path \"" + modelNameOrPath + "\" is neither "
+        throw new IllegalArgumentException("model \"" + modelNameOrPath + "\" is neither "
                 + TrainArguments.DEFAULT_MODEL + " (built in), a Hugging Face model directory, nor an .onnx file;"
-                + " nothing is downloaded");
+                + " nothing is downloaded (give a local copy with --model, or as model_name_or_path)");
+    }
+
+    /** Whether {@code modelNameOrPath} names the built-in all-MiniLM-L6-v2, by its short name or hub id. */
+    static boolean isBuiltIn(String modelNameOrPath) {
+        return modelNameOrPath.equalsIgnoreCase(TrainArguments.DEFAULT_MODEL)
+                || modelNameOrPath.equalsIgnoreCase(BUILT_IN_HUB_ID);
     }
 
     /**
-     * Loads the model trained into {@code directory}.
+     * Loads the model of {@code run} from {@code directory}: an adapter on its base model, with the
+     * head the adapter records ({@link ClassifierHead#POOLER} for adapters made by Python), or a
+     * whole model.
      *
      * @throws IllegalArgumentException if the directory holds no trained model, or a damaged one
      */
-    static TrainedModel load(Path directory) throws IOException {
-        RunRecord run = RunRecord.read(directory);
+    static TrainedModel load(Path directory, RunRecord run) throws IOException {
         boolean ownTokenizer = !run.holdsAdapter() && Files.isRegularFile(directory.resolve(TokenizerFiles.TOKENIZER));
         PretrainedEncoder base;
         try {
@@ -100,9 +109,12 @@ final class TrainedModel implements AutoCloseable {
             BertSequenceClassifier classifier;
             PeftModel peft = null;
             if (run.holdsAdapter()) {
+                AdapterCheckpoint adapter = AdapterCheckpoint.load(directory);
+                String head = adapter.metadata().getOrDefault(BertSequenceClassifier.HEAD_METADATA,
+                        ClassifierHead.POOLER.recordedName());
                 classifier = new BertSequenceClassifier(base.load(model.getNDManager()), run.labels().size(),
-                        Pooling.MEAN).initializeHead(model.getNDManager());
-                peft = Peft.load(classifier, directory);
+                        ClassifierHead.fromRecordedName(head)).initializeHead(model.getNDManager());
+                peft = Peft.load(classifier, adapter, directory.toString());
             } else {
                 ClassifierDirectory.Loaded loaded = ClassifierDirectory.load(directory, model.getNDManager());
                 if (!loaded.labels().equals(run.labels())) {

@@ -84,7 +84,7 @@ class Peft4jCommandTest {
 
     @Test
     void trainWritesTheAdapterLogPlotAndResults() throws Exception {
-        assertThat(trainOutput).contains("128 train, 32 dev, 48 test rows", "trainable parameters: 74,498",
+        assertThat(trainOutput).contains("128 train, 32 dev, 48 test rows", "trainable parameters: 222,338",
                 "test accuracy", "adapter written to " + out);
         for (String file : List.of("adapter_config.json", "adapter_model.safetensors", "trainer_log.jsonl",
                 "training_loss.png", "all_results.json", RunRecord.FILE, "best/adapter_model.safetensors")) {
@@ -134,7 +134,7 @@ class Peft4jCommandTest {
         assertThat(result.status()).as(result.err()).isZero();
         List<String> texts = List.of("Cheap meds, no prescription needed", "Re: the build is broken again");
         float[][] expected;
-        try (TrainedModel adapter = TrainedModel.load(out)) {
+        try (TrainedModel adapter = TrainedModel.load(out, RunRecord.read(out))) {
             expected = adapter.probabilities(texts, null);
         }
         try (Model model = Model.newInstance("merged");
@@ -183,7 +183,7 @@ class Peft4jCommandTest {
         Result train = run("train", config.toString());
         assertThat(train.status()).as(train.err()).isZero();
         // one of six layers (12 matrices and 4 norms: 1,774,464 values) and the head (770)
-        assertThat(train.out()).contains("trainable parameters: 1,775,234", "model written to " + freezeOut);
+        assertThat(train.out()).contains("trainable parameters: 1,923,074", "model written to " + freezeOut);
         assertThat(freezeOut.resolve(ClassifierDirectory.WEIGHTS)).exists();
         assertThat(freezeOut.resolve(TokenizerFiles.TOKENIZER)).exists(); // a whole model directory
         assertThat(freezeOut.resolve("training_loss.png")).doesNotExist();
@@ -341,11 +341,11 @@ class Peft4jCommandTest {
     @Test
     void aDivergedRunExitsWithOneAndWritesNoAdapter() throws Exception {
         Path diverged = dir.resolve("diverged");
-        Result r = run("train", config("diverged.yaml", diverged, "learning_rate: 1e15\nmax_samples: 32\n"
+        Result r = run("train", config("diverged.yaml", diverged, "learning_rate: 1e25\nmax_samples: 32\n"
                 + "lora_target: query,value\nnum_train_epochs: 1\ncutoff_len: 32\nlr_scheduler_type: constant\n"
                 + "warmup_ratio: 0\n").toString());
         assertThat(r.status()).as(r.err()).isEqualTo(1);
-        assertThat(r.err()).contains("peft4j train: training diverged: ", "lower the learning rate (learning_rate 1.00e+15)")
+        assertThat(r.err()).contains("peft4j train: training diverged: ", "lower the learning rate (learning_rate 1.00e+25)")
                 .doesNotContain("\tat ");
         for (String file : List.of("adapter_config.json", "adapter_model.safetensors", "best", "all_results.json",
                 RunRecord.FILE)) {

@@ -109,6 +109,14 @@ public final class PeftModel {
         try {
             if (block instanceof TaskModel task) {
                 task.checkHeadMetadata(checkpoint.metadata());
+                List<String> unsaved = new java.util.ArrayList<>(task.headModules());
+                unsaved.removeAll(checkpoint.config().modulesToSave());
+                if (!unsaved.isEmpty()) {
+                    throw new AdapterFormatException(source + ": this model trains " + unsaved + " with every adapter,"
+                            + " because its base has no pretrained weights for them, but the adapter does not save them"
+                            + " (its modules_to_save: " + checkpoint.config().modulesToSave() + "); load the base model"
+                            + " with those weights (for a pooler: from its Hugging Face checkpoint, not an ONNX export)");
+                }
             }
             return activate(attach(name, checkpoint.config(), checkpoint.tensors()));
         } catch (AdapterFormatException e) {
