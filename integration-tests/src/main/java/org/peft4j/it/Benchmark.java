@@ -207,15 +207,15 @@ public final class Benchmark implements Callable<Integer> {
     private static PeftConfig config(String method) {
         switch (method) {
             case "prompt":
-                return PromptTuningConfig.builder().numVirtualTokens(16).initText("Is this e-mail spam or ham?")
-                        .modulesToSave("classifier").build();
+                return PromptTuningConfig.builder().setNumVirtualTokens(16).optPromptTuningInitText("Is this e-mail spam or ham?")
+                        .optModulesToSave("classifier").build();
             case "prefix":
-                return PrefixTuningConfig.builder().numVirtualTokens(16).prefixProjection(true)
-                        .modulesToSave("classifier").build();
+                return PrefixTuningConfig.builder().setNumVirtualTokens(16).optPrefixProjection(true)
+                        .optModulesToSave("classifier").build();
             case "lora-qv":
-                return LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").modulesToSave("classifier").build();
+                return LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").optModulesToSave("classifier").build();
             default:
-                return LoraConfig.builder().rank(8).alpha(16).targetAllLinear().modulesToSave("classifier").build();
+                return LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetAllLinear().optModulesToSave("classifier").build();
         }
     }
 
@@ -241,8 +241,8 @@ public final class Benchmark implements Callable<Integer> {
             Engine.getInstance().setRandomSeed(42);
             BertSequenceClassifier withLora = SpamFineTune.newClassifier(loraModel.getNDManager(), labels.size());
             loraModel.setBlock(withLora);
-            PeftModel peft = Peft.apply(withLora, LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value")
-                    .init(org.peft4j.api.lora.LoraInit.RANDOM).build());
+            PeftModel peft = Peft.apply(withLora, LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value")
+                    .optInitLoraWeights(org.peft4j.api.lora.LoraInit.RANDOM).build());
             List<String> variants = List.of("base", "lora_unmerged", "lora_merged");
             for (int round = 0; round <= INFERENCE_ROUNDS; round++) {
                 boolean warmUp = round == 0;

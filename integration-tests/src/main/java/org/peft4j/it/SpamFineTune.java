@@ -219,16 +219,16 @@ public final class SpamFineTune {
         String base = "sentence-transformers/all-MiniLM-L6-v2";
         switch (o.method) {
             case "lora":
-                return LoraConfig.builder().rank(o.rank).alpha(2f * o.rank).dropout(0.05f)
-                        .targetModules("query", "value")
-                        .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+                return LoraConfig.builder().optR(o.rank).optLoraAlpha(2f * o.rank).optLoraDropout(0.05f)
+                        .setTargetModules("query", "value")
+                        .optTaskType(TaskType.SEQ_CLS).optBaseModelNameOrPath(base).build();
             case "prompt":
-                return PromptTuningConfig.builder().numVirtualTokens(o.virtualTokens)
-                        .initText("Is this e-mail spam or ham?")
-                        .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+                return PromptTuningConfig.builder().setNumVirtualTokens(o.virtualTokens)
+                        .optPromptTuningInitText("Is this e-mail spam or ham?")
+                        .optTaskType(TaskType.SEQ_CLS).optBaseModelNameOrPath(base).build();
             case "prefix":
-                return PrefixTuningConfig.builder().numVirtualTokens(o.virtualTokens).prefixProjection(true)
-                        .taskType(TaskType.SEQ_CLS).baseModelNameOrPath(base).build();
+                return PrefixTuningConfig.builder().setNumVirtualTokens(o.virtualTokens).optPrefixProjection(true)
+                        .optTaskType(TaskType.SEQ_CLS).optBaseModelNameOrPath(base).build();
             default:
                 throw new IllegalArgumentException("--method must be lora, prompt or prefix, got " + o.method);
         }

@@ -68,8 +68,8 @@ class GoldenInteropTest {
                 assertThat(ours.get(i).toLongArray()).as("input %d", i).containsExactly(theirs.get(i).toLongArray());
             }
             ClassifierDirectory.Loaded base = ClassifierDirectory.load(GoldenFiles.BASE, manager);
-            PeftModel peft = Peft.apply(base.classifier(), PromptTuningConfig.builder().numVirtualTokens(9)
-                    .initText("is this spam or ham").baseModelNameOrPath("tiny-bert").build(), PeftModel.DEFAULT_ADAPTER, tokenizer);
+            PeftModel peft = Peft.apply(base.classifier(), PromptTuningConfig.builder().setNumVirtualTokens(9)
+                    .optPromptTuningInitText("is this spam or ham").optBaseModelNameOrPath("tiny-bert").build(), PeftModel.DEFAULT_ADAPTER, tokenizer);
             float[] ourPrompt = peft.adapter(PeftModel.DEFAULT_ADAPTER).stateDict().get("prompt_embeddings").toFloatArray();
             assertThat(GoldenFiles.maxAbsDiff(ourPrompt, GoldenFiles.json().get("text_init_prompt_embeddings"))).isZero();
         }

@@ -54,16 +54,16 @@ class JavaFilesForPythonTest {
     private static Map<String, PeftConfig> adapters() {
         String base = "tiny-bert";
         Map<String, PeftConfig> configs = new LinkedHashMap<>();
-        configs.put("lora", LoraConfig.builder().rank(4).alpha(8).targetModules("query", "value")
-                .baseModelNameOrPath(base).build());
-        configs.put("lora-rslora-all-linear", LoraConfig.builder().rank(2).alpha(6).useRslora(true).targetAllLinear()
-                .baseModelNameOrPath(base).build());
-        configs.put("prompt-random", PromptTuningConfig.builder().numVirtualTokens(4).baseModelNameOrPath(base).build());
-        configs.put("prompt-text", PromptTuningConfig.builder().numVirtualTokens(9).initText("is this spam or ham")
-                .baseModelNameOrPath(base).build());
-        configs.put("prefix", PrefixTuningConfig.builder().numVirtualTokens(3).baseModelNameOrPath(base).build());
-        configs.put("prefix-projection", PrefixTuningConfig.builder().numVirtualTokens(3).prefixProjection(true)
-                .encoderHiddenSize(12).baseModelNameOrPath(base).build());
+        configs.put("lora", LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value")
+                .optBaseModelNameOrPath(base).build());
+        configs.put("lora-rslora-all-linear", LoraConfig.builder().optR(2).optLoraAlpha(6).optUseRslora(true).setTargetAllLinear()
+                .optBaseModelNameOrPath(base).build());
+        configs.put("prompt-random", PromptTuningConfig.builder().setNumVirtualTokens(4).optBaseModelNameOrPath(base).build());
+        configs.put("prompt-text", PromptTuningConfig.builder().setNumVirtualTokens(9).optPromptTuningInitText("is this spam or ham")
+                .optBaseModelNameOrPath(base).build());
+        configs.put("prefix", PrefixTuningConfig.builder().setNumVirtualTokens(3).optBaseModelNameOrPath(base).build());
+        configs.put("prefix-projection", PrefixTuningConfig.builder().setNumVirtualTokens(3).optPrefixProjection(true)
+                .optEncoderHiddenSize(12).optBaseModelNameOrPath(base).build());
         return configs;
     }
 
@@ -109,8 +109,8 @@ class JavaFilesForPythonTest {
                 BertSequenceClassifier classifier = new BertSequenceClassifier(base.classifier().bert(), 3, head)
                         .initializeHead(model.getNDManager());
                 model.setBlock(classifier);
-                PeftModel peft = Peft.apply(classifier, LoraConfig.builder().rank(4).alpha(8)
-                        .targetModules("query", "value").build());
+                PeftModel peft = Peft.apply(classifier, LoraConfig.builder().optR(4).optLoraAlpha(8)
+                        .setTargetModules("query", "value").build());
                 NDList inputs = GoldenFiles.inputs(model.getNDManager());
                 train(model, peft, inputs);
                 float[] logits = GoldenFiles.logits(classifier, inputs);

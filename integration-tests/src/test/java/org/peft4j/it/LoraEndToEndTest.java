@@ -117,7 +117,7 @@ class LoraEndToEndTest {
                 Map<String, float[]> baseValues = values(model.getBlock());
 
                 PeftModel peft = Peft.apply(model.getBlock(),
-                        LoraConfig.builder().rank(4).alpha(8).targetAllLinear().build());
+                        LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetAllLinear().build());
                 System.out.println(peft.trainableParameters());
                 try (Trainer trainer = peft.newTrainer(model, trainingConfig(0.01f))) {
                     fit(trainer, taskB, 40);

@@ -69,7 +69,7 @@ class ReadmeQuickStartTest {
 
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String output = run(project, 600, java, "-Dai.djl.offline=true", "-cp", classpath, "QuickStart");
-        assertThat(output).contains("trainable params: 74,498 || all params:");
+        assertThat(output).contains("trainable params: 222,338 || all params:");
         assertThat(lossAt(output, 10)).isLessThan(lossAt(output, 1));
         assertThat(project.resolve("out/spam-lora/adapter_config.json")).isRegularFile();
         assertThat(project.resolve("out/spam-lora/adapter_model.safetensors")).isRegularFile();

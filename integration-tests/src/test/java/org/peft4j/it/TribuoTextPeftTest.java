@@ -88,7 +88,7 @@ class TribuoTextPeftTest {
         Dataset<Label> testData = dataset(test, "spam test split");
 
         TextPeftTrainer<Label> trainer = TextPeftTrainer.classification(PretrainedEncoder.ALL_MINILM_L6_V2,
-                LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build())
+                LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build())
                 .maxLength(128).schedule(1, 16, 2e-3f).warmup(0f, LearningRateSchedule.Kind.CONSTANT).seed(42);
         try (TextPeftModel<Label> model = trainer.train(trainData)) {
             LabelEvaluation evaluation = new LabelEvaluator().evaluate(model, testData);
@@ -152,7 +152,7 @@ class TribuoTextPeftTest {
         MutableDataset<Regressor> testData = new MutableDataset<>(test.subList(0, 400),
                 new SimpleDataSourceProvenance("spamminess test sample", factory), factory);
         TextPeftTrainer<Regressor> trainer = TextPeftTrainer.regression(PretrainedEncoder.ALL_MINILM_L6_V2,
-                LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build())
+                LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build())
                 .schedule(2, 16, 2e-3f).warmup(0f, LearningRateSchedule.Kind.CONSTANT).seed(42);
         try (TextPeftModel<Regressor> model = trainer.train(trainData)) {
             assertThat(model.generatesProbabilities()).isFalse();

@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.peft4j.api.internal.ConfigRegex;
+import org.peft4j.api.internal.ModulePatterns;
 
 /**
  * Regular expressions from configs match as Python's {@code re} does in Hugging Face PEFT (the

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.safetensors.Tensor;

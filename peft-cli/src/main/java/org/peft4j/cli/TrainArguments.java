@@ -197,7 +197,7 @@ public record TrainArguments(
             ClassifierHead.fromRecordedName(classifierHead);
         } catch (IllegalArgumentException e) {
             throw new BadValueException("classifier_head", "classifier_head must be pooler or mean_pooling, got "
-                    + org.peft4j.api.Excerpt.quote(classifierHead));
+                    + org.peft4j.api.internal.Excerpt.quote(classifierHead));
         }
     }
 

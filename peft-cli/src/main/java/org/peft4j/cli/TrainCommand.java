@@ -21,7 +21,7 @@ import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.StateDicts;
+import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
@@ -159,20 +159,20 @@ final class TrainCommand implements Callable<Integer> {
     static PeftConfig peftConfig(TrainArguments args) {
         switch (args.finetuningType()) {
             case "lora":
-                LoraConfig.Builder lora = LoraConfig.builder().rank(args.loraRank())
-                        .alpha(args.loraAlpha().floatValue()).dropout(args.loraDropout().floatValue())
-                        .baseModelNameOrPath(args.baseModelName());
+                LoraConfig.Builder lora = LoraConfig.builder().optR(args.loraRank())
+                        .optLoraAlpha(args.loraAlpha().floatValue()).optLoraDropout(args.loraDropout().floatValue())
+                        .optBaseModelNameOrPath(args.baseModelName());
                 List<String> targets = args.loraTargets();
-                return (targets.equals(List.of("all")) ? lora.targetAllLinear()
-                        : lora.targetModules(targets.toArray(new String[0]))).build();
+                return (targets.equals(List.of("all")) ? lora.setTargetAllLinear()
+                        : lora.setTargetModules(targets.toArray(new String[0]))).build();
             case "prefix":
-                return PrefixTuningConfig.builder().numVirtualTokens(args.numVirtualTokens())
-                        .prefixProjection(args.prefixProjection()).baseModelNameOrPath(args.baseModelName()).build();
+                return PrefixTuningConfig.builder().setNumVirtualTokens(args.numVirtualTokens())
+                        .optPrefixProjection(args.prefixProjection()).optBaseModelNameOrPath(args.baseModelName()).build();
             default:
-                PromptTuningConfig.Builder prompt = PromptTuningConfig.builder().numVirtualTokens(args.numVirtualTokens())
-                        .baseModelNameOrPath(args.baseModelName());
+                PromptTuningConfig.Builder prompt = PromptTuningConfig.builder().setNumVirtualTokens(args.numVirtualTokens())
+                        .optBaseModelNameOrPath(args.baseModelName());
                 if (args.promptTuningInitText() != null) {
-                    prompt.initText(args.promptTuningInitText());
+                    prompt.optPromptTuningInitText(args.promptTuningInitText());
                 }
                 return prompt.build();
         }

@@ -102,7 +102,7 @@ final class TrainedModel implements AutoCloseable {
         try {
             base = ownTokenizer ? PretrainedEncoder.huggingFace(directory) : encoder(run.modelNameOrPath());
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(directory.resolve(RunRecord.FILE) + ": " + e.getMessage());
+            throw new IllegalArgumentException(where(directory) + ": " + e.getMessage());
         }
         Model model = Model.newInstance("peft4j");
         try {
@@ -114,7 +114,11 @@ final class TrainedModel implements AutoCloseable {
                         ClassifierHead.POOLER.recordedName());
                 classifier = new BertSequenceClassifier(base.load(model.getNDManager()), run.labels().size(),
                         ClassifierHead.fromRecordedName(head)).initializeHead(model.getNDManager());
-                peft = Peft.load(classifier, adapter, directory.toString());
+                try {
+                    peft = Peft.load(classifier, adapter, directory.toString());
+                } catch (AdapterFormatException e) {
+                    throw new IllegalArgumentException(e.getMessage(), e); // it does not fit the base: not damage
+                }
             } else {
                 ClassifierDirectory.Loaded loaded = ClassifierDirectory.load(directory, model.getNDManager());
                 if (!loaded.labels().equals(run.labels())) {
@@ -125,16 +129,34 @@ final class TrainedModel implements AutoCloseable {
             }
             model.setBlock(classifier);
             return new TrainedModel(run, model, classifier, peft, base.tokenizer(run.cutoffLen()), base);
-        } catch (IOException | IllegalArgumentException | AdapterFormatException | SafeTensorsFormatException e) {
+        } catch (IllegalArgumentException e) {
             model.close();
-            String what = e instanceof NoSuchFileException ? ((NoSuchFileException) e).getFile() + " is missing"
-                    : e instanceof IOException ? e.toString() : e.getMessage();
-            throw new IllegalArgumentException(directory + " holds a damaged or incomplete run: " + what
-                    + "; train again, or copy the whole output directory");
+            if (e.getCause() instanceof AdapterFormatException) {
+                throw e;
+            }
+            throw damaged(directory, e.getMessage());
+        } catch (IOException | AdapterFormatException | SafeTensorsFormatException e) {
+            model.close();
+            throw damaged(directory, e instanceof NoSuchFileException ? ((NoSuchFileException) e).getFile() + " is missing"
+                    : e instanceof IOException ? e.toString() : e.getMessage());
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
+    }
+
+    /** Where a directory's settings came from, for messages: its run record, or the directory itself. */
+    private static String where(Path directory) {
+        Path record = directory.resolve(RunRecord.FILE);
+        return Files.isRegularFile(record) ? record.toString() : directory.toString();
+    }
+
+    /** A directory whose files do not load: a damaged run of peft4j train, or files from elsewhere. */
+    private static IllegalArgumentException damaged(Path directory, String what) {
+        return Files.isRegularFile(directory.resolve(RunRecord.FILE))
+                ? new IllegalArgumentException(directory + " holds a damaged or incomplete run: " + what
+                        + "; train again, or copy the whole output directory")
+                : new IllegalArgumentException(directory + " does not load: " + what);
     }
 
     /** The class probabilities of each text, [texts][labels], with a progress bar on {@code progress} if not null. */

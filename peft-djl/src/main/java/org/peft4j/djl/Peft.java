@@ -11,7 +11,7 @@ import org.peft4j.api.PeftConfig;
  * {@link VirtualTokenHost} (such as {@link org.peft4j.djl.bert.BertModel}).
  *
  * <pre>{@code
- * LoraConfig cfg = LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build();
+ * LoraConfig cfg = LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build();
  * PeftModel peft = Peft.apply(model.getBlock(), cfg);   // freezes the base, injects LoRA
  * System.out.println(peft.trainableParameters());
  * }</pre>

@@ -109,21 +109,31 @@ public final class PeftModel {
         try {
             if (block instanceof TaskModel task) {
                 task.checkHeadMetadata(checkpoint.metadata());
-                List<String> unsaved = new java.util.ArrayList<>(task.headModules());
-                unsaved.removeAll(checkpoint.config().modulesToSave());
-                if (!unsaved.isEmpty()) {
-                    throw new AdapterFormatException(source + ": this model trains " + unsaved + " with every adapter,"
-                            + " because its base has no pretrained weights for them, but the adapter does not save them"
-                            + " (its modules_to_save: " + checkpoint.config().modulesToSave() + "); load the base model"
-                            + " with those weights (for a pooler: from its Hugging Face checkpoint, not an ONNX export)");
-                }
             }
             return activate(attach(name, checkpoint.config(), checkpoint.tensors()));
         } catch (AdapterFormatException e) {
-            throw new AdapterFormatException(source + ": " + e.getMessage(), e);
+            throw new AdapterFormatException(source + ": " + e.getMessage() + unsavedHeadHint(checkpoint), e);
         } catch (IllegalArgumentException e) {
-            throw new AdapterFormatException(source + ": the adapter does not fit this model: " + e.getMessage(), e);
+            throw new AdapterFormatException(source + ": the adapter does not fit this model: " + e.getMessage()
+                    + unsavedHeadHint(checkpoint), e);
         }
+    }
+
+    /**
+     * Why a {@link TaskModel}'s head may be missing from an adapter: the model trains head modules
+     * whose base weights it lacks (a pooler an ONNX export dropped), which an adapter made on a
+     * complete base does not save.
+     */
+    private String unsavedHeadHint(AdapterCheckpoint checkpoint) {
+        if (!(block instanceof TaskModel task)) {
+            return "";
+        }
+        List<String> unsaved = new java.util.ArrayList<>(task.headModules());
+        unsaved.removeAll(checkpoint.config().modulesToSave());
+        return unsaved.isEmpty() ? "" : ". This model trains " + unsaved + " with every adapter, because its base has"
+                + " no pretrained weights for them, and the adapter does not save them (its modules_to_save: "
+                + checkpoint.config().modulesToSave() + "): load the base with those weights (for a pooler: from its"
+                + " Hugging Face checkpoint, not an ONNX export)";
     }
 
     private AttachedAdapter attach(String name, PeftConfig given, Map<String, Tensor> saved) {

@@ -48,8 +48,8 @@ class LoraForwardTest {
         float[] w = linear.getParameters().get("weight").getArray().toFloatArray();
         float[] b = linear.getParameters().get("bias").getArray().toFloatArray();
 
-        LoraConfig cfg = LoraConfig.builder().rank(rank).alpha(alpha).useRslora(rslora)
-                .init(LoraInit.RANDOM).targetModules("0").build();
+        LoraConfig cfg = LoraConfig.builder().optR(rank).optLoraAlpha(alpha).optUseRslora(rslora)
+                .optInitLoraWeights(LoraInit.RANDOM).setTargetModules("0").build();
         PeftModel peft = Peft.apply(block, cfg);
         Map<String, Tensor> state = peft.adapter("default").stateDict();
         float[] a = state.get("base_model.model.0.lora_A.weight").toFloatArray();
@@ -100,8 +100,8 @@ class LoraForwardTest {
         block.initialize(manager, DataType.FLOAT32, new Shape(5, 10));
         float[] w = linear.getParameters().get("weight").getArray().toFloatArray();
         float[] b = linear.getParameters().get("bias").getArray().toFloatArray();
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(2).alpha(4).dropout(0.5f)
-                .init(LoraInit.RANDOM).targetModules("0").build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().optR(2).optLoraAlpha(4).optLoraDropout(0.5f)
+                .optInitLoraWeights(LoraInit.RANDOM).setTargetModules("0").build());
         Map<String, Tensor> state = peft.adapter("default").stateDict();
         NDArray x = manager.randomNormal(new Shape(5, 10));
         float[] expected = loraFormula(x.toFloatArray(), 5, 10, 6, 2, w, b,
@@ -119,8 +119,8 @@ class LoraForwardTest {
     void rankAndAlphaPatternsGiveModulesTheirOwnShapesAndScaling() {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
         block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(4).alpha(8).targetModules("query", "value")
-                .rankPattern("value", 2).alphaPattern("value", 1).build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value")
+                .optRankPattern("value", 2).optAlphaPattern("value", 1).build());
         Map<String, Tensor> state = peft.adapter("default").stateDict();
         assertThat(state.get("base_model.model.query.lora_A.weight").shape()).containsExactly(4, 6);
         assertThat(state.get("base_model.model.value.lora_A.weight").shape()).containsExactly(2, 6);
@@ -134,16 +134,16 @@ class LoraForwardTest {
     void biasAllTrainsEveryBiasAndSavesIt() {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
         block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(2).targetModules("query")
-                .bias(org.peft4j.api.lora.LoraBias.ALL).build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().optR(2).setTargetModules("query")
+                .optBias(org.peft4j.api.lora.LoraBias.ALL).build());
         assertThat(peft.adapter("default").stateDict().keySet()).containsExactlyInAnyOrder(
                 "base_model.model.query.lora_A.weight", "base_model.model.query.lora_B.weight",
                 "base_model.model.query.bias", "base_model.model.value.bias", "base_model.model.output.bias");
         assertThat(peft.trainableParameters().trainable()).isEqualTo(2 * 6 + 8 * 2 + 8 + 8 + 3);
         TestBlocks.TwoTower other = new TestBlocks.TwoTower(8, 3);
         other.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
-        PeftModel onlyLora = Peft.apply(other, LoraConfig.builder().rank(2)
-                .targetModules("value").bias(org.peft4j.api.lora.LoraBias.LORA_ONLY).build(), "x");
+        PeftModel onlyLora = Peft.apply(other, LoraConfig.builder().optR(2)
+                .setTargetModules("value").optBias(org.peft4j.api.lora.LoraBias.LORA_ONLY).build(), "x");
         assertThat(onlyLora.adapter("x").stateDict()).containsKey("base_model.model.value.bias").hasSize(3);
     }
 
@@ -153,7 +153,7 @@ class LoraForwardTest {
         block.initialize(manager, DataType.FLOAT32, new Shape(4, 6));
         NDArray x = manager.randomNormal(new Shape(4, 6));
         float[] before = TestBlocks.forward(block, x).toFloatArray();
-        Peft.apply(block, LoraConfig.builder().rank(4).alpha(32).targetAllLinear().build());
+        Peft.apply(block, LoraConfig.builder().optR(4).optLoraAlpha(32).setTargetAllLinear().build());
         assertThat(TestBlocks.forward(block, x).toFloatArray()).containsExactly(before);
     }
 
@@ -162,7 +162,7 @@ class LoraForwardTest {
         Linear linear = Linear.builder().setUnits(64).build();
         SequentialBlock block = new SequentialBlock().add(linear);
         block.initialize(manager, DataType.FLOAT32, new Shape(1, 400));
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(16).targetModules("0").build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().optR(16).setTargetModules("0").build());
         Map<String, Tensor> state = peft.adapter("default").stateDict();
         float[] a = state.get("base_model.model.0.lora_A.weight").toFloatArray();
         double bound = 1 / Math.sqrt(400); // kaiming-uniform, a = sqrt(5): 1 / sqrt(fan_in)
@@ -181,7 +181,7 @@ class LoraForwardTest {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 3);
         block.initialize(manager, DataType.FLOAT32, new Shape(2, 6));
         Linear original = block.queryField();
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().targetModules("query", "value").init(LoraInit.RANDOM).build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().setTargetModules("query", "value").optInitLoraWeights(LoraInit.RANDOM).build());
         assertThat(block.queryField()).isInstanceOf(LoraLinear.class);
         assertThat(((LoraLinear) block.queryField()).base()).isSameAs(original);
         assertThat(ModuleTree.modules(block).get("query")).isSameAs(block.queryField());
@@ -198,7 +198,7 @@ class LoraForwardTest {
         NDArray x = manager.randomNormal(new Shape(2, 5, 8));
         float[] before = TestBlocks.forward(attention, x).toFloatArray();
         PeftModel peft = Peft.apply(attention,
-                LoraConfig.builder().targetModules("queryProjection", "valueProjection").init(LoraInit.RANDOM).build());
+                LoraConfig.builder().setTargetModules("queryProjection", "valueProjection").optInitLoraWeights(LoraInit.RANDOM).build());
         assertThat(((org.peft4j.api.lora.LoraAdapter) peft.adapter("default")).targetedModules())
                 .containsExactly("queryProjection", "valueProjection");
         assertThat(TestBlocks.maxAbsDiff(TestBlocks.forward(attention, x).toFloatArray(), before)).isGreaterThan(1e-4);
@@ -211,7 +211,7 @@ class LoraForwardTest {
         long projections = ModuleTree.modules(bert).keySet().stream()
                 .filter(path -> path.endsWith(".queryProjection") || path.endsWith(".valueProjection"))
                 .count();
-        PeftModel bertPeft = Peft.apply(bert, LoraConfig.builder().targetModulesRegex(".*(queryProjection|valueProjection)").build());
+        PeftModel bertPeft = Peft.apply(bert, LoraConfig.builder().setTargetModulesRegex(".*(queryProjection|valueProjection)").build());
         long targeted = ((org.peft4j.api.lora.LoraAdapter) bertPeft.adapter("default")).targetedModules().size();
         assertThat(targeted).isEqualTo(projections).isGreaterThanOrEqualTo(4);
         for (Map.Entry<String, Block> e : ModuleTree.modules(bert).entrySet()) {

@@ -41,7 +41,7 @@ class LoraMergeAndAdaptersTest {
     }
 
     private static LoraConfig randomLora(int rank, String... targets) {
-        return LoraConfig.builder().rank(rank).alpha(2f * rank).init(LoraInit.RANDOM).targetModules(targets).build();
+        return LoraConfig.builder().optR(rank).optLoraAlpha(2f * rank).optInitLoraWeights(LoraInit.RANDOM).setTargetModules(targets).build();
     }
 
     @Test
@@ -144,7 +144,7 @@ class LoraMergeAndAdaptersTest {
 
     @Test
     void modulesToSaveTrainWholeAndAreRestoredWhenTheAdapterIsDeleted() {
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().targetModules("query").modulesToSave("output").build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().setTargetModules("query").optModulesToSave("output").build());
         assertThat(peft.adapter("default").stateDict().keySet()).containsExactlyInAnyOrder(
                 "base_model.model.query.lora_A.weight", "base_model.model.query.lora_B.weight",
                 "base_model.model.output.weight", "base_model.model.output.bias");

@@ -69,8 +69,8 @@ class LoraSaveLoadTest {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(16, 4);
         block.initialize(manager, DataType.FLOAT32, new Shape(3, 10));
         block.getParameters().forEach(p -> baseValues.put(p.getKey(), p.getValue().getArray().toFloatArray()));
-        PeftModel peft = Peft.apply(block, LoraConfig.builder().rank(4).alpha(8).init(LoraInit.RANDOM)
-                .targetModules("query", "value").modulesToSave("output").build());
+        PeftModel peft = Peft.apply(block, LoraConfig.builder().optR(4).optLoraAlpha(8).optInitLoraWeights(LoraInit.RANDOM)
+                .setTargetModules("query", "value").optModulesToSave("output").build());
         // as if training had changed the module to save
         NDArray head = block.getChildren().get("03output").getParameters().get("weight").getArray();
         head.set(manager.randomNormal(head.getShape()).toFloatArray());
@@ -195,11 +195,11 @@ class LoraSaveLoadTest {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 2);
         block.initialize(manager, DataType.FLOAT32, new Shape(1, 5));
         Map<String, String> before = fingerprint(block);
-        assertThatThrownBy(() -> Peft.apply(block, LoraConfig.builder().targetModules("q_proj", "v_proj").build()))
+        assertThatThrownBy(() -> Peft.apply(block, LoraConfig.builder().setTargetModules("q_proj", "v_proj").build()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("[q_proj, v_proj] matched no Linear layer")
                 .hasMessageContaining("query (Linear), value (Linear), output (Linear)");
-        assertThatThrownBy(() -> Peft.apply(block, LoraConfig.builder().targetModules("query").modulesToSave("head").build()))
+        assertThatThrownBy(() -> Peft.apply(block, LoraConfig.builder().setTargetModules("query").optModulesToSave("head").build()))
                 .hasMessageContaining("modules_to_save entry \"head\" matched no module");
         assertThat(fingerprint(block)).isEqualTo(before);
     }
@@ -208,11 +208,11 @@ class LoraSaveLoadTest {
     void aNonLinearTargetAndAnUninitializedModelAreRefused() {
         TestBlocks.TwoTower block = new TestBlocks.TwoTower(8, 2);
         ai.djl.nn.SequentialBlock root = new ai.djl.nn.SequentialBlock().add(block);
-        assertThatThrownBy(() -> Peft.apply(root, LoraConfig.builder().targetModules("query").build()))
+        assertThatThrownBy(() -> Peft.apply(root, LoraConfig.builder().setTargetModules("query").build()))
                 .hasMessageContaining("module 0.query (Linear) is not initialized");
         assertThat(block.queryField().getClass()).isEqualTo(Linear.class);
         root.initialize(manager, DataType.FLOAT32, new Shape(1, 5));
-        assertThatThrownBy(() -> Peft.apply(root, LoraConfig.builder().targetModules("0").build()))
+        assertThatThrownBy(() -> Peft.apply(root, LoraConfig.builder().setTargetModules("0").build()))
                 .hasMessageContaining("not Linear layers")
                 .hasMessageContaining("0 (TwoTower)");
     }

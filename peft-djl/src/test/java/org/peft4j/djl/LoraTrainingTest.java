@@ -85,7 +85,7 @@ class LoraTrainingTest {
             Map<Parameter, float[]> base = TestBlocks.snapshot(block);
 
             PeftModel peft = Peft.apply(block,
-                    LoraConfig.builder().rank(4).alpha(8).targetModules("query", "value", "output").build());
+                    LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value", "output").build());
             Map<Parameter, float[]> adapterBefore = adapterValues(peft);
             ArrayDataset data = dataset(model.getNDManager());
             float lossBefore = meanLoss(block, data, model.getNDManager());
@@ -139,7 +139,7 @@ class LoraTrainingTest {
         try (Model model = Model.newInstance("mlp")) {
             model.setBlock(TestBlocks.mlp(16, 1));
             model.load(dir, "mlp");
-            PeftModel peft = Peft.apply(model.getBlock(), LoraConfig.builder().targetModules("0", "2").build());
+            PeftModel peft = Peft.apply(model.getBlock(), LoraConfig.builder().setTargetModules("0", "2").build());
             long adapterSize = peft.trainableParameters().trainable();
             assertThat(adapterSize).isEqualTo(8 * (FEATURES + 16) + 8 * (16 + 1));
 

@@ -16,6 +16,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.djl.internal.StateDicts;
 
 /**
  * DJL's own {@code Model.save} with adapters attached (what DJL's checkpoint listeners call every
@@ -23,7 +24,7 @@ import org.peft4j.api.lora.LoraConfig;
  * adapters applied; a plain model loads the file that {@code mergeAndUnload()} leaves.
  */
 class ModelSaveTest {
-    private static final LoraConfig LORA = LoraConfig.builder().rank(2).alpha(4).targetAllLinear().build();
+    private static final LoraConfig LORA = LoraConfig.builder().optR(2).optLoraAlpha(4).setTargetAllLinear().build();
 
     private static Block newMlp(Model model) {
         Block block = TestBlocks.mlp(8, 3);

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import org.peft4j.tribuo.internal.BytesMessage;
 import org.tribuo.Model;
 import org.tribuo.protos.core.ModelProto;
 

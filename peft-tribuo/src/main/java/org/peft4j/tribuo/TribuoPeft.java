@@ -12,7 +12,7 @@ import org.tribuo.Output;
  * {@link org.tribuo.Trainer} that adapts it to new data.
  *
  * <pre>{@code
- * LoraConfig cfg = LoraConfig.builder().rank(2).alpha(2).targetAllLinear().bias(LoraBias.ALL).build();
+ * LoraConfig cfg = LoraConfig.builder().optR(2).optLoraAlpha(2).setTargetAllLinear().optBias(LoraBias.ALL).build();
  * Trainer<Label> tuner = TribuoPeft.lora(pretrainedModel, cfg);
  * Model<Label> tuned = tuner.train(newDomainData);   // provenance says what was adapted from what
  * }</pre>

@@ -46,7 +46,7 @@ import org.tribuo.provenance.SimpleDataSourceProvenance;
  * ways, save and load the adapter, read the provenance; and the domain-shift policy and errors.
  */
 class AdaptedModelTest {
-    private static final LoraConfig CFG = LoraConfig.builder().rank(1).alpha(2).targetAllLinear().bias(LoraBias.ALL)
+    private static final LoraConfig CFG = LoraConfig.builder().optR(1).optLoraAlpha(2).setTargetAllLinear().optBias(LoraBias.ALL)
             .build();
 
     private final Model<Label> base = DomainShiftTest.trainBase(DomainShiftTest.gaussians(500, 1, 0));
@@ -200,7 +200,7 @@ class AdaptedModelTest {
                             random.nextGaussian()}));
         }
         // a fresh adapter (B = 0) scores every known label exactly as the base, despite the moved ids
-        LoraConfig fresh = LoraConfig.builder().rank(1).targetAllLinear().init(LoraInit.KAIMING_UNIFORM).build();
+        LoraConfig fresh = LoraConfig.builder().optR(1).setTargetAllLinear().optInitLoraWeights(LoraInit.KAIMING_UNIFORM).build();
         LoraSgdModel<Label> untrained = TribuoPeft.lora(base, fresh).epochs(1)
                 .optimiser(org.tribuo.math.optimisers.SGD.getSimpleSGD(0.0)).trainAdapter(b);
         assertThat(untrained.getFeatureIDMap().getID("a")).isZero();
@@ -212,7 +212,7 @@ class AdaptedModelTest {
             assertThat(after.excuse(label)).containsExactlyInAnyOrderElementsOf(before.excuse(label));
         }
         // trained, the adapter learns the new feature and the new label
-        LoraConfig cfg = LoraConfig.builder().rank(2).alpha(2).targetAllLinear().bias(LoraBias.ALL).build();
+        LoraConfig cfg = LoraConfig.builder().optR(2).optLoraAlpha(2).setTargetAllLinear().optBias(LoraBias.ALL).build();
         Model<Label> adapted = TribuoPeft.lora(base, cfg).epochs(10).train(b);
         Example<Label> zed = new ArrayExample<>(new Label("Z"), new String[] {"a", "b", "c"}, new double[] {2, 0, 0});
         assertThat(adapted.predict(zed).getOutput().getLabel()).isEqualTo("Z");
@@ -242,10 +242,10 @@ class AdaptedModelTest {
         Model<Label> dummy = DummyClassifierTrainer.createConstantTrainer("X").train(sampleB);
         assertThatThrownBy(() -> TribuoPeft.lora(dummy, CFG)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("DummyClassifierModel").hasMessageContaining("LinearSGDModel");
-        LoraConfig query = LoraConfig.builder().targetModules("query").build();
+        LoraConfig query = LoraConfig.builder().setTargetModules("query").build();
         assertThatThrownBy(() -> TribuoPeft.lora(base, query)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("its only module is \"linear\"");
-        LoraConfig dropout = CFG.toBuilder().dropout(0.1f).build();
+        LoraConfig dropout = CFG.toBuilder().optLoraDropout(0.1f).build();
         assertThatThrownBy(() -> TribuoPeft.lora(base, dropout)).hasMessageContaining("lora_dropout");
         assertThatThrownBy(() -> TribuoPeft.lora(base, CFG).objective(new org.tribuo.regression.sgd.objectives.SquaredLoss()))
                 .hasMessageContaining("LabelObjective");

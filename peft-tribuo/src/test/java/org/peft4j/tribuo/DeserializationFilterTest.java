@@ -49,7 +49,7 @@ import org.tribuo.regression.sgd.objectives.SquaredLoss;
  * filter the very same stream does run them.
  */
 class DeserializationFilterTest {
-    private static final LoraConfig CFG = LoraConfig.builder().rank(1).alpha(2).targetAllLinear().bias(LoraBias.ALL)
+    private static final LoraConfig CFG = LoraConfig.builder().optR(1).optLoraAlpha(2).setTargetAllLinear().optBias(LoraBias.ALL)
             .build();
     private static final String PREFIX = "peft4j.test.";
 

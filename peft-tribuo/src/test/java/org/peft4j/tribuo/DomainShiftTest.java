@@ -58,7 +58,7 @@ class DomainShiftTest {
         byte[] baseBefore = base.serialize().toByteArray();
         Dataset<Label> sampleB = gaussians(100, 2, 1.5);
         Dataset<Label> testB = gaussians(2000, 3, 1.5);
-        LoraConfig cfg = LoraConfig.builder().rank(1).alpha(1).targetAllLinear().bias(LoraBias.ALL).build();
+        LoraConfig cfg = LoraConfig.builder().optR(1).optLoraAlpha(1).setTargetAllLinear().optBias(LoraBias.ALL).build();
         Model<Label> lora = TribuoPeft.lora(base, cfg).epochs(10).train(sampleB);
         Model<Label> warm = TribuoPeft.warmStart(base).epochs(10).train(sampleB);
         double baseAcc = accuracy(base, testB);
@@ -79,7 +79,7 @@ class DomainShiftTest {
         Model<Regressor> base = new org.tribuo.regression.sgd.linear.LinearSGDTrainer(new SquaredLoss(), new AdaGrad(0.1),
                 10, 1L).train(a);
         byte[] baseBefore = base.serialize().toByteArray();
-        LoraConfig cfg = LoraConfig.builder().rank(1).alpha(1).targetAllLinear().bias(LoraBias.ALL).build();
+        LoraConfig cfg = LoraConfig.builder().optR(1).optLoraAlpha(1).setTargetAllLinear().optBias(LoraBias.ALL).build();
         Model<Regressor> lora = TribuoPeft.lora(base, cfg).epochs(20).train(sampleB);
         Model<Regressor> warm = TribuoPeft.warmStart(base).epochs(20).train(sampleB);
         RegressionEvaluator evaluator = new RegressionEvaluator();
@@ -102,7 +102,7 @@ class DomainShiftTest {
         Model<Label> base = new FMClassificationTrainer(new LogMulticlass(), new AdaGrad(0.1), 20, 1000, 1, 1L, 4, 0.1)
                 .train(a);
         byte[] baseBefore = base.serialize().toByteArray();
-        LoraConfig cfg = LoraConfig.builder().rank(2).alpha(2).targetAllLinear().bias(LoraBias.ALL).build();
+        LoraConfig cfg = LoraConfig.builder().optR(2).optLoraAlpha(2).setTargetAllLinear().optBias(LoraBias.ALL).build();
         LoraSgdModel<Label> lora = TribuoPeft.lora(base, cfg).epochs(20).trainAdapter(sampleB);
         var warmTrainer = TribuoPeft.warmStart(base).epochs(20);
         Model<Label> warm = warmTrainer.train(sampleB);
@@ -176,7 +176,7 @@ class DomainShiftTest {
         Dataset<Label> sampleB = blobs(means, direction, amount, 400, 12);
         Dataset<Label> testB = blobs(means, direction, amount, 4000, 13);
         Model<Label> base = trainBase(a);
-        LoraConfig cfg = LoraConfig.builder().rank(2).alpha(2).targetAllLinear().bias(LoraBias.ALL).build();
+        LoraConfig cfg = LoraConfig.builder().optR(2).optLoraAlpha(2).setTargetAllLinear().optBias(LoraBias.ALL).build();
         LoraSgdModel<Label> lora = TribuoPeft.lora(base, cfg).epochs(10).trainAdapter(sampleB);
         var warmTrainer = TribuoPeft.warmStart(base).epochs(10);
         Model<Label> warm = warmTrainer.train(sampleB);

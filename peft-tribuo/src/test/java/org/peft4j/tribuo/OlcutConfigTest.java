@@ -75,7 +75,7 @@ class OlcutConfigTest {
                 + "</component>\n";
     }
 
-    private static final LoraConfig CFG = LoraConfig.builder().rank(2).alpha(4).targetAllLinear().bias(LoraBias.ALL)
+    private static final LoraConfig CFG = LoraConfig.builder().optR(2).optLoraAlpha(4).setTargetAllLinear().optBias(LoraBias.ALL)
             .build();
 
     @Test

@@ -24,7 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import org.peft4j.api.Excerpt;
+import org.peft4j.api.internal.Excerpt;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TaskType;

@@ -27,6 +27,6 @@ public enum LoraBias {
                 return bias;
             }
         }
-        throw new IllegalArgumentException("bias must be one of none, all, lora_only; got " + org.peft4j.api.Excerpt.quote(name));
+        throw new IllegalArgumentException("bias must be one of none, all, lora_only; got " + org.peft4j.api.internal.Excerpt.quote(name));
     }
 }

@@ -6,9 +6,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.peft4j.api.ConfigRegex;
-import org.peft4j.api.Excerpt;
-import org.peft4j.api.ModulePatterns;
+import org.peft4j.api.internal.ConfigRegex;
+import org.peft4j.api.internal.Excerpt;
+import org.peft4j.api.internal.ModulePatterns;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TaskType;
@@ -112,17 +112,17 @@ public record LoraConfig(
 
     @Override
     public LoraConfig withInferenceMode(boolean inferenceMode) {
-        return toBuilder().inferenceMode(inferenceMode).build();
+        return toBuilder().optInferenceMode(inferenceMode).build();
     }
 
     @Override
     public LoraConfig withTaskType(TaskType taskType) {
-        return toBuilder().taskType(taskType).build();
+        return toBuilder().optTaskType(taskType).build();
     }
 
     @Override
     public LoraConfig withModulesToSave(List<String> modules) {
-        return toBuilder().modulesToSave(modules.toArray(new String[0])).build();
+        return toBuilder().optModulesToSave(modules.toArray(new String[0])).build();
     }
 
     /**
@@ -217,109 +217,109 @@ public record LoraConfig(
         }
 
         /** Sets the rank {@code r} (default 8). */
-        public Builder rank(int r) {
+        public Builder optR(int r) {
             this.r = r;
             return this;
         }
 
         /** Sets {@code lora_alpha} (default 8). */
-        public Builder alpha(float loraAlpha) {
+        public Builder optLoraAlpha(float loraAlpha) {
             this.loraAlpha = loraAlpha;
             return this;
         }
 
         /** Sets {@code lora_dropout} (default 0). */
-        public Builder dropout(float loraDropout) {
+        public Builder optLoraDropout(float loraDropout) {
             this.loraDropout = loraDropout;
             return this;
         }
 
         /** Targets the modules whose paths end with one of these names. */
-        public Builder targetModules(String... names) {
+        public Builder setTargetModules(String... names) {
             this.targetModules = TargetModules.names(Arrays.asList(names));
             return this;
         }
 
         /** Sets the target modules in any of their three forms. */
-        public Builder targetModules(TargetModules targetModules) {
+        public Builder setTargetModules(TargetModules targetModules) {
             this.targetModules = targetModules;
             return this;
         }
 
         /** Targets the modules whose whole path matches a regular expression. */
-        public Builder targetModulesRegex(String regex) {
+        public Builder setTargetModulesRegex(String regex) {
             this.targetModules = TargetModules.regex(regex);
             return this;
         }
 
         /** Targets every linear layer except those in modules_to_save. */
-        public Builder targetAllLinear() {
+        public Builder setTargetAllLinear() {
             this.targetModules = TargetModules.allLinear();
             return this;
         }
 
         /** Never targets the modules whose paths end with one of these names. */
-        public Builder excludeModules(String... names) {
+        public Builder optExcludeModules(String... names) {
             this.excludeModules = TargetModules.names(Arrays.asList(names));
             return this;
         }
 
         /** Sets the excluded modules in the form of names or a regular expression (null: none). */
-        public Builder excludeModules(TargetModules excludeModules) {
+        public Builder optExcludeModules(TargetModules excludeModules) {
             this.excludeModules = excludeModules;
             return this;
         }
 
         /** Chooses s = alpha / sqrt(r) (rank-stabilised LoRA) instead of alpha / r. */
-        public Builder useRslora(boolean useRslora) {
+        public Builder optUseRslora(boolean useRslora) {
             this.useRslora = useRslora;
             return this;
         }
 
         /** Sets which biases train (default none). */
-        public Builder bias(LoraBias bias) {
+        public Builder optBias(LoraBias bias) {
             this.bias = bias;
             return this;
         }
 
         /** Sets how A and B start (default kaiming-uniform A, zero B). */
-        public Builder init(LoraInit init) {
+        public Builder optInitLoraWeights(LoraInit init) {
             this.initLoraWeights = init;
             return this;
         }
 
         /** Gives the modules matching {@code pattern} their own rank. */
-        public Builder rankPattern(String pattern, int rank) {
+        public Builder optRankPattern(String pattern, int rank) {
             rankPattern.put(pattern, rank);
             return this;
         }
 
         /** Gives the modules matching {@code pattern} their own alpha. */
-        public Builder alphaPattern(String pattern, float alpha) {
+        public Builder optAlphaPattern(String pattern, float alpha) {
             alphaPattern.put(pattern, alpha);
             return this;
         }
 
         /** Trains these modules whole (such as a new classification head) and saves them with the adapter. */
-        public Builder modulesToSave(String... names) {
+        public Builder optModulesToSave(String... names) {
             this.modulesToSave = List.of(names);
             return this;
         }
 
         /** Sets the task type. */
-        public Builder taskType(TaskType taskType) {
+        public Builder optTaskType(TaskType taskType) {
             this.taskType = taskType;
             return this;
         }
 
         /** Records the base model's name or path. */
-        public Builder baseModelNameOrPath(String baseModelNameOrPath) {
+        public Builder optBaseModelNameOrPath(String baseModelNameOrPath) {
             this.baseModelNameOrPath = baseModelNameOrPath;
             return this;
         }
 
         /** Marks the adapter as inference-only. */
-        public Builder inferenceMode(boolean inferenceMode) {
+        public Builder optInferenceMode(boolean inferenceMode) {
             this.inferenceMode = inferenceMode;
             return this;
         }

@@ -5,8 +5,8 @@ import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.Objects;
 import java.util.Set;
-import org.peft4j.api.ConfigRegex;
-import org.peft4j.api.ModulePatterns;
+import org.peft4j.api.internal.ConfigRegex;
+import org.peft4j.api.internal.ModulePatterns;
 
 /**
  * Which modules a LoRA config targets (or excludes), in the three forms Hugging Face PEFT
@@ -42,7 +42,7 @@ public final class TargetModules {
         Set<String> copy = new LinkedHashSet<>();
         for (String name : names) {
             if (name == null || name.isBlank()) {
-                throw new IllegalArgumentException("target_modules contains a blank name: " + org.peft4j.api.Excerpt.unquoted(names.toString()));
+                throw new IllegalArgumentException("target_modules contains a blank name: " + org.peft4j.api.internal.Excerpt.unquoted(names.toString()));
             }
             copy.add(name);
         }

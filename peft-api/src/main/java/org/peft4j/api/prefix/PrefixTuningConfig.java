@@ -99,25 +99,25 @@ public record PrefixTuningConfig(
         private Builder() {}
 
         /** Sets the number of virtual tokens n. */
-        public Builder numVirtualTokens(int n) {
+        public Builder setNumVirtualTokens(int n) {
             this.numVirtualTokens = n;
             return this;
         }
 
         /** Produces the prefixes with an MLP during training (P-tuning v2). */
-        public Builder prefixProjection(boolean prefixProjection) {
+        public Builder optPrefixProjection(boolean prefixProjection) {
             this.prefixProjection = prefixProjection;
             return this;
         }
 
         /** Sets the projection MLP's hidden width (default: the model's hidden size). */
-        public Builder encoderHiddenSize(Integer encoderHiddenSize) {
+        public Builder optEncoderHiddenSize(Integer encoderHiddenSize) {
             this.encoderHiddenSize = encoderHiddenSize;
             return this;
         }
 
         /** Records the model's dimensions (normally filled in when the adapter is attached). */
-        public Builder modelDimensions(Integer tokenDim, Integer numLayers, Integer numAttentionHeads) {
+        public Builder optModelDimensions(Integer tokenDim, Integer numLayers, Integer numAttentionHeads) {
             this.tokenDim = tokenDim;
             this.numLayers = numLayers;
             this.numAttentionHeads = numAttentionHeads;
@@ -125,25 +125,25 @@ public record PrefixTuningConfig(
         }
 
         /** Trains these modules whole (such as a new classification head) and saves them with the adapter. */
-        public Builder modulesToSave(String... names) {
+        public Builder optModulesToSave(String... names) {
             this.modulesToSave = List.of(names);
             return this;
         }
 
         /** Sets the task type. */
-        public Builder taskType(TaskType taskType) {
+        public Builder optTaskType(TaskType taskType) {
             this.taskType = taskType;
             return this;
         }
 
         /** Records the base model's name or path. */
-        public Builder baseModelNameOrPath(String baseModelNameOrPath) {
+        public Builder optBaseModelNameOrPath(String baseModelNameOrPath) {
             this.baseModelNameOrPath = baseModelNameOrPath;
             return this;
         }
 
         /** Marks the adapter as inference-only. */
-        public Builder inferenceMode(boolean inferenceMode) {
+        public Builder optInferenceMode(boolean inferenceMode) {
             this.inferenceMode = inferenceMode;
             return this;
         }

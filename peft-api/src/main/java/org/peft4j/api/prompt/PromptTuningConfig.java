@@ -107,32 +107,32 @@ public record PromptTuningConfig(
         private Builder() {}
 
         /** Sets the number of virtual tokens n. */
-        public Builder numVirtualTokens(int n) {
+        public Builder setNumVirtualTokens(int n) {
             this.numVirtualTokens = n;
             return this;
         }
 
         /** Sets how the virtual tokens start (default RANDOM). */
-        public Builder init(PromptTuningInit init) {
+        public Builder optPromptTuningInit(PromptTuningInit init) {
             this.init = init;
             return this;
         }
 
         /** Starts the virtual tokens from this text's word embeddings (sets init to TEXT). */
-        public Builder initText(String text) {
+        public Builder optPromptTuningInitText(String text) {
             this.init = PromptTuningInit.TEXT;
             this.initText = text;
             return this;
         }
 
         /** Records the tokenizer used for the init text. */
-        public Builder tokenizerNameOrPath(String tokenizerNameOrPath) {
+        public Builder optTokenizerNameOrPath(String tokenizerNameOrPath) {
             this.tokenizerNameOrPath = tokenizerNameOrPath;
             return this;
         }
 
         /** Records the model's dimensions (normally filled in when the adapter is attached). */
-        public Builder modelDimensions(Integer tokenDim, Integer numLayers, Integer numAttentionHeads) {
+        public Builder optModelDimensions(Integer tokenDim, Integer numLayers, Integer numAttentionHeads) {
             this.tokenDim = tokenDim;
             this.numLayers = numLayers;
             this.numAttentionHeads = numAttentionHeads;
@@ -140,25 +140,25 @@ public record PromptTuningConfig(
         }
 
         /** Trains these modules whole (such as a new classification head) and saves them with the adapter. */
-        public Builder modulesToSave(String... names) {
+        public Builder optModulesToSave(String... names) {
             this.modulesToSave = List.of(names);
             return this;
         }
 
         /** Sets the task type. */
-        public Builder taskType(TaskType taskType) {
+        public Builder optTaskType(TaskType taskType) {
             this.taskType = taskType;
             return this;
         }
 
         /** Records the base model's name or path. */
-        public Builder baseModelNameOrPath(String baseModelNameOrPath) {
+        public Builder optBaseModelNameOrPath(String baseModelNameOrPath) {
             this.baseModelNameOrPath = baseModelNameOrPath;
             return this;
         }
 
         /** Marks the adapter as inference-only. */
-        public Builder inferenceMode(boolean inferenceMode) {
+        public Builder optInferenceMode(boolean inferenceMode) {
             this.inferenceMode = inferenceMode;
             return this;
         }

@@ -1,7 +1,7 @@
 package org.peft4j.api.safetensors;
 
 import java.util.Arrays;
-import org.peft4j.api.Excerpt;
+import org.peft4j.api.internal.Excerpt;
 
 /**
  * The element types of the safetensors format, by the names its header uses ({@code "F32"},

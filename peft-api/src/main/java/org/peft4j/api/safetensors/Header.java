@@ -23,7 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.peft4j.api.Excerpt;
+import org.peft4j.api.internal.Excerpt;
 
 /**
  * The validated JSON header of a safetensors file, read as strictly as the reference

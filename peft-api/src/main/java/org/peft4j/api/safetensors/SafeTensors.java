@@ -14,7 +14,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
-import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.internal.AtomicFiles;
 
 /**
  * A pure-Java reader and writer of the safetensors format: an 8-byte little-endian header

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.peft4j.api.Excerpt;
+import org.peft4j.api.internal.Excerpt;
 
 /**
  * An open safetensors file whose header has been read and validated, and whose tensors are read

@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;
 
@@ -20,7 +20,7 @@ class AdapterCheckpointTest {
     Path dir;
 
     private static AdapterCheckpoint sample(float value) {
-        return new AdapterCheckpoint(LoraConfig.builder().rank(1).targetModules("q").build(),
+        return new AdapterCheckpoint(LoraConfig.builder().optR(1).setTargetModules("q").build(),
                 Map.of("base_model.model.q.lora_A.weight", Tensor.ofFloats(new long[] {1, 2}, new float[] {value, 2}),
                         "base_model.model.q.lora_B.weight", Tensor.ofFloats(new long[] {2, 1}, new float[] {0, 0})));
     }

@@ -45,16 +45,16 @@ class AdapterConfigJsonTest {
     @Test
     void everyConfigRoundTrips() {
         PeftConfig[] configs = {
-            LoraConfig.builder().rank(4).alpha(12.5f).dropout(0.1f).targetModulesRegex(".*\\.(query|value)")
-                    .excludeModules("layer.0.attention.self.query").useRslora(true).bias(LoraBias.LORA_ONLY)
-                    .init(LoraInit.GAUSSIAN).alphaPattern("value", 3).modulesToSave("classifier")
-                    .taskType(TaskType.SEQ_CLS).build(),
-            LoraConfig.builder().targetAllLinear().init(LoraInit.RANDOM).build(),
-            PromptTuningConfig.builder().numVirtualTokens(16).initText("classify spam or ham")
-                    .modelDimensions(384, 6, 12).build(),
-            PromptTuningConfig.builder().numVirtualTokens(4).init(PromptTuningInit.SAMPLE_VOCAB).build(),
-            PrefixTuningConfig.builder().numVirtualTokens(16).prefixProjection(true).encoderHiddenSize(128)
-                    .modelDimensions(384, 6, 12).taskType(TaskType.SEQ_CLS).inferenceMode(true).build(),
+            LoraConfig.builder().optR(4).optLoraAlpha(12.5f).optLoraDropout(0.1f).setTargetModulesRegex(".*\\.(query|value)")
+                    .optExcludeModules("layer.0.attention.self.query").optUseRslora(true).optBias(LoraBias.LORA_ONLY)
+                    .optInitLoraWeights(LoraInit.GAUSSIAN).optAlphaPattern("value", 3).optModulesToSave("classifier")
+                    .optTaskType(TaskType.SEQ_CLS).build(),
+            LoraConfig.builder().setTargetAllLinear().optInitLoraWeights(LoraInit.RANDOM).build(),
+            PromptTuningConfig.builder().setNumVirtualTokens(16).optPromptTuningInitText("classify spam or ham")
+                    .optModelDimensions(384, 6, 12).build(),
+            PromptTuningConfig.builder().setNumVirtualTokens(4).optPromptTuningInit(PromptTuningInit.SAMPLE_VOCAB).build(),
+            PrefixTuningConfig.builder().setNumVirtualTokens(16).optPrefixProjection(true).optEncoderHiddenSize(128)
+                    .optModelDimensions(384, 6, 12).optTaskType(TaskType.SEQ_CLS).optInferenceMode(true).build(),
         };
         for (PeftConfig c : configs) {
             assertThat(AdapterConfigJson.parse(AdapterConfigJson.toJson(c), "round trip")).isEqualTo(c);
@@ -92,7 +92,7 @@ class AdapterConfigJsonTest {
 
     @Test
     void writesHuggingFaceKeyNames() {
-        String json = AdapterConfigJson.toJson(LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value").build());
+        String json = AdapterConfigJson.toJson(LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build());
         assertThat(json).contains("\"peft_type\" : \"LORA\"", "\"r\" : 8", "\"lora_alpha\" : 16", "\"lora_dropout\" : 0.0",
                 "\"target_modules\" : [ \"query\", \"value\" ]", "\"bias\" : \"none\"", "\"init_lora_weights\" : true",
                 "\"use_rslora\" : false", "\"fan_in_fan_out\" : false", "\"task_type\" : null");

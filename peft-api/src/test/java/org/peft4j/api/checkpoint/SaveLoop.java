@@ -23,7 +23,7 @@ public final class SaveLoop {
         float[] b = new float[1024 * 2];
         Arrays.fill(a, k);
         Arrays.fill(b, k);
-        return new AdapterCheckpoint(LoraConfig.builder().rank(2).alpha(k).targetModules("q").build(),
+        return new AdapterCheckpoint(LoraConfig.builder().optR(2).optLoraAlpha(k).setTargetModules("q").build(),
                 Map.of("base_model.model.q.lora_A.weight", Tensor.ofFloats(new long[] {2, 1024}, a),
                         "base_model.model.q.lora_B.weight", Tensor.ofFloats(new long[] {1024, 2}, b)));
     }

@@ -27,7 +27,7 @@ class UntrustedAdapterTest {
     private static final String LORA = "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":%s,\"target_modules\":%s%s}";
 
     private static AdapterCheckpoint withWeight(float value) {
-        return new AdapterCheckpoint(LoraConfig.builder().rank(1).targetModules("q").build(),
+        return new AdapterCheckpoint(LoraConfig.builder().optR(1).setTargetModules("q").build(),
                 Map.of("base_model.model.q.lora_A.weight", Tensor.ofFloats(new long[] {1, 3}, new float[] {1, value, 2}),
                         "base_model.model.q.lora_B.weight", Tensor.ofFloats(new long[] {2, 1}, new float[] {0, 0})));
     }

@@ -9,7 +9,7 @@ class LoraConfigTest {
 
     @Test
     void defaultsAreHuggingFacePeftDefaults() {
-        LoraConfig c = LoraConfig.builder().targetModules("query").build();
+        LoraConfig c = LoraConfig.builder().setTargetModules("query").build();
         assertThat(c.r()).isEqualTo(8);
         assertThat(c.loraAlpha()).isEqualTo(8f);
         assertThat(c.loraDropout()).isZero();
@@ -21,37 +21,37 @@ class LoraConfigTest {
 
     @Test
     void badValuesFailAtOnceNamingTheField() {
-        assertThatThrownBy(() -> LoraConfig.builder().rank(0).targetModules("q").build())
+        assertThatThrownBy(() -> LoraConfig.builder().optR(0).setTargetModules("q").build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("r must be a positive integer, got 0");
-        assertThatThrownBy(() -> LoraConfig.builder().rank(-3).targetModules("q").build()).hasMessageContaining("r must");
-        assertThatThrownBy(() -> LoraConfig.builder().alpha(Float.NaN).targetModules("q").build())
+        assertThatThrownBy(() -> LoraConfig.builder().optR(-3).setTargetModules("q").build()).hasMessageContaining("r must");
+        assertThatThrownBy(() -> LoraConfig.builder().optLoraAlpha(Float.NaN).setTargetModules("q").build())
                 .hasMessage("lora_alpha must be a finite positive number, got NaN");
-        assertThatThrownBy(() -> LoraConfig.builder().alpha(Float.POSITIVE_INFINITY).targetModules("q").build())
+        assertThatThrownBy(() -> LoraConfig.builder().optLoraAlpha(Float.POSITIVE_INFINITY).setTargetModules("q").build())
                 .hasMessageContaining("lora_alpha");
-        assertThatThrownBy(() -> LoraConfig.builder().dropout(1f).targetModules("q").build())
+        assertThatThrownBy(() -> LoraConfig.builder().optLoraDropout(1f).setTargetModules("q").build())
                 .hasMessageContaining("lora_dropout must be in [0, 1), got 1.0");
         assertThatThrownBy(() -> LoraConfig.builder().build()).hasMessageContaining("target_modules must be set");
-        assertThatThrownBy(() -> LoraConfig.builder().targetModules().build())
+        assertThatThrownBy(() -> LoraConfig.builder().setTargetModules().build())
                 .hasMessageContaining("target_modules must name at least one module");
-        assertThatThrownBy(() -> LoraConfig.builder().targetModulesRegex("(unclosed").build())
+        assertThatThrownBy(() -> LoraConfig.builder().setTargetModulesRegex("(unclosed").build())
                 .hasMessageContaining("target_modules: \"(unclosed\" is not a regular expression");
-        assertThatThrownBy(() -> LoraConfig.builder().targetModules("q").rankPattern("q", 0).build())
+        assertThatThrownBy(() -> LoraConfig.builder().setTargetModules("q").optRankPattern("q", 0).build())
                 .hasMessageContaining("rank_pattern[\"q\"] must be a positive integer");
-        assertThatThrownBy(() -> LoraConfig.builder().targetModules("q").alphaPattern("q", Float.NaN).build())
+        assertThatThrownBy(() -> LoraConfig.builder().setTargetModules("q").optAlphaPattern("q", Float.NaN).build())
                 .hasMessageContaining("alpha_pattern[\"q\"]");
     }
 
     @Test
     void scalingIsAlphaOverRankOrOverItsSquareRootWithRslora() {
-        LoraConfig plain = LoraConfig.builder().rank(16).alpha(32).targetModules("q").build();
+        LoraConfig plain = LoraConfig.builder().optR(16).optLoraAlpha(32).setTargetModules("q").build();
         assertThat(plain.scalingFor("q")).isEqualTo(2f);
-        LoraConfig rs = plain.toBuilder().useRslora(true).build();
+        LoraConfig rs = plain.toBuilder().optUseRslora(true).build();
         assertThat(rs.scalingFor("q")).isEqualTo(8f); // 32 / sqrt(16)
     }
 
     @Test
     void namesMatchTheEndOfAPathAtASegmentBoundary() {
-        LoraConfig c = LoraConfig.builder().targetModules("query", "self.value").build();
+        LoraConfig c = LoraConfig.builder().setTargetModules("query", "self.value").build();
         assertThat(c.isTargeted("encoder.layer.0.attention.self.query")).isTrue();
         assertThat(c.isTargeted("query")).isTrue();
         assertThat(c.isTargeted("encoder.layer.0.attention.self.value")).isTrue();
@@ -62,7 +62,7 @@ class LoraConfigTest {
 
     @Test
     void aRegexMustMatchTheWholePath() {
-        LoraConfig c = LoraConfig.builder().targetModulesRegex(".*layer\\.[01]\\..*query").build();
+        LoraConfig c = LoraConfig.builder().setTargetModulesRegex(".*layer\\.[01]\\..*query").build();
         assertThat(c.isTargeted("encoder.layer.1.attention.self.query")).isTrue();
         assertThat(c.isTargeted("encoder.layer.2.attention.self.query")).isFalse();
         assertThat(c.isTargeted("encoder.layer.1.attention.self.query.x")).isFalse();
@@ -70,8 +70,8 @@ class LoraConfigTest {
 
     @Test
     void allLinearSparesModulesToSaveAndExcludeWins() {
-        LoraConfig c = LoraConfig.builder().targetAllLinear().modulesToSave("classifier")
-                .excludeModules("output.dense").build();
+        LoraConfig c = LoraConfig.builder().setTargetAllLinear().optModulesToSave("classifier")
+                .optExcludeModules("output.dense").build();
         assertThat(c.isTargeted("encoder.layer.0.attention.self.query")).isTrue();
         assertThat(c.isTargeted("classifier")).isFalse();
         assertThat(c.isTargeted("classifier.out_proj")).isFalse();
@@ -81,8 +81,8 @@ class LoraConfigTest {
 
     @Test
     void patternsGiveModulesTheirOwnRankAndAlpha() {
-        LoraConfig c = LoraConfig.builder().rank(8).alpha(16).targetModules("query", "value")
-                .rankPattern("layer\\.0\\.attention\\.self\\.query", 2).alphaPattern("value", 4).build();
+        LoraConfig c = LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value")
+                .optRankPattern("layer\\.0\\.attention\\.self\\.query", 2).optAlphaPattern("value", 4).build();
         assertThat(c.rankFor("encoder.layer.0.attention.self.query")).isEqualTo(2);
         assertThat(c.rankFor("encoder.layer.10.attention.self.query")).isEqualTo(8);
         assertThat(c.alphaFor("encoder.layer.3.attention.self.value")).isEqualTo(4f);

@@ -19,7 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.StateDicts;
+import org.peft4j.djl.internal.StateDicts;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -10,7 +10,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import org.peft4j.djl.NativeScalars;
+import org.peft4j.djl.internal.NativeScalars;
 
 /**
  * Multi-head scaled dot-product self-attention with the projections {@code query}, {@code key} and

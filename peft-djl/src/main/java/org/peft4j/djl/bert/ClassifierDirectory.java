@@ -16,13 +16,13 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.peft4j.api.AtomicDirectory;
-import org.peft4j.api.AtomicFiles;
-import org.peft4j.api.Excerpt;
+import org.peft4j.api.internal.AtomicDirectory;
+import org.peft4j.api.internal.AtomicFiles;
+import org.peft4j.api.internal.Excerpt;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.StateDicts;
-import org.peft4j.djl.TensorConversions;
+import org.peft4j.djl.internal.StateDicts;
+import org.peft4j.djl.internal.TensorConversions;
 
 /**
  * A whole text classifier as a Hugging Face model directory, the one

@@ -36,7 +36,7 @@ public enum ClassifierHead {
                 return head;
             }
         }
-        throw new IllegalArgumentException("unknown classifier head " + org.peft4j.api.Excerpt.quote(name)
+        throw new IllegalArgumentException("unknown classifier head " + org.peft4j.api.internal.Excerpt.quote(name)
                 + "; known: pooler, mean_pooling");
     }
 }

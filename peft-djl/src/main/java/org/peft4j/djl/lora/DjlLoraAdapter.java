@@ -11,8 +11,8 @@ import org.peft4j.api.lora.LoraAdapter;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
-import org.peft4j.djl.SavedModules;
-import org.peft4j.djl.TensorConversions;
+import org.peft4j.djl.internal.SavedModules;
+import org.peft4j.djl.internal.TensorConversions;
 
 /**
  * A LoRA adapter attached to a DJL block tree: its matrices on each targeted {@link LoraLinear},

@@ -20,10 +20,10 @@ import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
-import org.peft4j.djl.BlockSurgery;
+import org.peft4j.djl.internal.BlockSurgery;
 import org.peft4j.djl.ModuleTree;
-import org.peft4j.djl.SavedModules;
-import org.peft4j.djl.TensorConversions;
+import org.peft4j.djl.internal.SavedModules;
+import org.peft4j.djl.internal.TensorConversions;
 
 /**
  * Puts a LoRA adapter on a DJL block tree: finds the targeted {@link Linear} layers by module

@@ -12,8 +12,8 @@ import ai.djl.util.PairList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.peft4j.djl.BlockSurgery;
-import org.peft4j.djl.NativeScalars;
+import org.peft4j.djl.internal.BlockSurgery;
+import org.peft4j.djl.internal.NativeScalars;
 
 /**
  * A DJL {@link Linear} layer carrying LoRA adapters: y = W x + b + s·B(A(dropout(x))), where W and

@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDScope;
 import org.peft4j.api.prefix.PrefixAdapter;
 import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.SavedModules;
-import org.peft4j.djl.TensorConversions;
-import org.peft4j.djl.VirtualTokenAdapter;
+import org.peft4j.djl.internal.SavedModules;
+import org.peft4j.djl.internal.TensorConversions;
+import org.peft4j.djl.internal.VirtualTokenAdapter;
 import org.peft4j.djl.VirtualTokenHost;
 
 /**

@@ -10,9 +10,9 @@ import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.ModuleTree;
-import org.peft4j.djl.SavedModules;
-import org.peft4j.djl.TensorConversions;
-import org.peft4j.djl.VirtualTokenAdapter;
+import org.peft4j.djl.internal.SavedModules;
+import org.peft4j.djl.internal.TensorConversions;
+import org.peft4j.djl.internal.VirtualTokenAdapter;
 import org.peft4j.djl.VirtualTokenHost;
 
 /**

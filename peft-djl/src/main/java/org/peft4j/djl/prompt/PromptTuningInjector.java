@@ -17,10 +17,10 @@ import org.peft4j.api.prompt.PromptTuningInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.ModuleTree;
-import org.peft4j.djl.SavedModules;
-import org.peft4j.djl.TensorConversions;
+import org.peft4j.djl.internal.SavedModules;
+import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.TextTokenizer;
-import org.peft4j.djl.VirtualTokenAdapter;
+import org.peft4j.djl.internal.VirtualTokenAdapter;
 import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.bert.BertTokenizer;
 

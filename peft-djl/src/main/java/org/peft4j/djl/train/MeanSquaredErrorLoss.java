@@ -7,7 +7,7 @@ import ai.djl.training.loss.Loss;
 /**
  * The mean squared error, mean over (prediction - target)², for regression heads. Unlike DJL's
  * {@code L2Loss} (which multiplies by 0.5) it uses no scalar operand, so autograd never holds a
- * number backed by Java memory (see {@link org.peft4j.djl.NativeScalars}).
+ * number backed by Java memory (see {@link org.peft4j.djl.internal.NativeScalars}).
  */
 public final class MeanSquaredErrorLoss extends Loss {
     /** A loss named "MSE". */

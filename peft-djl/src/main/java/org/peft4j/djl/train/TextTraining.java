@@ -34,7 +34,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.djl.AttachedAdapter;
-import org.peft4j.djl.NativeScalars;
+import org.peft4j.djl.internal.NativeScalars;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertTokenizer;
 

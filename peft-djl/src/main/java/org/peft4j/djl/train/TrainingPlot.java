@@ -11,7 +11,7 @@ import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.XYStyler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
-import org.peft4j.api.AtomicFiles;
+import org.peft4j.api.internal.AtomicFiles;
 
 /**
  * Draws the training curve as a PNG with XChart, like LLaMA-Factory's {@code training_loss.png}:

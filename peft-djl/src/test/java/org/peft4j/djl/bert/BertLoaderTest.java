@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.StateDicts;
-import org.peft4j.djl.TensorConversions;
+import org.peft4j.djl.internal.StateDicts;
+import org.peft4j.djl.internal.TensorConversions;
 
 /** The Hugging Face directory loader, and inputs the loaders and the encoder must refuse. */
 class BertLoaderTest {

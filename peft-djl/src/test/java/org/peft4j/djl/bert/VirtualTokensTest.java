@@ -20,7 +20,7 @@ import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.api.prompt.PromptTuningInit;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.StateDicts;
+import org.peft4j.djl.internal.StateDicts;
 
 /** Prompt- and prefix-tuning in the BERT encoder against independent computations. */
 class VirtualTokensTest {
@@ -61,8 +61,8 @@ class VirtualTokensTest {
         // TEXT init copies the word embeddings of the init text's ids: the prompted model must then
         // compute exactly what the plain model computes on [init ids ; input], minus the first n positions
         long[] initIds = {7, 8, 9};
-        PeftModel peft = Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(5).initText("x")
-                .baseModelNameOrPath("org/tiny-bert").build(), "default", text -> initIds);
+        PeftModel peft = Peft.apply(model, PromptTuningConfig.builder().setNumVirtualTokens(5).optPromptTuningInitText("x")
+                .optBaseModelNameOrPath("org/tiny-bert").build(), "default", text -> initIds);
         // PEFT refuses a TEXT-init config without tokenizer_name_or_path: the base model's name stands in
         assertThat(((PromptTuningConfig) peft.adapter("default").config()).tokenizerNameOrPath()).isEqualTo("org/tiny-bert");
         long[] input = {1, 20, 21, 22, 2};
@@ -81,8 +81,8 @@ class VirtualTokensTest {
     @Test
     void paddingDoesNotChangeAPromptedOrPrefixedSequence() {
         for (Object config : new Object[] {
-            PromptTuningConfig.builder().numVirtualTokens(3).build(),
-            PrefixTuningConfig.builder().numVirtualTokens(3).prefixProjection(true).encoderHiddenSize(8).build()}) {
+            PromptTuningConfig.builder().setNumVirtualTokens(3).build(),
+            PrefixTuningConfig.builder().setNumVirtualTokens(3).optPrefixProjection(true).optEncoderHiddenSize(8).build()}) {
             PeftModel peft = Peft.apply(model, (org.peft4j.api.PeftConfig) config);
             float[] alone = encode(new long[][] {{1, 30, 31, 2}}, new long[][] {{1, 1, 1, 1}}).toFloatArray();
             NDArray padded = encode(new long[][] {{1, 30, 31, 2, 0, 0}, {1, 5, 6, 7, 8, 2}},
@@ -96,7 +96,7 @@ class VirtualTokensTest {
 
     @Test
     void prefixAttentionEqualsTheFormulaWrittenOut() {
-        PeftModel peft = Peft.apply(model, PrefixTuningConfig.builder().numVirtualTokens(3).build());
+        PeftModel peft = Peft.apply(model, PrefixTuningConfig.builder().setNumVirtualTokens(3).build());
         float[] prefixes = peft.adapter("default").stateDict().get("prompt_embeddings").toFloatArray();
         assertThat(peft.adapter("default").stateDict().get("prompt_embeddings").shape()).containsExactly(3, 2 * 2 * 16);
         long[] ids = {1, 11, 12, 13, 2};
@@ -136,8 +136,8 @@ class VirtualTokensTest {
     @Test
     void promptInitsFollowHuggingFace() {
         float[] table = model.wordEmbeddings().getArray().toFloatArray();
-        PeftModel vocab = Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(4)
-                .init(PromptTuningInit.SAMPLE_VOCAB).build());
+        PeftModel vocab = Peft.apply(model, PromptTuningConfig.builder().setNumVirtualTokens(4)
+                .optPromptTuningInit(PromptTuningInit.SAMPLE_VOCAB).build());
         float[] sampled = vocab.adapter("default").stateDict().get("prompt_embeddings").toFloatArray();
         for (int i = 0; i < 4; i++) {
             boolean isARow = false;
@@ -148,15 +148,15 @@ class VirtualTokensTest {
             assertThat(isARow).as("virtual token %d is a vocabulary row", i).isTrue();
         }
         vocab.unload();
-        assertThatThrownBy(() -> Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(4).initText("hi").build()))
+        assertThatThrownBy(() -> Peft.apply(model, PromptTuningConfig.builder().setNumVirtualTokens(4).optPromptTuningInitText("hi").build()))
                 .hasMessageContaining("prompt_tuning_init TEXT needs the model's tokenizer");
-        assertThatThrownBy(() -> Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(4).initText("hi").build(),
+        assertThatThrownBy(() -> Peft.apply(model, PromptTuningConfig.builder().setNumVirtualTokens(4).optPromptTuningInitText("hi").build(),
                         "default", text -> new long[] {7}))
                 .hasMessageContaining("Python's PEFT refuses a TEXT-init adapter that names no tokenizer");
         assertThatThrownBy(() -> Peft.apply(new ai.djl.nn.SequentialBlock(),
-                        PrefixTuningConfig.builder().numVirtualTokens(2).build()))
+                        PrefixTuningConfig.builder().setNumVirtualTokens(2).build()))
                 .hasMessageContaining("PREFIX_TUNING needs exactly one transformer block that implements VirtualTokenHost");
-        PeftModel prompt = Peft.apply(model, PromptTuningConfig.builder().numVirtualTokens(36).build());
+        PeftModel prompt = Peft.apply(model, PromptTuningConfig.builder().setNumVirtualTokens(36).build());
         assertThatThrownBy(() -> encode(new long[][] {{1, 2, 3, 4, 5}}, new long[][] {{1, 1, 1, 1, 1}}))
                 .hasMessageContaining("a sequence of 41 tokens (virtual tokens included) is longer than the position table (40");
         assertThatThrownBy(prompt::merge).hasMessageContaining("PROMPT_TUNING adapters cannot be merged");

@@ -37,7 +37,7 @@ class TextTrainingTest {
         List<LabeledText> dev = rows.subList(32, 48);
         try (Model model = Model.newInstance("tiny"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
             BertSequenceClassifier classifier = TinyClassifier.create(model, 0f);
-            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().targetModules("query", "value").build());
+            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().setTargetModules("query", "value").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
             // a learning rate far too small to change any prediction: dev accuracy cannot improve after epoch 1
             TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(5).setBatchSize(8)
@@ -66,7 +66,7 @@ class TextTrainingTest {
         ByteArrayOutputStream progress = new ByteArrayOutputStream();
         try (Model model = Model.newInstance("tiny"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
             PeftModel peft = Peft.apply(TinyClassifier.create(model, 0f), LoraConfig.builder()
-                    .targetModules("query", "value").build());
+                    .setTargetModules("query", "value").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
             // 2 updates an epoch, 3 epochs: 6 updates, fewer than logging_steps; patience 1 without dev data
             List<TextTraining.EpochReport> reports = training.fit(train, List.of(), TextTraining.Settings.builder()
@@ -91,7 +91,7 @@ class TextTrainingTest {
         for (List<LabeledText> dev : List.of(rows.subList(16, 32), List.<LabeledText>of())) {
             try (Model model = Model.newInstance("tiny"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
                 PeftModel peft = Peft.apply(TinyClassifier.create(model, 0f), LoraConfig.builder()
-                        .targetModules("query", "value").modulesToSave("classifier").build());
+                        .setTargetModules("query", "value").optModulesToSave("classifier").build());
                 TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
                 // two updates of 8 rows: the first moves B to about 1e15, the second A, and no training loss is
                 // computed after that: B·A overflows in the forward pass, which only the outputs show
@@ -144,8 +144,8 @@ class TextTrainingTest {
         }
         try (Model model = Model.newInstance("tiny-regression"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
             BertSequenceClassifier regressor = TinyClassifier.create(model, 0f, 1);
-            PeftModel peft = Peft.apply(regressor, LoraConfig.builder().targetModules("query", "value")
-                    .modulesToSave("classifier").build());
+            PeftModel peft = Peft.apply(regressor, LoraConfig.builder().setTargetModules("query", "value")
+                    .optModulesToSave("classifier").build());
             TextTraining training = TextTraining.regression(model, peft, tokenizer);
             float before = training.evaluate(rows, 8).loss();
             assertThat(before).isCloseTo(meanSquaredError(model, tokenizer, rows), within(1e-5f));

@@ -25,8 +25,8 @@ class TrainingResourcesTest {
         Engine.getInstance().setRandomSeed((int) seed);
         try (Model model = Model.newInstance("tiny"); BertTokenizer tokenizer = TinyClassifier.tokenizer()) {
             BertSequenceClassifier classifier = TinyClassifier.create(model, 0.1f);
-            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().dropout(0.1f)
-                    .targetModules("query", "value").modulesToSave("classifier").build());
+            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().optLoraDropout(0.1f)
+                    .setTargetModules("query", "value").optModulesToSave("classifier").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
             TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(8)
                     .setLearningRate(1e-3f).optWeightDecay(0.01f).optWarmupRatio(0.1f)

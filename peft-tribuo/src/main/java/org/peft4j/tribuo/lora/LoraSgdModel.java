@@ -19,7 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.time.OffsetDateTime;
 import com.oracle.labs.mlrg.olcut.provenance.primitives.StringProvenance;
-import org.peft4j.tribuo.BytesMessage;
+import org.peft4j.tribuo.internal.BytesMessage;
 import org.peft4j.tribuo.DisallowedClassException;
 import org.peft4j.tribuo.ModelReader;
 import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;
@@ -237,7 +237,7 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
             throw new IllegalStateException(e);
         }
         metadata.put(OBJECTIVE, objectiveClass);
-        LoraConfig saved = config().toBuilder().baseModelNameOrPath(base.getName()).build().withInferenceMode(true);
+        LoraConfig saved = config().toBuilder().optBaseModelNameOrPath(base.getName()).build().withInferenceMode(true);
         return new AdapterCheckpoint(saved, tensors, metadata);
     }
 

@@ -54,7 +54,7 @@ import org.tribuo.Output;
  */
 public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer<T, LoraSgdTrainer<T>> {
     /** Hugging Face PEFT's defaults, as peft-api's {@link LoraConfig} holds them. */
-    private static final LoraConfig DEFAULTS = LoraConfig.builder().targetModules(LoraSgdModel.MODULE).build();
+    private static final LoraConfig DEFAULTS = LoraConfig.builder().setTargetModules(LoraSgdModel.MODULE).build();
 
     @Config(description = "The rank r of A [r, features] and B [outputs, r] (Hugging Face PEFT's r).")
     private int r = DEFAULTS.r();
@@ -135,8 +135,8 @@ public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer
     public synchronized void postConfig() {
         super.postConfig();
         try {
-            config = LoraConfig.builder().rank(r).alpha(loraAlpha).useRslora(useRslora).bias(bias)
-                    .init(initLoraWeights).targetModules(LoraSgdModel.MODULE).build();
+            config = LoraConfig.builder().optR(r).optLoraAlpha(loraAlpha).optUseRslora(useRslora).optBias(bias)
+                    .optInitLoraWeights(initLoraWeights).setTargetModules(LoraSgdModel.MODULE).build();
         } catch (IllegalArgumentException | NullPointerException e) {
             String field = bias == null ? "bias" : initLoraWeights == null ? "initLoraWeights" : r <= 0 ? "r" : "loraAlpha";
             throw new PropertyException(e, "", field, "LoraSgdTrainer: " + e.getMessage());

@@ -41,7 +41,7 @@ import org.tribuo.provenance.SimpleDataSourceProvenance;
 class TextPeftTrainerConfigTest {
     @TempDir
     static Path encoderDir;
-    private static final LoraConfig LORA = LoraConfig.builder().rank(2).alpha(4).targetModules("query", "value").build();
+    private static final LoraConfig LORA = LoraConfig.builder().optR(2).optLoraAlpha(4).setTargetModules("query", "value").build();
 
     @BeforeAll
     static void writeTinyEncoder() throws Exception {

@@ -1,4 +1,4 @@
-package org.peft4j.djl;
+package org.peft4j.djl.internal;
 
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -10,9 +10,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import org.peft4j.api.ModulePatterns;
 import org.peft4j.api.PeftType;
+import org.peft4j.api.internal.ModulePatterns;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.ModuleTree;
 
 /**
  * Base parameters that an adapter trains in place and saves with itself (Hugging Face PEFT's

@@ -1,4 +1,4 @@
-package org.peft4j.api;
+package org.peft4j.api.internal;
 
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,4 +1,4 @@
-package org.peft4j.api;
+package org.peft4j.api.internal;
 
 /**
  * Quotes text taken from a file in an error message: at most {@value #MAX_CHARS} characters of it,

@@ -1,4 +1,4 @@
-package org.peft4j.api;
+package org.peft4j.api.internal;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -28,6 +28,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import org.peft4j.api.ConcurrentWriteException;
+import org.peft4j.api.RefusedFileException;
 
 /**
  * Saves a set of files into a directory as one unit, and reads them back as one unit: a reader

@@ -1,4 +1,4 @@
-package org.peft4j.api;
+package org.peft4j.api.internal;
 
 import com.google.re2j.Pattern;
 import com.google.re2j.PatternSyntaxException;

@@ -1,4 +1,4 @@
-package org.peft4j.tribuo;
+package org.peft4j.tribuo.internal;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
@@ -93,7 +93,7 @@ public final class BytesMessage {
      * The typed view of a message made by this class: its nested fields as messages, the others
      * as bytes; empty if no such message has been made in this JVM.
      */
-    static Optional<Descriptor> typedView(String fullName) {
+    public static Optional<Descriptor> typedView(String fullName) {
         return Optional.ofNullable(TYPED_VIEWS.get(fullName));
     }
 

@@ -1,4 +1,4 @@
-package org.peft4j.djl;
+package org.peft4j.djl.internal;
 
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
@@ -11,6 +11,10 @@ import java.util.TreeSet;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHost;
 
 /**
  * What prompt- and prefix-tuning adapters share: a {@link VirtualTokenBlock} attached to the

@@ -1,4 +1,4 @@
-package org.peft4j.djl;
+package org.peft4j.djl.internal;
 
 import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Block;

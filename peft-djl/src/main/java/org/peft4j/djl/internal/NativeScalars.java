@@ -1,4 +1,4 @@
-package org.peft4j.djl;
+package org.peft4j.djl.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

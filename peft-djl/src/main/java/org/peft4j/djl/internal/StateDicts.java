@@ -1,10 +1,11 @@
-package org.peft4j.djl;
+package org.peft4j.djl.internal;
 
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.peft4j.djl.ModuleTree;
 
 /**
  * Names every parameter of a DJL block tree as a PyTorch state dict does: the module path from
