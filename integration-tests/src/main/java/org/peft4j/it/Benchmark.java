@@ -144,7 +144,7 @@ public final class Benchmark implements Callable<Integer> {
             } else {
                 peft = Peft.apply(classifier, config(method), PeftModel.DEFAULT_ADAPTER, tokenizer);
                 training = new TextTraining(model, peft, tokenizer, labels);
-                lr = method.equals("prompt") ? 3e-2f : method.equals("prefix") ? 5e-4f : 2e-3f;
+                lr = method.equals("prompt") ? 1e-2f : method.equals("prefix") ? 5e-4f : 2e-3f;
             }
             long trainableCount = 0;
             long all = 0;

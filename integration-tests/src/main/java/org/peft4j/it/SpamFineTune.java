@@ -68,7 +68,7 @@ public final class SpamFineTune {
         int maxLength = 64;
         @Option(names = "--batch", paramLabel = "N", description = "(default: ${DEFAULT-VALUE})")
         int batch = 16;
-        @Option(names = "--lr", paramLabel = "X", description = "the peak learning rate (default: LoRA 0.002, prompt 0.03, prefix 0.0005)")
+        @Option(names = "--lr", paramLabel = "X", description = "the peak learning rate (default: LoRA 0.002, prompt 0.01, prefix 0.0005)")
         Float lr;
         @Option(names = "--scheduler", paramLabel = "NAME", description = "constant, linear or cosine (default: ${DEFAULT-VALUE})")
         String scheduler = "linear";
@@ -139,7 +139,7 @@ public final class SpamFineTune {
         if (o.lr != null) {
             return o.lr;
         }
-        return o.method.equals("prompt") ? 3e-2f : o.method.equals("prefix") ? 5e-4f : 2e-3f;
+        return o.method.equals("prompt") ? 1e-2f : o.method.equals("prefix") ? 5e-4f : 2e-3f;
     }
 
     /**

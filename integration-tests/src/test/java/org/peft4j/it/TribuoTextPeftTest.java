@@ -153,7 +153,7 @@ class TribuoTextPeftTest {
                 new SimpleDataSourceProvenance("spamminess test sample", factory), factory);
         TextPeftTrainer<Regressor> trainer = TextPeftTrainer.regression(PretrainedEncoder.ALL_MINILM_L6_V2,
                 LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build())
-                .schedule(2, 16, 2e-3f).warmup(0f, LearningRateSchedule.Kind.CONSTANT).seed(42);
+                .schedule(2, 16, 1e-3f).warmup(0f, LearningRateSchedule.Kind.CONSTANT).seed(42);
         try (TextPeftModel<Regressor> model = trainer.train(trainData)) {
             assertThat(model.generatesProbabilities()).isFalse();
             double mean = train.subList(0, 320).stream().mapToDouble(e -> e.getOutput().getValues()[0]).average()
@@ -164,7 +164,7 @@ class TribuoTextPeftTest {
             double rmse = evaluation.averageRMSE();
             System.out.printf("Tribuo RegressionEvaluator: RMSE %.4f, constant prediction %.4f%n", rmse,
                     Math.sqrt(constantMse));
-            assertThat(rmse).isLessThan(0.75 * Math.sqrt(constantMse));
+            assertThat(rmse).isLessThan(0.8 * Math.sqrt(constantMse));
             Model<?> copy = Model.deserialize(model.serialize());
             try (TextPeftModel<?> loaded = (TextPeftModel<?>) copy) {
                 assertThat(loaded.castModel(Regressor.class).predict(testData.getExample(3)).getOutput().getValues())

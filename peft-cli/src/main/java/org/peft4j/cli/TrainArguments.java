@@ -41,7 +41,7 @@ import org.peft4j.djl.bert.ClassifierHead;
  *     each split (train, dev and test), as LLaMA-Factory caps each dataset; null for all
  * @param outputDir {@code output_dir} (required)
  * @param numTrainEpochs {@code num_train_epochs} (default 2)
- * @param learningRate {@code learning_rate} (default per method: lora 2e-3, prompt 3e-2, prefix
+ * @param learningRate {@code learning_rate} (default per method: lora 2e-3, prompt 1e-2, prefix
  *     5e-4, full and freeze 5e-5)
  * @param perDeviceTrainBatchSize {@code per_device_train_batch_size} (default 16)
  * @param gradientAccumulationSteps {@code gradient_accumulation_steps} (default 1)
@@ -160,7 +160,7 @@ public record TrainArguments(
         }
         numTrainEpochs = positive("num_train_epochs", numTrainEpochs, 2);
         learningRate = finite("learning_rate", learningRate != null ? learningRate
-                : finetuningType.equals("lora") ? 2e-3 : finetuningType.equals("prompt") ? 3e-2
+                : finetuningType.equals("lora") ? 2e-3 : finetuningType.equals("prompt") ? 1e-2
                 : finetuningType.equals("prefix") ? 5e-4 : 5e-5);
         if (!(learningRate > 0)) {
             throw new BadValueException("learning_rate", "learning_rate must be a positive number, got " + learningRate);

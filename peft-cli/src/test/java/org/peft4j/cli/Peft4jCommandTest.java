@@ -90,7 +90,13 @@ class Peft4jCommandTest {
                 "training_loss.png", "all_results.json", RunRecord.FILE, "best/adapter_model.safetensors")) {
             assertThat(out.resolve(file)).exists();
         }
-        assertThat(AdapterCheckpoint.load(out).tensors()).containsKey("base_model.model.classifier.weight");
+        AdapterCheckpoint adapter = AdapterCheckpoint.load(out);
+        assertThat(adapter.tensors()).containsKeys("base_model.model.classifier.weight",
+                "base_model.model.bert.pooler.dense.weight");
+        // what Python's PEFT needs to rebuild the model: the task, and the base by its hub id
+        assertThat(adapter.config().taskType()).isEqualTo(org.peft4j.api.TaskType.SEQ_CLS);
+        assertThat(adapter.config().baseModelNameOrPath()).isEqualTo("sentence-transformers/all-MiniLM-L6-v2");
+        assertThat(adapter.config().modulesToSave()).containsExactly("classifier", "pooler");
         assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl")).get(0)).contains("\"current_steps\":2");
         // progress on standard error: training, then the dev and test evaluations
         assertThat(trainErr).contains("epoch 1/1 [", "] 8/8 loss ", "\reval [", "] 32/32", "\rtest [", "] 48/48");

@@ -216,7 +216,7 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
 
     /**
      * Sets the optimisation: passes, batch size and AdamW's peak learning rate (defaults 2, 16 and
-     * 2e-3, for LoRA; prompt-tuning wants about 3e-2, prefix-tuning 5e-4). Returns this trainer.
+     * 2e-3, for LoRA; prompt-tuning wants about 1e-2, prefix-tuning 5e-4). Returns this trainer.
      */
     public TextPeftTrainer<T> schedule(int epochs, int batchSize, float learningRate) {
         // validated as TextTraining.Settings would, before any training
