@@ -204,18 +204,23 @@ public final class Benchmark implements Callable<Integer> {
         }
     }
 
+    /** The base model's hub id, which the adapters record so that Python loads them onto the same model. */
+    private static final String BASE = "sentence-transformers/all-MiniLM-L6-v2";
+
+    /** The adapter config of each method; the classifier adds its head to modules_to_save, as PEFT does. */
     private static PeftConfig config(String method) {
         switch (method) {
             case "prompt":
                 return PromptTuningConfig.builder().setNumVirtualTokens(16).optPromptTuningInitText("Is this e-mail spam or ham?")
-                        .optModulesToSave("classifier").build();
+                        .optBaseModelNameOrPath(BASE).build();
             case "prefix":
                 return PrefixTuningConfig.builder().setNumVirtualTokens(16).optPrefixProjection(true)
-                        .optModulesToSave("classifier").build();
+                        .optBaseModelNameOrPath(BASE).build();
             case "lora-qv":
-                return LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").optModulesToSave("classifier").build();
+                return LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value")
+                        .optBaseModelNameOrPath(BASE).build();
             default:
-                return LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetAllLinear().optModulesToSave("classifier").build();
+                return LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetAllLinear().optBaseModelNameOrPath(BASE).build();
         }
     }
 
