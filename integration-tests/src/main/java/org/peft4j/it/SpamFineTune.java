@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftMethods;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
@@ -134,12 +135,9 @@ public final class SpamFineTune {
         }
     }
 
-    /** Adam's learning rate for each method unless --lr is given: prompts want a high one, the prefix MLP a low one. */
+    /** Adam's learning rate unless --lr is given: the method's own ({@link org.peft4j.api.PeftMethod#defaultLearningRate()}). */
     static float learningRate(Options o) {
-        if (o.lr != null) {
-            return o.lr;
-        }
-        return o.method.equals("prompt") ? 1e-2f : o.method.equals("prefix") ? 5e-4f : 2e-3f;
+        return o.lr != null ? o.lr : (float) PeftMethods.forFinetuningType(o.method).defaultLearningRate();
     }
 
     /**

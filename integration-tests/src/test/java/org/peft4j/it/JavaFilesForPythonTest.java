@@ -3,10 +3,10 @@ package org.peft4j.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Model;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.engine.Engine;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
@@ -137,7 +137,7 @@ class JavaFilesForPythonTest {
         PeftConfig config = saved.config();
         assertThat(config.taskType()).as(name).isEqualTo(org.peft4j.api.TaskType.SEQ_CLS);
         assertThat(config.modulesToSave()).as(name).contains("classifier");
-        String prefix = config.peftType().isPromptLearning() ? "base_model." : "base_model.model.";
+        String prefix = org.peft4j.api.PeftMethods.forConfig(config).isPromptLearning() ? "base_model." : "base_model.model.";
         assertThat(saved.tensors()).as(name).containsKeys(prefix + "classifier.weight", prefix + "classifier.bias");
         assertThat(saved.tensors().keySet()).as(name).allMatch(k -> k.equals("prompt_embeddings") || k.startsWith(prefix));
         assertThat(saved.metadata()).as(name).containsEntry("peft4j_head", "pooler").containsEntry("format", "pt");

@@ -2,8 +2,11 @@ package org.peft4j.api;
 
 /**
  * The settings of one PEFT method, framework-neutral and immutable. Each method's config lives in
- * the method's own package ({@code org.peft4j.api.lora.LoraConfig}, ...) and maps one to one onto
- * the {@code adapter_config.json} that Hugging Face PEFT reads and writes.
+ * the method's own package, beside the {@link PeftMethod} that registers it, and maps one to one
+ * onto the {@code adapter_config.json} that Hugging Face PEFT reads and writes.
+ *
+ * <p>Not a sealed interface: Java seals a hierarchy only within one package without a module
+ * descriptor, and each method keeps its own package, so {@link PeftMethods} is the closed list.
  */
 public interface PeftConfig {
     /** Returns which method this config configures. */

@@ -7,14 +7,5 @@ public enum PeftType {
     /** Trainable virtual-token embeddings in front of the input (Lester et al. 2021). */
     PROMPT_TUNING,
     /** Trainable key and value prefixes in every attention layer (Li and Liang 2021). */
-    PREFIX_TUNING;
-
-    /**
-     * Returns whether this is a prompt-learning method (Hugging Face PEFT's
-     * {@code PromptLearningConfig}): one that leaves the base model unwrapped, so that PEFT saves
-     * its {@code modules_to_save} under {@code base_model.} rather than {@code base_model.model.}.
-     */
-    public boolean isPromptLearning() {
-        return this == PROMPT_TUNING || this == PREFIX_TUNING;
-    }
+    PREFIX_TUNING
 }

@@ -9,8 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.data.LabeledText;
+import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.djl.train.TextTraining;
 
 /**

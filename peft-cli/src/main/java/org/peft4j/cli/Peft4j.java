@@ -7,7 +7,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Properties;
-import org.peft4j.api.checkpoint.AdapterFormatException;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.safetensors.SafeTensorsFormatException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

@@ -13,9 +13,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftMethods;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
+import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.bert.ClassifierDirectory;
 
@@ -97,7 +98,7 @@ record RunRecord(
 
     /** Whether the directory holds an adapter rather than a whole model. */
     boolean holdsAdapter() {
-        return !finetuningType.equals("full") && !finetuningType.equals("freeze");
+        return !TrainArguments.WHOLE_MODEL_METHODS.contains(finetuningType);
     }
 
     /**
@@ -152,14 +153,7 @@ record RunRecord(
 
     /** The {@code finetuning_type} that made an adapter of {@code config}'s method. */
     private static String methodOf(PeftConfig config) {
-        switch (config.peftType()) {
-            case LORA:
-                return "lora";
-            case PROMPT_TUNING:
-                return "prompt";
-            default:
-                return "prefix";
-        }
+        return PeftMethods.forConfig(config).finetuningType();
     }
 
     /** The base's {@code id2label}, else transformers' default names for the adapter's classifier outputs. */

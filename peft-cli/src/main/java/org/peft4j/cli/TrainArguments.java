@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.peft4j.api.PeftMethods;
 import org.peft4j.djl.bert.BertConfig;
 import org.peft4j.djl.bert.ClassifierHead;
 
@@ -41,8 +42,9 @@ import org.peft4j.djl.bert.ClassifierHead;
  *     each split (train, dev and test), as LLaMA-Factory caps each dataset; null for all
  * @param outputDir {@code output_dir} (required)
  * @param numTrainEpochs {@code num_train_epochs} (default 2)
- * @param learningRate {@code learning_rate} (default per method: lora 2e-3, prompt 1e-2, prefix
- *     5e-4, full and freeze 5e-5)
+ * @param learningRate {@code learning_rate} (default: the method's own,
+ *     {@link org.peft4j.api.PeftMethod#defaultLearningRate()}: lora 2e-3, prompt 1e-2, prefix 5e-4;
+ *     full and freeze 5e-5)
  * @param perDeviceTrainBatchSize {@code per_device_train_batch_size} (default 16)
  * @param gradientAccumulationSteps {@code gradient_accumulation_steps} (default 1)
  * @param cutoffLen {@code cutoff_len}: the longest token sequence (default 128)
@@ -92,8 +94,18 @@ public record TrainArguments(
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
 
-    /** The methods {@code finetuning_type} names. */
-    public static final List<String> METHODS = List.of("lora", "prefix", "prompt", "full", "freeze");
+    /** The {@code finetuning_type}s that train the model's own weights rather than an adapter. */
+    public static final List<String> WHOLE_MODEL_METHODS = List.of("full", "freeze");
+
+    /** The learning rate of full and freeze tuning unless set. */
+    private static final double WHOLE_MODEL_LEARNING_RATE = 5e-5;
+
+    /**
+     * The methods {@code finetuning_type} names: every registered PEFT method
+     * ({@link PeftMethods#finetuningTypes()}), then full and freeze.
+     */
+    public static final List<String> METHODS = java.util.stream.Stream.concat(
+            PeftMethods.finetuningTypes().stream(), WHOLE_MODEL_METHODS.stream()).toList();
 
     /** The schedules {@code lr_scheduler_type} names; constant_with_warmup is constant after the warm-up. */
     public static final List<String> SCHEDULERS = List.of("linear", "cosine", "constant", "constant_with_warmup");
@@ -120,8 +132,8 @@ public record TrainArguments(
         modelNameOrPath = modelNameOrPath != null ? modelNameOrPath : DEFAULT_MODEL;
         finetuningType = (finetuningType != null ? finetuningType : "lora").toLowerCase(Locale.ROOT);
         if (!METHODS.contains(finetuningType)) {
-            throw new BadValueException("finetuning_type", "finetuning_type must be one of " + METHODS + ", got \""
-                    + finetuningType + "\"");
+            throw new BadValueException("finetuning_type", "finetuning_type must be one of " + METHODS + ", got "
+                    + org.peft4j.api.internal.Excerpt.quote(finetuningType));
         }
         loraRank = positive("lora_rank", loraRank, 8);
         loraAlpha = finite("lora_alpha", loraAlpha != null ? loraAlpha : 2.0 * loraRank);
@@ -160,8 +172,8 @@ public record TrainArguments(
         }
         numTrainEpochs = positive("num_train_epochs", numTrainEpochs, 2);
         learningRate = finite("learning_rate", learningRate != null ? learningRate
-                : finetuningType.equals("lora") ? 2e-3 : finetuningType.equals("prompt") ? 1e-2
-                : finetuningType.equals("prefix") ? 5e-4 : 5e-5);
+                : WHOLE_MODEL_METHODS.contains(finetuningType) ? WHOLE_MODEL_LEARNING_RATE
+                : PeftMethods.forFinetuningType(finetuningType).defaultLearningRate());
         if (!(learningRate > 0)) {
             throw new BadValueException("learning_rate", "learning_rate must be a positive number, got " + learningRate);
         }
@@ -293,7 +305,7 @@ public record TrainArguments(
 
     /** Whether the method trains an adapter (lora, prefix, prompt) rather than the model's own weights. */
     public boolean trainsAdapter() {
-        return !finetuningType.equals("full") && !finetuningType.equals("freeze");
+        return !WHOLE_MODEL_METHODS.contains(finetuningType);
     }
 
     /**

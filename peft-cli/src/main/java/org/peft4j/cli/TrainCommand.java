@@ -4,6 +4,8 @@ import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -13,20 +15,20 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.peft4j.api.ConfigFields;
 import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftMethods;
+import org.peft4j.api.TargetModules;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
-import org.peft4j.api.lora.LoraConfig;
-import org.peft4j.api.prefix.PrefixTuningConfig;
-import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.ClassifierDirectory;
 import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine.Command;
@@ -157,25 +159,25 @@ final class TrainCommand implements Callable<Integer> {
      * {@code modules_to_save} and its task type, as Python's PEFT does for sequence classification.
      */
     static PeftConfig peftConfig(TrainArguments args) {
-        switch (args.finetuningType()) {
-            case "lora":
-                LoraConfig.Builder lora = LoraConfig.builder().optR(args.loraRank())
-                        .optLoraAlpha(args.loraAlpha().floatValue()).optLoraDropout(args.loraDropout().floatValue())
-                        .optBaseModelNameOrPath(args.baseModelName());
-                List<String> targets = args.loraTargets();
-                return (targets.equals(List.of("all")) ? lora.setTargetAllLinear()
-                        : lora.setTargetModules(targets.toArray(new String[0]))).build();
-            case "prefix":
-                return PrefixTuningConfig.builder().setNumVirtualTokens(args.numVirtualTokens())
-                        .optPrefixProjection(args.prefixProjection()).optBaseModelNameOrPath(args.baseModelName()).build();
-            default:
-                PromptTuningConfig.Builder prompt = PromptTuningConfig.builder().setNumVirtualTokens(args.numVirtualTokens())
-                        .optBaseModelNameOrPath(args.baseModelName());
-                if (args.promptTuningInitText() != null) {
-                    prompt.optPromptTuningInitText(args.promptTuningInitText());
-                }
-                return prompt.build();
+        // the run's LLaMA-Factory keys under Hugging Face PEFT's names; the method reads the ones it has
+        ObjectNode keys = JsonNodeFactory.instance.objectNode();
+        keys.put("r", args.loraRank());
+        keys.put("lora_alpha", args.loraAlpha());
+        keys.put("lora_dropout", args.loraDropout());
+        List<String> targets = args.loraTargets();
+        if (targets.equals(List.of("all"))) {
+            keys.put("target_modules", TargetModules.ALL_LINEAR);
+        } else {
+            targets.forEach(keys.putArray("target_modules")::add);
         }
+        keys.put("num_virtual_tokens", args.numVirtualTokens());
+        keys.put("prefix_projection", args.prefixProjection());
+        if (args.promptTuningInitText() != null) {
+            keys.put("prompt_tuning_init", "TEXT");
+            keys.put("prompt_tuning_init_text", args.promptTuningInitText());
+        }
+        keys.put("base_model_name_or_path", args.baseModelName());
+        return PeftMethods.forFinetuningType(args.finetuningType()).fromJson(new ConfigFields(keys, "the run's config"));
     }
 
     /**

@@ -8,7 +8,7 @@ import org.peft4j.api.PeftConfig;
 /**
  * The entry point: one call turns an existing DJL block tree into a {@link PeftModel}, with
  * LoRA on any tree of {@code Linear} layers, or prompt- or prefix-tuning on a tree holding a
- * {@link VirtualTokenHost} (such as {@link org.peft4j.djl.bert.BertModel}).
+ * {@link VirtualTokenHost} (such as the BERT encoder, {@code BertModel}).
  *
  * <pre>{@code
  * LoraConfig cfg = LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build();
@@ -48,7 +48,7 @@ public final class Peft {
      * Loads an adapter saved in Hugging Face PEFT's layout onto an initialized block tree, as
      * Python's {@code PeftModel.from_pretrained} does.
      *
-     * @throws org.peft4j.api.checkpoint.AdapterFormatException if the files are malformed or do not
+     * @throws org.peft4j.api.AdapterFormatException if the files are malformed or do not
      *     fit the model; the model is then unchanged
      * @throws IOException if the files cannot be read
      */
@@ -62,7 +62,7 @@ public final class Peft {
      * Attaches an adapter already read into memory (from a file, or kept inside another format)
      * to {@code block}, as {@link #load(Block, Path)} does; {@code source} names it in messages.
      *
-     * @throws org.peft4j.api.checkpoint.AdapterFormatException if it does not fit the model; the
+     * @throws org.peft4j.api.AdapterFormatException if it does not fit the model; the
      *     model is then unchanged
      */
     public static PeftModel load(Block block, org.peft4j.api.checkpoint.AdapterCheckpoint adapter, String source) {

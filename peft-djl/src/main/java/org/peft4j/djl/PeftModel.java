@@ -14,20 +14,16 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.peft4j.api.Adapter;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftType;
 import org.peft4j.api.TrainableParameters;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
-import org.peft4j.api.checkpoint.AdapterFormatException;
-import org.peft4j.api.lora.LoraConfig;
-import org.peft4j.api.prefix.PrefixTuningConfig;
-import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.lora.LoraInjector;
-import org.peft4j.djl.prefix.PrefixTuningInjector;
-import org.peft4j.djl.prompt.PromptTuningInjector;
 
 /**
  * A DJL block tree with PEFT adapters attached, as {@link Peft#apply} returns it. The block tree is
@@ -56,6 +52,9 @@ public final class PeftModel {
     public static final String DEFAULT_ADAPTER = "default";
 
     private static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9_-]+");
+    /** The methods registered in {@code META-INF/services/org.peft4j.djl.DjlMethod}. */
+    private static final List<DjlMethod> METHODS = ServiceLoader.load(DjlMethod.class, PeftModel.class.getClassLoader())
+            .stream().map(ServiceLoader.Provider::get).toList();
 
     private final Block block;
     private final TextTokenizer tokenizer;
@@ -138,14 +137,24 @@ public final class PeftModel {
 
     private AttachedAdapter attach(String name, PeftConfig given, Map<String, Tensor> saved) {
         PeftConfig config = forTask(given);
-        if (config instanceof LoraConfig) {
-            return LoraInjector.attach(block, name, (LoraConfig) config, saved);
-        } else if (config instanceof PromptTuningConfig) {
-            return PromptTuningInjector.attach(block, name, (PromptTuningConfig) config, saved, tokenizer);
-        } else if (config instanceof PrefixTuningConfig) {
-            return PrefixTuningInjector.attach(block, name, (PrefixTuningConfig) config, saved);
+        return methodFor(config).attach(block, name, config, saved, tokenizer);
+    }
+
+    /**
+     * The registered {@link DjlMethod} of the config's {@code peft_type}.
+     *
+     * @throws IllegalArgumentException naming the types DJL can attach if there is none
+     */
+    private static DjlMethod methodFor(PeftConfig config) {
+        List<PeftType> known = new java.util.ArrayList<>();
+        for (DjlMethod method : METHODS) {
+            if (method.peftType() == config.peftType()) {
+                return method;
+            }
+            known.add(method.peftType());
         }
-        throw new IllegalArgumentException("no DJL implementation of " + config.getClass().getName());
+        throw new IllegalArgumentException("peft_type " + config.peftType() + " has no DJL implementation; DJL attaches "
+                + known);
     }
 
     /**
@@ -389,7 +398,7 @@ public final class PeftModel {
      * whole, and a second writer to the same directory is refused.
      *
      * @throws IllegalArgumentException if the adapter's weights hold NaN or an infinity; nothing is written
-     * @throws org.peft4j.api.ConcurrentWriteException if another writer is saving to {@code directory}
+     * @throws org.peft4j.api.io.ConcurrentWriteException if another writer is saving to {@code directory}
      */
     public void saveAdapter(Path directory, String name) throws IOException {
         checkpoint(name).save(directory);

@@ -5,7 +5,7 @@ import ai.djl.nn.Parameter;
 
 /**
  * The small interface a transformer block implements to accept prompt-tuning and prefix-tuning,
- * as {@link org.peft4j.djl.bert.BertModel} does. The block keeps at most one
+ * as the BERT encoder ({@code BertModel}) does. The block keeps at most one
  * {@link VirtualTokenBlock} (the active adapter's) as its child {@code prompt_encoder}, and on
  * every forward pass:
  * <ul>

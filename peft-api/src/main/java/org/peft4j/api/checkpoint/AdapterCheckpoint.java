@@ -10,11 +10,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import org.peft4j.api.AdapterFormatException;
+import org.peft4j.api.PeftConfig;
 import org.peft4j.api.internal.AtomicDirectory;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.internal.Excerpt;
-import org.peft4j.api.PeftConfig;
-import org.peft4j.api.RefusedFileException;
+import org.peft4j.api.io.RefusedFileException;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.SafeTensorsFile;
 import org.peft4j.api.safetensors.SafeTensorsFormatException;
@@ -94,7 +95,7 @@ public record AdapterCheckpoint(PeftConfig config, Map<String, Tensor> tensors, 
      * of the directory (a training log, a run record) are kept.
      *
      * @throws IllegalArgumentException if a tensor holds NaN or an infinity: nothing is written
-     * @throws org.peft4j.api.ConcurrentWriteException if another writer is saving to the same directory
+     * @throws org.peft4j.api.io.ConcurrentWriteException if another writer is saving to the same directory
      */
     public void save(Path directory) throws IOException {
         byte[] weightBytes = weightBytes();

@@ -28,8 +28,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-import org.peft4j.api.ConcurrentWriteException;
-import org.peft4j.api.RefusedFileException;
+import org.peft4j.api.io.ConcurrentWriteException;
+import org.peft4j.api.io.RefusedFileException;
 
 /**
  * Saves a set of files into a directory as one unit, and reads them back as one unit: a reader

@@ -6,12 +6,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftType;
+import org.peft4j.api.TargetModules;
+import org.peft4j.api.TaskType;
 import org.peft4j.api.internal.ConfigRegex;
 import org.peft4j.api.internal.Excerpt;
 import org.peft4j.api.internal.ModulePatterns;
-import org.peft4j.api.PeftConfig;
-import org.peft4j.api.PeftType;
-import org.peft4j.api.TaskType;
 
 /**
  * The settings of a LoRA adapter, with Hugging Face PEFT's names and defaults: rank {@code r} = 8,

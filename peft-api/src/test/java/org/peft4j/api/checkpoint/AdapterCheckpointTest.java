@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;

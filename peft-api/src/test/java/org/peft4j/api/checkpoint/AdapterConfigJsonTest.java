@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.lora.LoraBias;

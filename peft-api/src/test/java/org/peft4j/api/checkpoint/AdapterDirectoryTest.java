@@ -15,7 +15,8 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.api.ConcurrentWriteException;
+import org.peft4j.api.AdapterFormatException;
+import org.peft4j.api.io.ConcurrentWriteException;
 
 /**
  * An adapter directory saved as a unit: every state a crashed save can leave (built here by hand,

@@ -3,7 +3,7 @@ package org.peft4j.api.checkpoint;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
-import org.peft4j.api.ConcurrentWriteException;
+import org.peft4j.api.io.ConcurrentWriteException;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;
 

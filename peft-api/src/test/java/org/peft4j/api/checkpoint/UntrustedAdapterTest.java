@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.DType;
 import org.peft4j.api.safetensors.SafeTensors;

@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.peft4j.api.PeftMethods;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.internal.ModulePatterns;
 import org.peft4j.api.safetensors.Tensor;
@@ -55,7 +56,7 @@ public final class SavedModules {
 
     /** The key prefix of a method's saved modules: {@link #KEY_PREFIX} or {@link #PROMPT_LEARNING_KEY_PREFIX}. */
     public static String keyPrefix(PeftType method) {
-        return method.isPromptLearning() ? PROMPT_LEARNING_KEY_PREFIX : KEY_PREFIX;
+        return PeftMethods.forType(method).isPromptLearning() ? PROMPT_LEARNING_KEY_PREFIX : KEY_PREFIX;
     }
 
     /**

@@ -8,8 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.PeftConfig;
-import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.ModuleTree;
@@ -59,7 +59,7 @@ public abstract class VirtualTokenAdapter implements AttachedAdapter {
         });
         if (hosts.size() != 1) {
             throw new IllegalArgumentException(config.peftType() + " needs exactly one transformer block that implements "
-                    + VirtualTokenHost.class.getSimpleName() + " (such as org.peft4j.djl.bert.BertModel) in the model; "
+                    + VirtualTokenHost.class.getSimpleName() + " (such as the BERT encoder, BertModel) in the model; "
                     + "this one (" + root.getClass().getSimpleName() + ") has " + hosts.size());
         }
         return hosts.get(0);

@@ -13,15 +13,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import org.peft4j.api.AdapterFormatException;
+import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
-import org.peft4j.api.checkpoint.AdapterFormatException;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
-import org.peft4j.djl.internal.BlockSurgery;
+import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.TextTokenizer;
+import org.peft4j.djl.internal.BlockSurgery;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
 
@@ -30,8 +33,20 @@ import org.peft4j.djl.internal.TensorConversions;
  * path, checks everything (targets, shapes, saved tensors) before changing anything, then wraps
  * each target in a {@link LoraLinear}, or adds the adapter to one that is already wrapped.
  */
-public final class LoraInjector {
-    private LoraInjector() {}
+public final class LoraInjector implements DjlMethod {
+    /** Creates the method's injector; {@link org.peft4j.djl.PeftModel} finds it as a service. */
+    public LoraInjector() {}
+
+    @Override
+    public PeftType peftType() {
+        return PeftType.LORA;
+    }
+
+    @Override
+    public AttachedAdapter attach(Block root, String name, PeftConfig config, Map<String, Tensor> saved,
+            TextTokenizer tokenizer) {
+        return attach(root, name, (LoraConfig) config, saved);
+    }
 
     /**
      * Attaches a LoRA adapter to {@code root}, starting as {@code config.initLoraWeights()} says,

@@ -4,10 +4,10 @@ import ai.djl.ndarray.NDScope;
 import org.peft4j.api.prefix.PrefixAdapter;
 import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.internal.VirtualTokenAdapter;
-import org.peft4j.djl.VirtualTokenHost;
 
 /**
  * A prefix-tuning adapter attached to a {@link VirtualTokenHost}. With a projection MLP it saves

@@ -5,15 +5,18 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import java.util.Map;
+import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.TextTokenizer;
+import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.internal.VirtualTokenAdapter;
-import org.peft4j.djl.VirtualTokenHost;
 
 /**
  * Puts a prefix-tuning adapter on the model's {@link VirtualTokenHost}. A fresh adapter starts as
@@ -21,8 +24,20 @@ import org.peft4j.djl.VirtualTokenHost;
  * under a projection MLP, else [n, layers·2·hidden]. A saved adapter holds the prefixes
  * themselves and loads without the MLP.
  */
-public final class PrefixTuningInjector {
-    private PrefixTuningInjector() {}
+public final class PrefixTuningInjector implements DjlMethod {
+    /** Creates the method's injector; {@link org.peft4j.djl.PeftModel} finds it as a service. */
+    public PrefixTuningInjector() {}
+
+    @Override
+    public PeftType peftType() {
+        return PeftType.PREFIX_TUNING;
+    }
+
+    @Override
+    public AttachedAdapter attach(Block root, String name, PeftConfig config, Map<String, Tensor> saved,
+            TextTokenizer tokenizer) {
+        return attach(root, name, (PrefixTuningConfig) config, saved);
+    }
 
     /**
      * Attaches a prefix-tuning adapter, fresh or from {@code saved} tensors.

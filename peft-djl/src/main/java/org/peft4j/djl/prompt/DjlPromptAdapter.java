@@ -3,10 +3,10 @@ package org.peft4j.djl.prompt;
 import org.peft4j.api.prompt.PromptAdapter;
 import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.internal.VirtualTokenAdapter;
-import org.peft4j.djl.VirtualTokenHost;
 
 /** A prompt-tuning adapter attached to a {@link VirtualTokenHost}. */
 final class DjlPromptAdapter extends VirtualTokenAdapter implements PromptAdapter {

@@ -11,18 +11,19 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.api.prompt.PromptTuningInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.TextTokenizer;
+import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
-import org.peft4j.djl.TextTokenizer;
 import org.peft4j.djl.internal.VirtualTokenAdapter;
-import org.peft4j.djl.VirtualTokenHost;
-import org.peft4j.djl.bert.BertTokenizer;
 
 /**
  * Puts a prompt-tuning adapter on the model's {@link VirtualTokenHost}: n virtual-token embeddings
@@ -31,8 +32,20 @@ import org.peft4j.djl.bert.BertTokenizer;
  * included, as the tokenizer returns them), repeated or cut to n; SAMPLE_VOCAB from the word
  * embeddings of n ids drawn uniformly from the vocabulary.
  */
-public final class PromptTuningInjector {
-    private PromptTuningInjector() {}
+public final class PromptTuningInjector implements DjlMethod {
+    /** Creates the method's injector; {@link org.peft4j.djl.PeftModel} finds it as a service. */
+    public PromptTuningInjector() {}
+
+    @Override
+    public PeftType peftType() {
+        return PeftType.PROMPT_TUNING;
+    }
+
+    @Override
+    public AttachedAdapter attach(Block root, String name, PeftConfig config, Map<String, Tensor> saved,
+            TextTokenizer tokenizer) {
+        return attach(root, name, (PromptTuningConfig) config, saved, tokenizer);
+    }
 
     /**
      * Attaches a prompt-tuning adapter, fresh or from {@code saved} tensors.
@@ -132,8 +145,8 @@ public final class PromptTuningInjector {
         if (path != null) {
             Path file = Files.isDirectory(Path.of(path)) ? Path.of(path, "tokenizer.json") : Path.of(path);
             if (Files.isRegularFile(file)) {
-                try (BertTokenizer tokenizer = BertTokenizer.fromTokenizerJson(file, Integer.MAX_VALUE)) {
-                    return tokenizer.ids(text);
+                try {
+                    return TextTokenizer.ids(file, text);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

@@ -26,7 +26,7 @@ import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.checkpoint.AdapterConfigJson;
-import org.peft4j.api.checkpoint.AdapterFormatException;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;

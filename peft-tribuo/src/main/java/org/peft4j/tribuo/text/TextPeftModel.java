@@ -23,20 +23,20 @@ import org.peft4j.djl.Peft;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.PretrainedEncoder;
-import org.peft4j.tribuo.internal.BytesMessage;
 import org.peft4j.tribuo.ModelReader;
+import org.peft4j.tribuo.internal.BytesMessage;
 import org.tribuo.Example;
 import org.tribuo.Excuse;
 import org.tribuo.ImmutableFeatureMap;
 import org.tribuo.ImmutableOutputInfo;
-import org.tribuo.Prediction;
 import org.tribuo.Output;
+import org.tribuo.Prediction;
 import org.tribuo.classification.Label;
-import org.tribuo.regression.Regressor;
 import org.tribuo.impl.ModelDataCarrier;
 import org.tribuo.protos.core.ModelDataProto;
 import org.tribuo.protos.core.ModelProto;
 import org.tribuo.provenance.ModelProvenance;
+import org.tribuo.regression.Regressor;
 
 /**
  * A Tribuo model made of a pretrained transformer encoder and a PEFT adapter (LoRA, prefix or

@@ -29,12 +29,12 @@ import org.peft4j.tribuo.CountingTrainer;
 import org.tribuo.Dataset;
 import org.tribuo.Example;
 import org.tribuo.ImmutableOutputInfo;
-import org.tribuo.Trainer;
 import org.tribuo.Output;
+import org.tribuo.Trainer;
 import org.tribuo.classification.Label;
-import org.tribuo.regression.Regressor;
 import org.tribuo.provenance.ModelProvenance;
 import org.tribuo.provenance.TrainerProvenance;
+import org.tribuo.regression.Regressor;
 
 /**
  * A Tribuo {@link Trainer} of text models that fine-tunes a pretrained transformer encoder

@@ -1,4 +1,4 @@
-package org.peft4j.api.lora;
+package org.peft4j.api;
 
 import java.util.Collection;
 import java.util.Collections;
@@ -119,6 +119,17 @@ public final class TargetModules {
             }
         }
         return false;
+    }
+
+    /**
+     * The value {@code adapter_config.json} holds: {@code "all-linear"}, the regular expression as
+     * a string, or the names as a list.
+     */
+    public Object toJsonValue() {
+        if (isAllLinear()) {
+            return ALL_LINEAR;
+        }
+        return isRegex() ? regexSource() : new java.util.ArrayList<>(names());
     }
 
     @Override

@@ -1,4 +1,4 @@
-package org.peft4j.api.checkpoint;
+package org.peft4j.api;
 
 /**
  * Thrown when an adapter checkpoint cannot be read: a malformed {@code adapter_config.json}, a

@@ -1,4 +1,4 @@
-package org.peft4j.api;
+package org.peft4j.api.io;
 
 import java.io.IOException;
 import java.nio.file.Path;

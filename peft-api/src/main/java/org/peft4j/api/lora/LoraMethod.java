@@ -1,0 +1,104 @@
+package org.peft4j.api.lora;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.peft4j.api.ConfigFields;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftMethod;
+import org.peft4j.api.PeftType;
+import org.peft4j.api.internal.Excerpt;
+
+/** LoRA as a {@link PeftMethod}: {@code peft_type: LORA}, {@link LoraConfig}, {@code finetuning_type: lora}. */
+public final class LoraMethod implements PeftMethod {
+    /** Creates the method; {@link org.peft4j.api.PeftMethods} finds it as a service. */
+    public LoraMethod() {}
+
+    @Override
+    public PeftType peftType() {
+        return PeftType.LORA;
+    }
+
+    @Override
+    public Class<? extends PeftConfig> configClass() {
+        return LoraConfig.class;
+    }
+
+    @Override
+    public PeftConfig fromJson(ConfigFields f) {
+        JsonNode init = f.take("init_lora_weights");
+        LoraInit loraInit;
+        if (init == null || init.isNull() || init.isBoolean() && init.booleanValue()) {
+            loraInit = LoraInit.KAIMING_UNIFORM;
+        } else if (init.isBoolean()) {
+            loraInit = LoraInit.RANDOM;
+        } else if (init.isTextual() && init.asText().equals("gaussian")) {
+            loraInit = LoraInit.GAUSSIAN;
+        } else {
+            throw f.error("init_lora_weights", "expected true, false or \"gaussian\" (other schemes are not supported)", init);
+        }
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        f.objectEntries("rank_pattern").forEach((k, v) -> rankPattern.put(k, f.asInt("rank_pattern." + Excerpt.quote(k), v)));
+        Map<String, Float> alphaPattern = new LinkedHashMap<>();
+        f.objectEntries("alpha_pattern").forEach((k, v) -> alphaPattern.put(k, f.asFloat("alpha_pattern." + Excerpt.quote(k), v)));
+        return new LoraConfig(
+                f.requiredInt("r"),
+                f.asFloat("lora_alpha", f.required("lora_alpha")),
+                f.floatValue("lora_dropout", 0f),
+                f.targetModules("target_modules", true),
+                f.targetModules("exclude_modules", false),
+                f.bool("use_rslora", false),
+                LoraBias.fromJsonName(f.stringOr("bias", "none")),
+                loraInit,
+                rankPattern,
+                alphaPattern,
+                f.modulesToSave(),
+                f.taskType(),
+                f.baseModelNameOrPath(),
+                f.inferenceMode());
+    }
+
+    @Override
+    public void toJson(PeftConfig config, Map<String, Object> out) {
+        LoraConfig c = (LoraConfig) config;
+        out.put("r", c.r());
+        out.put("lora_alpha", number(c.loraAlpha()));
+        out.put("lora_dropout", (double) c.loraDropout());
+        out.put("target_modules", c.targetModules().toJsonValue());
+        if (c.excludeModules() != null) {
+            out.put("exclude_modules", c.excludeModules().toJsonValue());
+        }
+        out.put("use_rslora", c.useRslora());
+        out.put("bias", c.bias().jsonName());
+        out.put("init_lora_weights", c.initLoraWeights() == LoraInit.GAUSSIAN ? "gaussian"
+                : c.initLoraWeights() == LoraInit.KAIMING_UNIFORM);
+        Map<String, Object> alphas = new LinkedHashMap<>();
+        c.alphaPattern().forEach((k, v) -> alphas.put(k, number(v)));
+        out.put("rank_pattern", c.rankPattern());
+        out.put("alpha_pattern", alphas);
+        out.put("fan_in_fan_out", false);
+        out.put("use_dora", false);
+        out.put("layers_to_transform", null);
+        out.put("layers_pattern", null);
+    }
+
+    /** A float that holds an integer as an integer (16, not 16.0), as Python configs write it. */
+    private static Object number(float v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e9 ? (Object) (long) v : (Object) (double) v;
+    }
+
+    @Override
+    public boolean isPromptLearning() {
+        return false;
+    }
+
+    @Override
+    public String finetuningType() {
+        return "lora";
+    }
+
+    @Override
+    public double defaultLearningRate() {
+        return 2e-3;
+    }
+}
