@@ -178,53 +178,76 @@ final class LoraParameters implements FrozenScoreParameters {
      */
     @Override
     public Tensor[] gradients(Pair<Double, SGDVector> score, SGDVector x) {
-        return gradients(score.getB(), x, down(x));
+        return gradients(score.getB(), x, down(x), null);
     }
 
     /** Scores x from its base score {@code frozen} and differentiates the loss there, computing A·x once for both. */
     @Override
-    public Tensor[] gradients(SGDVector x, DenseVector frozen, Function<DenseVector, Pair<Double, SGDVector>> loss) {
+    public Tensor[] gradients(SGDVector x, DenseVector frozen, Function<DenseVector, Pair<Double, SGDVector>> loss,
+            Tensor[] sum) {
         double[] u = down(x);
-        return gradients(loss.apply(addAdapter(frozen, u)).getB(), x, u);
+        return gradients(loss.apply(addAdapter(frozen, u)).getB(), x, u, sum);
     }
 
-    /** The gradients for the score gradient g at x, with u = A·x. */
-    private Tensor[] gradients(SGDVector g, SGDVector x, double[] u) {
+    /**
+     * The gradients for the score gradient g at x, with u = A·x: new tensors when {@code sum} is
+     * null, else added to {@code sum}'s, entry by entry.
+     */
+    private Tensor[] gradients(SGDVector g, SGDVector x, double[] u, Tensor[] sum) {
         DenseMatrix b = b();
         int rank = u.length;
+        int outputs = b.getDimension1Size();
+        boolean add = sum != null;
+        DenseMatrix gradA = add ? (DenseMatrix) sum[0] : new DenseMatrix(rank, features);
+        DenseMatrix gradB = add ? (DenseMatrix) sum[1] : new DenseMatrix(outputs, rank);
+        DenseVector gradBias = !trainBias ? null : add ? (DenseVector) sum[2] : new DenseVector(outputs);
         double[] v = new double[rank];
-        DenseMatrix gradB = new DenseMatrix(b.getDimension1Size(), rank);
         for (VectorTuple t : g) {
             for (int k = 0; k < rank; k++) {
                 v[k] += b.get(t.index, k) * t.value;
-                gradB.set(t.index, k, scaling * t.value * u[k]);
+                double value = scaling * t.value * u[k];
+                if (add) {
+                    gradB.add(t.index, k, value);
+                } else {
+                    gradB.set(t.index, k, value);
+                }
+            }
+            if (trainBias) {
+                if (add) {
+                    gradBias.add(t.index, t.value);
+                } else {
+                    gradBias.set(t.index, t.value);
+                }
             }
         }
-        DenseMatrix gradA = new DenseMatrix(rank, features);
         if (x instanceof DenseVector) {
             for (int k = 0; k < rank; k++) {
                 double sv = scaling * v[k];
                 for (int j = 0; j < features; j++) {
-                    gradA.set(k, j, sv * x.get(j));
+                    if (add) {
+                        gradA.add(k, j, sv * x.get(j));
+                    } else {
+                        gradA.set(k, j, sv * x.get(j));
+                    }
                 }
             }
         } else {
             for (VectorTuple t : x) {
                 if (t.index < features) {
                     for (int k = 0; k < rank; k++) {
-                        gradA.set(k, t.index, scaling * v[k] * t.value);
+                        if (add) {
+                            gradA.add(k, t.index, scaling * v[k] * t.value);
+                        } else {
+                            gradA.set(k, t.index, scaling * v[k] * t.value);
+                        }
                     }
                 }
             }
         }
-        if (!trainBias) {
-            return new Tensor[] {gradA, gradB};
+        if (add) {
+            return sum;
         }
-        DenseVector gradBias = new DenseVector(b.getDimension1Size());
-        for (VectorTuple t : g) {
-            gradBias.set(t.index, t.value);
-        }
-        return new Tensor[] {gradA, gradB, gradBias};
+        return trainBias ? new Tensor[] {gradA, gradB, gradBias} : new Tensor[] {gradA, gradB};
     }
 
     @Override

@@ -281,7 +281,8 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
      * vectors are read without index lookups and their gradients are dense matrices, summed in
      * place. When {@code parameters} has a frozen part ({@link FrozenScoreParameters}), each
      * example's frozen score is computed once, before the first epoch, if the stored scores take no
-     * more memory than the feature vectors; otherwise at every step, with the same result.
+     * more memory than the feature vectors (otherwise at every step, with the same result), and a
+     * minibatch's gradients are summed as they are computed.
      */
     protected void fit(FeedForwardParameters parameters, AlignedDomain<T> domain, Dataset<T> data,
             SplittableRandom random) {
@@ -289,14 +290,14 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         if (n == 0) {
             throw new IllegalArgumentException("the dataset has no examples to adapt on");
         }
-        Vectors layout = new Vectors(domain.features(), data.getFeatureIDMap(), family.addsBiasFeature());
+        Vectors layout = new Vectors(domain.features(), family.addsBiasFeature());
         SGDVector[] vectors = new SGDVector[n];
         double[] weights = new double[n];
         List<T> truths = new ArrayList<>(n);
         long activeElements = 0;
         int row = 0;
         for (Example<T> example : data) {
-            vectors[row] = layout.vector(example, row);
+            vectors[row] = layout.vector(example);
             activeElements += vectors[row].numActiveElements();
             truths.add(example.getOutput());
             weights[row] = example.getWeight();
@@ -322,12 +323,13 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         for (int i = 0; i < n; i++) {
             order[i] = i;
         }
-        Tensor[][] gradients = new Tensor[Math.min(minibatchSize, n)][];
+        Tensor[][] gradients = split == null ? new Tensor[Math.min(minibatchSize, n)][] : null;
         for (int epoch = 0; epoch < epochs; epoch++) {
             shuffle(order, random);
             for (int from = 0; from < n; from += minibatchSize) {
                 int size = Math.min(minibatchSize, n - from);
                 double weight = 0;
+                Tensor[] summed = null;
                 for (int k = 0; k < size; k++) {
                     int i = order[from + k];
                     if (split == null) {
@@ -336,11 +338,11 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
                     } else {
                         DenseVector score = frozen == null ? split.frozenScore(vectors[i])
                                 : new ArrayVector(Arrays.copyOfRange(frozen, i * outputs, (i + 1) * outputs));
-                        gradients[k] = split.gradients(vectors[i], score, s -> targets.lossAndGradient(i, s));
+                        summed = split.gradients(vectors[i], score, s -> targets.lossAndGradient(i, s), summed);
                     }
                     weight += weights[i];
                 }
-                Tensor[] step = size == 1 ? gradients[0] : sum(gradients, size);
+                Tensor[] step = split != null ? summed : size == 1 ? gradients[0] : sum(gradients, size);
                 if (size > 1) {
                     for (Tensor t : step) {
                         t.scaleInPlace(1.0 / size);
@@ -355,51 +357,34 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
     /**
      * Lays examples out as Tribuo's trainers do: a dense vector when the example has every feature
      * of the domain, else {@code SparseVector.createSparseVector}'s vector, with Tribuo's bias entry
-     * 1 after the features when the model kind has one. Both add the values of a repeated feature,
-     * ignore features outside the domain and reject NaN. Feature names are looked up in the data's
-     * own feature map first, whose keys are the very strings the examples hold.
+     * 1 after the features when the model kind has one. Both hold the same entries for an example
+     * with every feature. Tribuo numbers features in name order and keeps an example's features in
+     * name order, so the usual example is read in one pass; any other (features out of order or
+     * repeated) goes through {@code createSparseVector}, which adds repeated values, and becomes
+     * dense if it then has every entry.
      */
-    private static final class Vectors {
-        private final ImmutableFeatureMap domain;
-        private final ImmutableFeatureMap own;
-        private final int[] domainIdOfOwn;
-        private final boolean bias;
-        /** The row that last set each feature, so that a repeated feature is counted once. */
-        private final int[] lastSeenIn;
-
-        Vectors(ImmutableFeatureMap domain, ImmutableFeatureMap own, boolean bias) {
-            this.domain = domain;
-            this.own = own;
-            this.bias = bias;
-            domainIdOfOwn = new int[own.size()];
-            for (int id = 0; id < domainIdOfOwn.length; id++) {
-                domainIdOfOwn[id] = domain.getID(own.get(id).getName());
-            }
-            lastSeenIn = new int[domain.size()];
-            Arrays.fill(lastSeenIn, -1);
-        }
-
-        <T extends Output<T>> SGDVector vector(Example<T> example, int row) {
+    private record Vectors(ImmutableFeatureMap domain, boolean bias) {
+        <T extends Output<T>> SGDVector vector(Example<T> example) {
             int count = domain.size();
             if (example.size() >= count) {
                 double[] values = new double[bias ? count + 1 : count];
                 int present = 0;
+                int last = -1;
                 for (Feature f : example) {
-                    int ownId = own.getID(f.getName());
-                    int id = ownId >= 0 ? domainIdOfOwn[ownId] : domain.getID(f.getName());
+                    int id = domain.getID(f.getName());
                     if (id < 0) {
                         continue;
                     }
-                    if (lastSeenIn[id] == row) {
-                        values[id] += f.getValue();
-                    } else {
-                        lastSeenIn[id] = row;
-                        values[id] = f.getValue();
-                        present++;
+                    if (id <= last) {
+                        present = -1;
+                        break;
                     }
+                    last = id;
+                    values[id] = f.getValue();
                     if (Double.isNaN(values[id])) {
                         throw new IllegalArgumentException("Example contained a NaN feature, " + f);
                     }
+                    present++;
                 }
                 if (present == count) {
                     if (bias) {
@@ -408,7 +393,8 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
                     return new ArrayVector(values);
                 }
             }
-            return SparseVector.createSparseVector(example, domain, bias);
+            SparseVector sparse = SparseVector.createSparseVector(example, domain, bias);
+            return sparse.numActiveElements() == sparse.size() ? sparse.densify() : sparse;
         }
     }
 

@@ -25,10 +25,15 @@ public interface FrozenScoreParameters extends FeedForwardParameters {
     /**
      * Scores {@code x} exactly as {@link #predict} does, from its frozen part {@code frozen}, hands
      * that score to {@code loss}, and returns exactly what {@link #gradients(Pair, SGDVector)}
-     * returns for the loss's result and {@code x}.
+     * returns for the loss's result and {@code x}; or, when {@code sum} is given, adds those
+     * gradients to {@code sum}'s tensors and returns {@code sum} (so a minibatch's gradients are
+     * summed without a tensor per example; entries that a sparse gradient leaves out are left as
+     * they are).
      *
      * @param frozen the frozen part of {@code x}'s score, in a vector of the caller's that this
      *     call may overwrite (with the score, for instance)
+     * @param sum tensors returned by an earlier call, to add to; null for new tensors
      */
-    Tensor[] gradients(SGDVector x, DenseVector frozen, Function<DenseVector, Pair<Double, SGDVector>> loss);
+    Tensor[] gradients(SGDVector x, DenseVector frozen, Function<DenseVector, Pair<Double, SGDVector>> loss,
+            Tensor[] sum);
 }

@@ -205,7 +205,7 @@ class LoraParametersTest {
                 Tensor[] oneCall = p.gradients(x, p.frozenScore(x), score -> {
                     seen[0] = score.toArray();
                     return new LogMulticlass().lossAndGradient(truth, score);
-                });
+                }, null);
                 assertThat(seen[0]).as("fm=%s %s", fm, x.getClass().getSimpleName())
                         .containsExactly(p.predict(x).toArray());
                 for (int t = 0; t < expected.length; t++) {
