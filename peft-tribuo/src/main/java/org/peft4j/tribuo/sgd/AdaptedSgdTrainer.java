@@ -325,20 +325,20 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         }
         Tensor[][] gradients = split == null ? new Tensor[Math.min(minibatchSize, n)][] : null;
         for (int epoch = 0; epoch < epochs; epoch++) {
-            shuffle(order, random);
+            shuffle(order, vectors, random);
             for (int from = 0; from < n; from += minibatchSize) {
                 int size = Math.min(minibatchSize, n - from);
                 double weight = 0;
                 Tensor[] summed = null;
                 for (int k = 0; k < size; k++) {
                     int i = order[from + k];
+                    SGDVector x = vectors[from + k];
                     if (split == null) {
-                        gradients[k] = parameters.gradients(targets.lossAndGradient(i, parameters.predict(vectors[i])),
-                                vectors[i]);
+                        gradients[k] = parameters.gradients(targets.lossAndGradient(i, parameters.predict(x)), x);
                     } else {
-                        DenseVector score = frozen == null ? split.frozenScore(vectors[i])
+                        DenseVector score = frozen == null ? split.frozenScore(x)
                                 : new ArrayVector(Arrays.copyOfRange(frozen, i * outputs, (i + 1) * outputs));
-                        summed = split.gradients(vectors[i], score, s -> targets.lossAndGradient(i, s), summed);
+                        summed = split.gradients(x, score, s -> targets.lossAndGradient(i, s), summed);
                     }
                     weight += weights[i];
                 }
@@ -441,12 +441,20 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         return sum;
     }
 
-    private static void shuffle(int[] order, SplittableRandom random) {
+    /**
+     * Shuffles the example order and the vectors alike, so that an epoch reads the vectors array
+     * front to back (as Tribuo's trainers do); the garbage collector then tends to lay the vectors
+     * out in that order too, which keeps the reads cache-friendly.
+     */
+    private static void shuffle(int[] order, SGDVector[] vectors, SplittableRandom random) {
         for (int i = order.length - 1; i > 0; i--) {
             int j = random.nextInt(i + 1);
             int t = order[i];
             order[i] = order[j];
             order[j] = t;
+            SGDVector v = vectors[i];
+            vectors[i] = vectors[j];
+            vectors[j] = v;
         }
     }
 
