@@ -60,6 +60,8 @@ import picocli.CommandLine.Option;
 public final class TribuoBenchmark implements Callable<Integer> {
     private static final double LEARNING_RATE = 0.1;
     private static final long SEED = 1L;
+    /** Held here: java.util.logging keeps loggers weakly, and a collected one forgets its level. */
+    private static final Logger TRIBUO_LOG = Logger.getLogger("org.tribuo");
 
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "show the options and exit")
     private boolean help;
@@ -111,7 +113,7 @@ public final class TribuoBenchmark implements Callable<Integer> {
     /** Trains the bases, runs every row, and writes the results. */
     @Override
     public Integer call() throws Exception {
-        Logger.getLogger("org.tribuo").setLevel(Level.WARNING);
+        TRIBUO_LOG.setLevel(Level.WARNING);
         Domains domains = new Domains(features, classes, new SplittableRandom(5));
         Dataset<Label> baseData = domains.sample(false, Math.max(rows / 2, 1000), 11);
         Dataset<Label> train = domains.sample(true, rows, 12);
