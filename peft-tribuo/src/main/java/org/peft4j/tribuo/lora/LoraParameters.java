@@ -2,7 +2,9 @@ package org.peft4j.tribuo.lora;
 
 import com.oracle.labs.mlrg.olcut.util.Pair;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import org.peft4j.api.lora.LoraInit;
+import org.peft4j.tribuo.sgd.FrozenScoreParameters;
 import org.peft4j.tribuo.sgd.SgdModelFamily;
 import org.tribuo.math.FeedForwardParameters;
 import org.tribuo.math.la.DenseMatrix;
@@ -21,9 +23,11 @@ import org.tribuo.math.protos.ParametersProto;
  * only the feature entries of x (not Tribuo's bias entry).
  *
  * <p>Tribuo's optimisers expect {@code update} to add what they return, and its objectives return
- * the negative gradient of the loss, so the tensors from {@link #gradients} point downhill.
+ * the negative gradient of the loss, so the tensors from {@link #gradients(Pair, SGDVector)} point
+ * downhill. The frozen part of the score ({@link FrozenScoreParameters}) is base(x), which the
+ * trainer computes once per training example.
  */
-final class LoraParameters implements FeedForwardParameters {
+final class LoraParameters implements FrozenScoreParameters {
     private static final long serialVersionUID = 1L;
 
     private final SgdModelFamily.Weights base;
@@ -120,10 +124,20 @@ final class LoraParameters implements FeedForwardParameters {
         return new SgdModelFamily.Weights(linear, bias, base.factors());
     }
 
-    /** A·x over the feature part of x (the bias entry is skipped). */
+    /** A·x over the feature part of x (the bias entry is skipped), each sum taken in feature order. */
     private double[] down(SGDVector x) {
         DenseMatrix a = a();
         double[] u = new double[a.getDimension1Size()];
+        if (x instanceof DenseVector) {
+            for (int k = 0; k < u.length; k++) {
+                double sum = 0;
+                for (int j = 0; j < features; j++) {
+                    sum += a.get(k, j) * x.get(j);
+                }
+                u[k] = sum;
+            }
+            return u;
+        }
         for (VectorTuple t : x) {
             if (t.index < features) {
                 for (int k = 0; k < u.length; k++) {
@@ -134,10 +148,8 @@ final class LoraParameters implements FeedForwardParameters {
         return u;
     }
 
-    @Override
-    public DenseVector predict(SGDVector x) {
-        DenseVector score = baseScore.predict(x);
-        double[] u = down(x);
+    /** Adds s·B·u + Δb to {@code score} (the frozen part of a score, u = A·x) and returns it. */
+    private DenseVector addAdapter(DenseVector score, double[] u) {
         DenseMatrix b = b();
         for (int o = 0; o < score.size(); o++) {
             double up = 0;
@@ -149,41 +161,93 @@ final class LoraParameters implements FeedForwardParameters {
         return score;
     }
 
+    /** The base model's own score of x: the frozen part of the adapted score. */
+    @Override
+    public DenseVector frozenScore(SGDVector x) {
+        return baseScore.predict(x);
+    }
+
+    @Override
+    public DenseVector predict(SGDVector x) {
+        return addAdapter(baseScore.predict(x), down(x));
+    }
+
     /**
      * With g the objective's negative gradient with respect to the score: s·g (A·x)ᵀ for B,
      * s·(Bᵀ·g) xᵀ for A, and g for the bias change.
      */
     @Override
     public Tensor[] gradients(Pair<Double, SGDVector> score, SGDVector x) {
-        SGDVector g = score.getB();
-        DenseMatrix a = a();
-        DenseMatrix b = b();
-        int rank = a.getDimension1Size();
+        return gradients(score.getB(), x, down(x), null);
+    }
+
+    /** Scores x from its base score {@code frozen} and differentiates the loss there, computing A·x once for both. */
+    @Override
+    public Tensor[] gradients(SGDVector x, DenseVector frozen, Function<DenseVector, Pair<Double, SGDVector>> loss,
+            Tensor[] sum) {
         double[] u = down(x);
+        return gradients(loss.apply(addAdapter(frozen, u)).getB(), x, u, sum);
+    }
+
+    /**
+     * The gradients for the score gradient g at x, with u = A·x: new tensors when {@code sum} is
+     * null, else added to {@code sum}'s, entry by entry.
+     */
+    private Tensor[] gradients(SGDVector g, SGDVector x, double[] u, Tensor[] sum) {
+        DenseMatrix b = b();
+        int rank = u.length;
+        int outputs = b.getDimension1Size();
+        boolean add = sum != null;
+        DenseMatrix gradA = add ? (DenseMatrix) sum[0] : new DenseMatrix(rank, features);
+        DenseMatrix gradB = add ? (DenseMatrix) sum[1] : new DenseMatrix(outputs, rank);
+        DenseVector gradBias = !trainBias ? null : add ? (DenseVector) sum[2] : new DenseVector(outputs);
         double[] v = new double[rank];
-        DenseMatrix gradB = new DenseMatrix(b.getDimension1Size(), rank);
         for (VectorTuple t : g) {
             for (int k = 0; k < rank; k++) {
                 v[k] += b.get(t.index, k) * t.value;
-                gradB.set(t.index, k, scaling * t.value * u[k]);
+                double value = scaling * t.value * u[k];
+                if (add) {
+                    gradB.add(t.index, k, value);
+                } else {
+                    gradB.set(t.index, k, value);
+                }
             }
-        }
-        DenseMatrix gradA = new DenseMatrix(rank, features);
-        for (VectorTuple t : x) {
-            if (t.index < features) {
-                for (int k = 0; k < rank; k++) {
-                    gradA.set(k, t.index, scaling * v[k] * t.value);
+            if (trainBias) {
+                if (add) {
+                    gradBias.add(t.index, t.value);
+                } else {
+                    gradBias.set(t.index, t.value);
                 }
             }
         }
-        if (!trainBias) {
-            return new Tensor[] {gradA, gradB};
+        if (x instanceof DenseVector) {
+            for (int k = 0; k < rank; k++) {
+                double sv = scaling * v[k];
+                for (int j = 0; j < features; j++) {
+                    if (add) {
+                        gradA.add(k, j, sv * x.get(j));
+                    } else {
+                        gradA.set(k, j, sv * x.get(j));
+                    }
+                }
+            }
+        } else {
+            for (VectorTuple t : x) {
+                if (t.index < features) {
+                    for (int k = 0; k < rank; k++) {
+                        if (add) {
+                            gradA.add(k, t.index, scaling * v[k] * t.value);
+                        } else {
+                            gradA.set(k, t.index, scaling * v[k] * t.value);
+                        }
+                    }
+                }
+            }
         }
-        DenseVector gradBias = new DenseVector(b.getDimension1Size());
-        for (VectorTuple t : g) {
-            gradBias.set(t.index, t.value);
+        if (add) {
+            return sum;
         }
-        return new Tensor[] {gradA, gradB, gradBias};
+        return trainBias ? new Tensor[] {gradA, gradB, gradBias} : new Tensor[] {gradA, gradB};
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -16,7 +17,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.tribuo.Dataset;
 import org.tribuo.Example;
-import org.tribuo.ImmutableOutputInfo;
+import org.tribuo.Feature;
+import org.tribuo.ImmutableFeatureMap;
 import org.tribuo.Model;
 import org.tribuo.Output;
 import org.peft4j.tribuo.CountingTrainer;
@@ -25,11 +27,14 @@ import org.tribuo.Trainer;
 import org.tribuo.common.sgd.SGDObjective;
 import org.tribuo.math.FeedForwardParameters;
 import org.tribuo.math.StochasticGradientOptimiser;
+import org.tribuo.math.la.DenseMatrix;
+import org.tribuo.math.la.DenseSparseMatrix;
 import org.tribuo.math.la.DenseVector;
 import org.tribuo.math.la.SGDVector;
 import org.tribuo.math.la.SparseVector;
 import org.tribuo.math.la.Tensor;
 import org.tribuo.math.optimisers.AdaGrad;
+import org.tribuo.math.util.HeapMerger;
 import org.tribuo.provenance.ModelProvenance;
 import org.tribuo.provenance.TrainerProvenance;
 
@@ -60,6 +65,7 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         extends CountingTrainer<T> {
     /** The key of the base model's provenance in the adapted model's instance provenance. */
     public static final String BASE_MODEL_PROVENANCE = "peft4j.base-model";
+    private static final HeapMerger MERGER = new HeapMerger();
 
     @Config(description = "The pretrained model: a file written by Tribuo's Model.serializeToFile (protobuf). Unset"
             + " when the trainer was built around a model in memory.")
@@ -267,43 +273,76 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
 
     /**
      * Runs minibatch SGD with a copy of the optimiser over {@code data} (vectors over
-     * {@code domain}'s features, laid out as the model kind expects). A minibatch's gradients are averaged and
-     * stepped with the mean example weight.
+     * {@code domain}'s features, laid out as the model kind expects). A minibatch's gradients are
+     * averaged and stepped with the mean example weight.
+     *
+     * <p>As in Tribuo's own trainers, an example that has every feature becomes a dense vector and
+     * any other a sparse one; both hold the same entries, so the arithmetic is the same, but dense
+     * vectors are read without index lookups and their gradients are dense matrices, summed in
+     * place. When {@code parameters} has a frozen part ({@link FrozenScoreParameters}), each
+     * example's frozen score is computed once, before the first epoch, if the stored scores take no
+     * more memory than the feature vectors (otherwise at every step, with the same result), and a
+     * minibatch's gradients are summed as they are computed.
      */
     protected void fit(FeedForwardParameters parameters, AlignedDomain<T> domain, Dataset<T> data,
             SplittableRandom random) {
-        List<SGDVector> vectors = new ArrayList<>();
-        List<T> truths = new ArrayList<>();
-        List<Double> weights = new ArrayList<>();
-        for (Example<T> example : data) {
-            vectors.add(SparseVector.createSparseVector(example, domain.features(), family.addsBiasFeature()));
-            truths.add(example.getOutput());
-            weights.add((double) example.getWeight());
-        }
-        if (vectors.isEmpty()) {
+        int n = data.size();
+        if (n == 0) {
             throw new IllegalArgumentException("the dataset has no examples to adapt on");
         }
-        ImmutableOutputInfo<T> outputs = domain.outputs();
+        Vectors layout = new Vectors(domain.features(), family.addsBiasFeature());
+        SGDVector[] vectors = new SGDVector[n];
+        double[] weights = new double[n];
+        List<T> truths = new ArrayList<>(n);
+        long activeElements = 0;
+        int row = 0;
+        for (Example<T> example : data) {
+            vectors[row] = layout.vector(example);
+            activeElements += vectors[row].numActiveElements();
+            truths.add(example.getOutput());
+            weights[row] = example.getWeight();
+            row++;
+        }
+        SgdModelFamily.Targets targets = family.targets(objective, domain.outputs(), truths);
+        FrozenScoreParameters split = parameters instanceof FrozenScoreParameters p ? p : null;
+        int outputs = domain.outputs().size();
+        long frozenSize = (long) n * outputs;
+        double[] frozen = null;
+        if (split != null && frozenSize <= activeElements && frozenSize <= Integer.MAX_VALUE - 8) {
+            frozen = new double[(int) frozenSize];
+            for (int i = 0; i < n; i++) {
+                DenseVector score = split.frozenScore(vectors[i]);
+                for (int o = 0; o < outputs; o++) {
+                    frozen[i * outputs + o] = score.get(o);
+                }
+            }
+        }
         StochasticGradientOptimiser local = optimiser.copy();
         local.initialise(parameters);
-        int[] order = new int[vectors.size()];
-        for (int i = 0; i < order.length; i++) {
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
             order[i] = i;
         }
+        Tensor[][] gradients = split == null ? new Tensor[Math.min(minibatchSize, n)][] : null;
         for (int epoch = 0; epoch < epochs; epoch++) {
-            shuffle(order, random);
-            for (int from = 0; from < order.length; from += minibatchSize) {
-                int size = Math.min(minibatchSize, order.length - from);
-                Tensor[][] gradients = new Tensor[size][];
+            shuffle(order, vectors, random);
+            for (int from = 0; from < n; from += minibatchSize) {
+                int size = Math.min(minibatchSize, n - from);
                 double weight = 0;
+                Tensor[] summed = null;
                 for (int k = 0; k < size; k++) {
                     int i = order[from + k];
-                    DenseVector score = parameters.predict(vectors.get(i));
-                    var lossAndGradient = family.lossAndGradient(objective, outputs, truths.get(i), score);
-                    gradients[k] = parameters.gradients(lossAndGradient, vectors.get(i));
-                    weight += weights.get(i);
+                    SGDVector x = vectors[from + k];
+                    if (split == null) {
+                        gradients[k] = parameters.gradients(targets.lossAndGradient(i, parameters.predict(x)), x);
+                    } else {
+                        DenseVector score = frozen == null ? split.frozenScore(x)
+                                : new ArrayVector(Arrays.copyOfRange(frozen, i * outputs, (i + 1) * outputs));
+                        summed = split.gradients(x, score, s -> targets.lossAndGradient(i, s), summed);
+                    }
+                    weight += weights[i];
                 }
-                Tensor[] step = size == 1 ? gradients[0] : parameters.merge(gradients, size);
+                Tensor[] step = split != null ? summed : size == 1 ? gradients[0] : sum(gradients, size);
                 if (size > 1) {
                     for (Tensor t : step) {
                         t.scaleInPlace(1.0 / size);
@@ -315,12 +354,107 @@ public abstract class AdaptedSgdTrainer<T extends Output<T>, S extends AdaptedSg
         local.finalise();
     }
 
-    private static void shuffle(int[] order, SplittableRandom random) {
+    /**
+     * Lays examples out as Tribuo's trainers do: a dense vector when the example has every feature
+     * of the domain, else {@code SparseVector.createSparseVector}'s vector, with Tribuo's bias entry
+     * 1 after the features when the model kind has one. Both hold the same entries for an example
+     * with every feature. Tribuo numbers features in name order and keeps an example's features in
+     * name order, so the usual example is read in one pass; any other (features out of order or
+     * repeated) goes through {@code createSparseVector}, which adds repeated values, and becomes
+     * dense if it then has every entry.
+     */
+    private record Vectors(ImmutableFeatureMap domain, boolean bias) {
+        <T extends Output<T>> SGDVector vector(Example<T> example) {
+            int count = domain.size();
+            if (example.size() >= count) {
+                double[] values = new double[bias ? count + 1 : count];
+                int present = 0;
+                int last = -1;
+                for (Feature f : example) {
+                    int id = domain.getID(f.getName());
+                    if (id < 0) {
+                        continue;
+                    }
+                    if (id <= last) {
+                        present = -1;
+                        break;
+                    }
+                    last = id;
+                    values[id] = f.getValue();
+                    if (Double.isNaN(values[id])) {
+                        throw new IllegalArgumentException("Example contained a NaN feature, " + f);
+                    }
+                    present++;
+                }
+                if (present == count) {
+                    if (bias) {
+                        values[count] = 1;
+                    }
+                    return new ArrayVector(values);
+                }
+            }
+            SparseVector sparse = SparseVector.createSparseVector(example, domain, bias);
+            return sparse.numActiveElements() == sparse.size() ? sparse.densify() : sparse;
+        }
+    }
+
+    /** A dense vector over an array it takes as it is (Tribuo's public constructors copy or fill). */
+    private static final class ArrayVector extends DenseVector {
+        private static final long serialVersionUID = 1L;
+
+        ArrayVector(double[] values) {
+            super(values);
+        }
+    }
+
+    /**
+     * Sums the first {@code size} examples' gradients tensor by tensor, as Tribuo's parameters merge
+     * them: dense tensors are added in example order into the first dense one, and sparse ones
+     * (from sparse features) through Tribuo's {@link HeapMerger}, as {@code LinearParameters.merge}
+     * does. (Tribuo 4.3.2's {@code FMParameters.merge} casts the wrong tensor when gradients are
+     * sparse and fails, so this merge serves every model kind.)
+     */
+    private static Tensor[] sum(Tensor[][] gradients, int size) {
+        Tensor[] sum = new Tensor[gradients[0].length];
+        for (int t = 0; t < sum.length; t++) {
+            int first = -1;
+            for (int k = 0; k < size && first < 0; k++) {
+                if (gradients[k][t] instanceof DenseMatrix || gradients[k][t] instanceof DenseVector) {
+                    first = k;
+                }
+            }
+            if (first < 0) {
+                DenseSparseMatrix[] parts = new DenseSparseMatrix[size];
+                for (int k = 0; k < size; k++) {
+                    parts[k] = (DenseSparseMatrix) gradients[k][t];
+                }
+                sum[t] = MERGER.merge(parts);
+                continue;
+            }
+            sum[t] = gradients[first][t];
+            for (int k = 0; k < size; k++) {
+                if (k != first) {
+                    sum[t].intersectAndAddInPlace(gradients[k][t]);
+                }
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * Shuffles the example order and the vectors alike, so that an epoch reads the vectors array
+     * front to back (as Tribuo's trainers do); the garbage collector then tends to lay the vectors
+     * out in that order too, which keeps the reads cache-friendly.
+     */
+    private static void shuffle(int[] order, SGDVector[] vectors, SplittableRandom random) {
         for (int i = order.length - 1; i > 0; i--) {
             int j = random.nextInt(i + 1);
             int t = order[i];
             order[i] = order[j];
             order[j] = t;
+            SGDVector v = vectors[i];
+            vectors[i] = vectors[j];
+            vectors[j] = v;
         }
     }
 

@@ -54,8 +54,15 @@ public record AlignedDomain<T extends Output<T>>(ImmutableFeatureMap features, I
     public static <T extends Output<T>> AlignedDomain<T> align(Model<T> base, SgdModelFamily<T> family,
             Collection<? extends VariableInfo> extraFeatures, Collection<T> extraOutputs, NewFeatures policy) {
         ImmutableFeatureMap baseFeatures = base.getFeatureIDMap();
+        // a base feature that the new data has too is renamed to the data's own name string, so that
+        // looking up the data's features (whose names are those strings) matches by identity
+        Map<String, String> extraNames = new HashMap<>();
+        extraFeatures.forEach(info -> extraNames.put(info.getName(), info.getName()));
         List<VariableInfo> infos = new ArrayList<>();
-        baseFeatures.forEach(infos::add);
+        for (VariableInfo info : baseFeatures) {
+            String name = extraNames.get(info.getName());
+            infos.add(name == null ? info : info.rename(name));
+        }
         if (policy == NewFeatures.LEARN) {
             for (VariableInfo info : extraFeatures) {
                 if (baseFeatures.get(info.getName()) == null) {

@@ -204,12 +204,23 @@ public final class SgdModelFamily<T extends Output<T>> {
     }
 
     /**
-     * Returns Tribuo's loss value of {@code prediction} for the true output and the negative
-     * gradient of the loss with respect to the prediction (the direction that lowers the loss).
+     * The loss of a list of training examples, whose true outputs are converted once into what
+     * {@code objective} reads (an output id, a target vector), as Tribuo's own trainers convert them
+     * before the first epoch.
      */
-    public Pair<Double, SGDVector> lossAndGradient(SGDObjective<?> objective, ImmutableOutputInfo<T> info, T truth,
-            DenseVector prediction) {
-        return outputs.lossAndGradient(objective, info, truth, prediction);
+    @FunctionalInterface
+    public interface Targets {
+        /**
+         * Returns Tribuo's loss value of {@code prediction} for example {@code example}'s true output
+         * and the negative gradient of the loss with respect to the prediction (the direction that
+         * lowers the loss). The objective may overwrite {@code prediction}.
+         */
+        Pair<Double, SGDVector> lossAndGradient(int example, DenseVector prediction);
+    }
+
+    /** The targets of {@code truths} (outputs in {@code info}) under {@code objective}, in list order. */
+    public Targets targets(SGDObjective<?> objective, ImmutableOutputInfo<T> info, List<T> truths) {
+        return outputs.targets(objective, info, truths);
     }
 
     /** The name of output dimension {@code id}: a label, or a regression dimension's name. */
@@ -230,8 +241,7 @@ public final class SgdModelFamily<T extends Output<T>> {
 
         abstract SGDObjective<?> defaultObjective(boolean probabilistic);
 
-        abstract Pair<Double, SGDVector> lossAndGradient(SGDObjective<?> objective, ImmutableOutputInfo<T> info, T truth,
-                DenseVector prediction);
+        abstract Targets targets(SGDObjective<?> objective, ImmutableOutputInfo<T> info, List<T> truths);
 
         abstract Model<T> build(boolean fm, SGDObjective<?> objective, String name, ModelProvenance provenance,
                 ImmutableFeatureMap features, ImmutableOutputInfo<T> outputs, FeedForwardParameters parameters);
@@ -259,9 +269,10 @@ public final class SgdModelFamily<T extends Output<T>> {
         }
 
         @Override
-        Pair<Double, SGDVector> lossAndGradient(SGDObjective<?> objective, ImmutableOutputInfo<Label> info, Label truth,
-                DenseVector prediction) {
-            return ((LabelObjective) objective).lossAndGradient(info.getID(truth), prediction);
+        Targets targets(SGDObjective<?> objective, ImmutableOutputInfo<Label> info, List<Label> truths) {
+            LabelObjective loss = (LabelObjective) objective;
+            int[] ids = truths.stream().mapToInt(info::getID).toArray();
+            return (example, prediction) -> loss.lossAndGradient(ids[example], prediction);
         }
 
         @Override
@@ -301,13 +312,17 @@ public final class SgdModelFamily<T extends Output<T>> {
         }
 
         @Override
-        Pair<Double, SGDVector> lossAndGradient(SGDObjective<?> objective, ImmutableOutputInfo<Regressor> info,
-                Regressor truth, DenseVector prediction) {
-            double[] target = new double[info.size()];
-            for (Regressor.DimensionTuple dimension : truth) {
-                target[info.getID(dimension)] = dimension.getValue();
+        Targets targets(SGDObjective<?> objective, ImmutableOutputInfo<Regressor> info, List<Regressor> truths) {
+            RegressionObjective loss = (RegressionObjective) objective;
+            DenseVector[] targets = new DenseVector[truths.size()];
+            for (int i = 0; i < targets.length; i++) {
+                double[] target = new double[info.size()];
+                for (Regressor.DimensionTuple dimension : truths.get(i)) {
+                    target[info.getID(dimension)] = dimension.getValue();
+                }
+                targets[i] = DenseVector.createDenseVector(target);
             }
-            return ((RegressionObjective) objective).lossAndGradient(DenseVector.createDenseVector(target), prediction);
+            return (example, prediction) -> loss.lossAndGradient(targets[example], prediction);
         }
 
         @Override
@@ -347,9 +362,10 @@ public final class SgdModelFamily<T extends Output<T>> {
         }
 
         @Override
-        Pair<Double, SGDVector> lossAndGradient(SGDObjective<?> objective, ImmutableOutputInfo<MultiLabel> info,
-                MultiLabel truth, DenseVector prediction) {
-            return ((MultiLabelObjective) objective).lossAndGradient(truth.convertToSparseVector(info), prediction);
+        Targets targets(SGDObjective<?> objective, ImmutableOutputInfo<MultiLabel> info, List<MultiLabel> truths) {
+            MultiLabelObjective loss = (MultiLabelObjective) objective;
+            SGDVector[] targets = truths.stream().map(truth -> truth.convertToSparseVector(info)).toArray(SGDVector[]::new);
+            return (example, prediction) -> loss.lossAndGradient(targets[example], prediction);
         }
 
         @Override

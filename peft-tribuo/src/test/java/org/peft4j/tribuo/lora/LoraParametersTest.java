@@ -178,6 +178,44 @@ class LoraParametersTest {
         }
     }
 
+    /** x with every entry present: as a dense vector and as a sparse vector listing each index. */
+    private static SGDVector full(boolean fm, boolean dense) {
+        double[] values = fm ? X.clone() : java.util.Arrays.copyOf(X, FEATURES + 1);
+        if (!fm) {
+            values[FEATURES] = 1;
+        }
+        int[] indices = java.util.stream.IntStream.range(0, values.length).toArray();
+        return dense ? DenseVector.createDenseVector(values) : SparseVector.createSparseVector(values.length, indices, values);
+    }
+
+    /**
+     * The training step's single call (score from the stored base score, loss, gradients) gives
+     * bit for bit what predict followed by gradients gives, for dense and sparse x alike.
+     */
+    @Test
+    void theOneCallStepEqualsPredictThenGradientsBitForBit() {
+        for (boolean fm : new boolean[] {false, true}) {
+            SgdModelFamily.Weights base = weights(new SplittableRandom(5), fm);
+            LoraParameters p = parameters(new SplittableRandom(5), fm);
+            int truth = 1;
+            Tensor[] expected = p.gradients(new LogMulticlass().lossAndGradient(truth, p.predict(x(fm))), x(fm));
+            for (SGDVector x : new SGDVector[] {x(fm), full(fm, true), full(fm, false)}) {
+                assertThat(p.frozenScore(x).toArray()).containsExactly(tribuo(base).predict(x).toArray());
+                double[][] seen = new double[1][];
+                Tensor[] oneCall = p.gradients(x, p.frozenScore(x), score -> {
+                    seen[0] = score.toArray();
+                    return new LogMulticlass().lossAndGradient(truth, score);
+                }, null);
+                assertThat(seen[0]).as("fm=%s %s", fm, x.getClass().getSimpleName())
+                        .containsExactly(p.predict(x).toArray());
+                for (int t = 0; t < expected.length; t++) {
+                    assertThat(oneCall[t]).as("fm=%s %s tensor %d", fm, x.getClass().getSimpleName(), t)
+                            .isEqualTo(expected[t]);
+                }
+            }
+        }
+    }
+
     private static double get(Tensor t, int i, int j) {
         return t instanceof DenseMatrix ? ((DenseMatrix) t).get(i, j) : ((DenseVector) t).get(j);
     }
