@@ -18,7 +18,7 @@ import org.tribuo.Output;
  * }</pre>
  *
  * <p>The trainers are also OLCUT-configurable, as Tribuo's own: see {@link LoraSgdTrainer} and
- * {@link org.peft4j.tribuo.sgd.AdaptedSgdTrainer}. Read untrusted model files with {@link ModelReader}.
+ * {@link org.peft4j.tribuo.sgd.AdaptedSgdTrainer}. Read untrusted model files with {@link org.peft4j.tribuo.io.ModelReader}.
  */
 public final class TribuoPeft {
     private TribuoPeft() {}
@@ -35,7 +35,7 @@ public final class TribuoPeft {
 
     /**
      * A LoRA trainer on the pretrained model in {@code pretrainedFile} (written by Tribuo's
-     * {@code Model.serializeToFile}, read with {@link ModelReader}'s class checks). The trainer's
+     * {@code Model.serializeToFile}, read with {@link org.peft4j.tribuo.io.ModelReader}'s class checks). The trainer's
      * provenance records the file, so the provenance of the models it trains rebuilds it.
      *
      * @param outputType the model's output type, such as {@code Label.class}

@@ -22,6 +22,7 @@ import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
+import org.peft4j.tribuo.io.ModelReader;
 import org.peft4j.tribuo.lora.LoraSgdModel;
 import org.peft4j.tribuo.lora.LoraSgdTrainer;
 import org.peft4j.tribuo.sgd.AdaptedSgdTrainer;

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.tribuo.io.DisallowedClassException;
+import org.peft4j.tribuo.io.ModelReader;
 import org.peft4j.tribuo.lora.LoraSgdModel;
 import org.tribuo.Dataset;
 import org.tribuo.Model;

@@ -10,6 +10,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.tribuo.io.ModelReader;
 import org.peft4j.tribuo.lora.LoraSgdModel;
 import org.tribuo.Dataset;
 import org.tribuo.Example;

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.tribuo.io.ModelReader;
 import org.peft4j.tribuo.lora.LoraSgdModel;
 import org.peft4j.tribuo.lora.LoraSgdTrainer;
 import org.peft4j.tribuo.sgd.WarmStartTrainer;

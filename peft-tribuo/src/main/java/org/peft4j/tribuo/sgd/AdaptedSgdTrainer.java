@@ -21,8 +21,8 @@ import org.tribuo.Feature;
 import org.tribuo.ImmutableFeatureMap;
 import org.tribuo.Model;
 import org.tribuo.Output;
-import org.peft4j.tribuo.CountingTrainer;
-import org.peft4j.tribuo.ModelReader;
+import org.peft4j.tribuo.internal.CountingTrainer;
+import org.peft4j.tribuo.io.ModelReader;
 import org.tribuo.Trainer;
 import org.tribuo.common.sgd.SGDObjective;
 import org.tribuo.math.FeedForwardParameters;
@@ -54,7 +54,7 @@ import org.tribuo.provenance.TrainerProvenance;
  * OLCUT configuration file can build the trainer and the trained model's provenance converts back
  * into a configuration that rebuilds it ({@code ProvenanceUtil.extractConfiguration}). The base
  * model is the {@code baseModel} field, a file that Tribuo's {@code Model.serializeToFile} wrote
- * (protobuf), read in {@link #postConfig} with {@link org.peft4j.tribuo.ModelReader}'s class
+ * (protobuf), read in {@link #postConfig} with {@link org.peft4j.tribuo.io.ModelReader}'s class
  * checks. A trainer built around a model in memory has no such file: it trains the same, but its
  * provenance cannot rebuild it; build it from the file when that matters.
  *

@@ -23,7 +23,7 @@ import org.peft4j.djl.Peft;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.PretrainedEncoder;
-import org.peft4j.tribuo.ModelReader;
+import org.peft4j.tribuo.io.ModelReader;
 import org.peft4j.tribuo.internal.BytesMessage;
 import org.tribuo.Example;
 import org.tribuo.Excuse;

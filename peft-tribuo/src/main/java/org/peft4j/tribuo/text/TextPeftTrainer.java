@@ -25,7 +25,7 @@ import org.peft4j.djl.bert.BertTokenizer;
 import org.peft4j.djl.bert.PretrainedEncoder;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
-import org.peft4j.tribuo.CountingTrainer;
+import org.peft4j.tribuo.internal.CountingTrainer;
 import org.tribuo.Dataset;
 import org.tribuo.Example;
 import org.tribuo.ImmutableOutputInfo;

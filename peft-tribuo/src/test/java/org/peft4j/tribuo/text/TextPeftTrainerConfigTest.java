@@ -22,7 +22,7 @@ import org.peft4j.djl.bert.BertModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.ClassifierDirectory;
 import org.peft4j.djl.bert.PretrainedEncoder;
-import org.peft4j.tribuo.DisallowedClassException;
+import org.peft4j.tribuo.io.DisallowedClassException;
 import org.tribuo.Dataset;
 import org.tribuo.MutableDataset;
 import org.tribuo.Prediction;

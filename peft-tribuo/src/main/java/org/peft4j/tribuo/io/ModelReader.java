@@ -1,4 +1,4 @@
-package org.peft4j.tribuo;
+package org.peft4j.tribuo.io;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors.Descriptor;

@@ -1,4 +1,4 @@
-package org.peft4j.tribuo;
+package org.peft4j.tribuo.internal;
 
 import org.tribuo.Output;
 import org.tribuo.Trainer;

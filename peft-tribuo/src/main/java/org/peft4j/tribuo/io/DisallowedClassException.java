@@ -1,4 +1,4 @@
-package org.peft4j.tribuo;
+package org.peft4j.tribuo.io;
 
 /**
  * A serialized model named a class that is not on {@link ModelReader}'s allow-list; the class was
