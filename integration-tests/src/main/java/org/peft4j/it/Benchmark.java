@@ -63,8 +63,9 @@ import picocli.CommandLine.Option;
  * value, LoRA r=8 on every linear layer, prefix-tuning and prompt-tuning with 16 virtual tokens),
  * reporting trainable parameters, adapter size, the median update time at batch 16 x sequence 64,
  * memory, and test accuracy and F1 after the same training, and the update time with DJL's AdamW and
- * with peft4j's side by side; then inference throughput of the base model and of LoRA unmerged and
- * merged. Writes {@code results.md} and {@code results.json}.
+ * with peft4j's side by side; then the parts of an AdamW update of full fine-tuning, and inference
+ * throughput of the base model and of LoRA unmerged and merged. Writes {@code results.md} and
+ * {@code results.json}.
  *
  * <p>Options ({@code --help} lists them with their defaults): {@code --out DIR}, {@code --train-rows N},
  * {@code --epochs N}, {@code --timed-steps N} (timed after 3 warm-up updates), {@code --methods LIST}
