@@ -29,7 +29,7 @@ import java.util.Map;
  * </pre>
  *
  * <p>Where DJL's step lost its time: its parameter server copies every gradient before the update,
- * and the native update copies it again and makes five more temporaries the size of the weight
+ * and the native update copies it again and makes six more temporaries the size of the weight
  * array. On the CPU the glibc allocator maps each array above 32 MB (MiniLM's 11.7M-weight
  * word-embedding table) afresh, so every temporary of that table is paid for in page faults. Here
  * the update runs on the gradient itself, and an array above {@value #PIECE_ELEMENTS} elements is

@@ -41,7 +41,8 @@ import org.peft4j.djl.bert.BertTokenizer;
 /**
  * Fine-tunes a PEFT-wrapped text model (a classifier, or a regressor with one output) with DJL's
  * own {@link Trainer} for the forward and backward passes and {@link AdamW} for the updates (DJL's
- * AdamW arithmetic without its copies), a warm-up then linear or cosine learning-rate schedule, gradient clipping by global norm, gradient accumulation,
+ * AdamW arithmetic without its copies), a warm-up then linear or cosine learning-rate schedule,
+ * gradient clipping by global norm, gradient accumulation,
  * length-bucketed mini-batches each padded to its own longest sequence, evaluation (loss, accuracy,
  * macro F1; for regression the mean squared error) after every epoch, early stopping on dev
  * accuracy (for regression: on the dev loss), the best adapter saved, and
