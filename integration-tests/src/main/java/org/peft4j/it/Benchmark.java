@@ -2,11 +2,19 @@ package org.peft4j.it;
 
 import ai.djl.Model;
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.LocalParameterServer;
+import ai.djl.training.ParameterServer;
 import ai.djl.training.ParameterStore;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -21,14 +29,17 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import java.util.function.ToDoubleFunction;
 import org.peft4j.api.PeftConfig;
+import org.peft4j.api.PeftMethods;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
 import org.peft4j.api.lora.LoraConfig;
@@ -38,7 +49,9 @@ import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.train.AdamW;
 import org.peft4j.djl.train.ClassificationMetrics;
+import org.peft4j.djl.train.GradientClipping;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine;
@@ -50,11 +63,14 @@ import picocli.CommandLine.Option;
  * same batches and seed (a frozen encoder with a linear head, full fine-tuning, LoRA r=8 on query and
  * value, LoRA r=8 on every linear layer, prefix-tuning and prompt-tuning with 16 virtual tokens),
  * reporting trainable parameters, adapter size, the median update time at batch 16 x sequence 64,
- * memory, and test accuracy and F1 after the same training; then inference throughput of the base
- * model and of LoRA unmerged and merged. Writes {@code results.md} and {@code results.json}.
+ * memory, and test accuracy and F1 after the same training, and the update time with DJL's AdamW and
+ * with peft4j's side by side; then the parts of an AdamW update of full fine-tuning, and inference
+ * throughput of the base model and of LoRA unmerged and merged. Writes {@code results.md} and
+ * {@code results.json}.
  *
  * <p>Options ({@code --help} lists them with their defaults): {@code --out DIR}, {@code --train-rows N},
- * {@code --epochs N}, {@code --timed-steps N} (timed after 3 warm-up updates).
+ * {@code --epochs N}, {@code --timed-steps N} (timed after 3 warm-up updates), {@code --methods LIST}
+ * (a subset of the rows, for a quick look).
  */
 @Command(name = "benchmark", sortOptions = false,
         description = "Trains all-MiniLM-L6-v2 six ways on the spam data and writes results.md and results.json.")
@@ -63,6 +79,12 @@ public final class Benchmark implements Callable<Integer> {
     private static final int SEQUENCE = 64;
     private static final int WARMUP = 3;
     private static final int INFERENCE_ROUNDS = 9;
+    /** Rounds of the side-by-side AdamW comparison; each times both implementations, first one, then the other. */
+    private static final int OPTIMIZER_ROUNDS = 4;
+    /** Updates timed per implementation and round, after one that allocates the moments. */
+    private static final int OPTIMIZER_STEPS = 5;
+    /** Rounds of the AdamW breakdown, after one that allocates the moments. */
+    private static final int BREAKDOWN_ROUNDS = 7;
 
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "show the options and exit")
     private boolean help;
@@ -74,6 +96,11 @@ public final class Benchmark implements Callable<Integer> {
     private int epochs = 2;
     @Option(names = "--timed-steps", paramLabel = "N", description = "updates timed per method (default: ${DEFAULT-VALUE})")
     private int timedSteps = 15;
+    @Option(names = "--methods", paramLabel = "LIST", split = ",",
+            description = "the rows to run, of probe, prompt, prefix, lora-qv, lora-all, full (default: all)")
+    private List<String> methods = METHODS;
+
+    private static final List<String> METHODS = List.of("probe", "prompt", "prefix", "lora-qv", "lora-all", "full");
 
     /** A benchmark with the default options; picocli sets the ones given. */
     Benchmark() {}
@@ -89,6 +116,12 @@ public final class Benchmark implements Callable<Integer> {
     /** Runs every row, then the inference comparison, and writes the results. */
     @Override
     public Integer call() throws Exception {
+        for (String method : methods) {
+            if (!METHODS.contains(method)) {
+                throw new CommandLine.ParameterException(new CommandLine(this), "--methods: no method \"" + method
+                        + "\"; the methods are " + String.join(", ", METHODS));
+            }
+        }
         List<LabeledText> rows = LabeledTexts.readTsv(Path.of("data/spamassassin.tsv"));
         List<String> labels = LabeledTexts.labels(rows);
         List<LabeledText> train = new ArrayList<>(LabeledTexts.split(rows, "train"));
@@ -96,6 +129,7 @@ public final class Benchmark implements Callable<Integer> {
         train = train.subList(0, Math.min(trainRows, train.size()));
         List<LabeledText> test = LabeledTexts.split(rows, "test");
         List<Map<String, Object>> results = new ArrayList<>();
+        List<Map<String, Object>> breakdown;
         Map<String, Object> inference;
         try (BertTokenizer tokenizer = BertTokenizer.fromTokenizerJson(SpamFineTune.resource(SpamFineTune.TOKENIZER), SEQUENCE)) {
             List<LabeledText> fixedBatch = new ArrayList<>();
@@ -104,14 +138,16 @@ public final class Benchmark implements Callable<Integer> {
                     fixedBatch.add(r);
                 }
             }
-            for (String method : List.of("probe", "prompt", "prefix", "lora-qv", "lora-all", "full")) {
+            for (String method : methods) {
                 results.add(runRow(method, tokenizer, labels, train, test, fixedBatch, epochs, timedSteps, out));
                 System.out.println(results.get(results.size() - 1));
             }
+            breakdown = optimizerBreakdown(labels.size());
+            System.out.println(breakdown);
             inference = inference(tokenizer, labels, test);
             System.out.println(inference);
         }
-        write(out, results, inference, trainRows, epochs, timedSteps);
+        write(out, results, breakdown, inference, trainRows, epochs, timedSteps);
         return 0;
     }
 
@@ -142,9 +178,10 @@ public final class Benchmark implements Callable<Integer> {
                 training = new TextTraining(model, () -> trainable, model::newTrainer, tokenizer, labels);
                 lr = method.equals("probe") ? 2e-3f : 5e-5f;
             } else {
-                peft = Peft.apply(classifier, config(method), PeftModel.DEFAULT_ADAPTER, tokenizer);
+                PeftConfig config = config(method);
+                peft = Peft.apply(classifier, config, PeftModel.DEFAULT_ADAPTER, tokenizer);
                 training = new TextTraining(model, peft, tokenizer, labels);
-                lr = method.equals("prompt") ? 1e-2f : method.equals("prefix") ? 5e-4f : 2e-3f;
+                lr = (float) PeftMethods.forConfig(config).defaultLearningRate();
             }
             long trainableCount = 0;
             long all = 0;
@@ -170,6 +207,7 @@ public final class Benchmark implements Callable<Integer> {
                     .optSeed(42).build(), r -> { });
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             TextTraining.Evaluation eval = training.evaluate(test, 32);
+            Map<String, Object> optimizers = compareOptimizers(training, fixedBatch, lr);
             long adapterBytes = -1;
             if (peft != null) {
                 Path dir = out.resolve("adapters").resolve(method);
@@ -181,14 +219,17 @@ public final class Benchmark implements Callable<Integer> {
             row.put("trainable_params", trainableCount);
             row.put("all_params", all);
             row.put("adapter_bytes", adapterBytes);
-            row.put("median_step_ms", median(phases, TextTraining.StepPhases::totalMs));
+            row.put("median_step_ms", medianMs(phases, TextTraining.StepPhases::totalMs));
             Map<String, Object> phaseMedians = new LinkedHashMap<>();
-            phaseMedians.put("encode", median(phases, TextTraining.StepPhases::encodeMs));
-            phaseMedians.put("forward", median(phases, TextTraining.StepPhases::forwardMs));
-            phaseMedians.put("backward", median(phases, TextTraining.StepPhases::backwardMs));
-            phaseMedians.put("clip", median(phases, TextTraining.StepPhases::clipMs));
-            phaseMedians.put("update", median(phases, TextTraining.StepPhases::updateMs));
+            phaseMedians.put("encode", medianMs(phases, TextTraining.StepPhases::encodeMs));
+            phaseMedians.put("forward", medianMs(phases, TextTraining.StepPhases::forwardMs));
+            phaseMedians.put("backward", medianMs(phases, TextTraining.StepPhases::backwardMs));
+            phaseMedians.put("clip", medianMs(phases, TextTraining.StepPhases::clipMs));
+            phaseMedians.put("update", medianMs(phases, TextTraining.StepPhases::updateMs));
             row.put("median_phase_ms", phaseMedians);
+            row.put("clip_share", round4(median(phases, p -> p.clipMs() / p.totalMs())));
+            row.put("optimizer_share", round4(median(phases, p -> p.updateMs() / p.totalMs())));
+            row.put("adamw_side_by_side", optimizers);
             row.put("java_samples", profile.javaSamples());
             row.put("native_samples", profile.nativeSamples());
             row.put("java_share", round4(profile.javaShare()));
@@ -201,6 +242,136 @@ public final class Benchmark implements Callable<Integer> {
             row.put("test_accuracy", round4(eval.metrics().accuracy()));
             row.put("test_macro_f1", round4(eval.metrics().macroF1()));
             return row;
+        }
+    }
+
+    /** One timed part of an AdamW update in {@link #optimizerBreakdown}. */
+    private record Part(String name, Consumer<List<Parameter>> run) {}
+
+    /**
+     * Where an AdamW update of full fine-tuning spends its time, part by part, on the model's own
+     * weight arrays with gradients from a backward pass of sum(w·r) for fixed random r: DJL's step
+     * as {@code Trainer.step()} runs it, its gradient copies alone, DJL's native update without
+     * them, peft4j's {@link AdamW}, a pass that allocates a new array per weight array and one in
+     * place, and clipping as it was (squares summed, then every gradient scaled) and as it is (the
+     * norm only). Each part runs once in each of {@value #BREAKDOWN_ROUNDS} rounds, in turn, after
+     * a fresh backward pass; returns the median wall time and minor page faults of each.
+     */
+    private static List<Map<String, Object>> optimizerBreakdown(int labels) throws IOException {
+        Tracker rate = Tracker.fixed(5e-5f);
+        try (Model model = Model.newInstance("breakdown");
+                AdamW peft4j = AdamW.builder().optLearningRateTracker(rate).build()) {
+            BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels);
+            List<Parameter> parameters = new ArrayList<>();
+            NDList random = new NDList();
+            for (Pair<String, Parameter> p : classifier.getParameters()) {
+                NDArray weights = p.getValue().getArray();
+                weights.setRequiresGradient(true);
+                parameters.add(p.getValue());
+                random.add(model.getNDManager().randomNormal(0, 1e-3f, weights.getShape(), DataType.FLOAT32));
+            }
+            ParameterServer server = new LocalParameterServer(Optimizer.adamW().optLearningRateTracker(rate).build());
+            Optimizer direct = Optimizer.adamW().optLearningRateTracker(rate).build();
+            List<Part> parts = List.of(
+                    new Part("DJL's AdamW as Trainer.step() runs it: a copy of each gradient, then DJL's native update",
+                            ps -> ps.forEach(p -> server.update(p.getId(), new NDArray[] {p.getArray()}))),
+                    new Part("&nbsp;&nbsp;the copies of the gradients alone", ps -> ps.forEach(p -> {
+                        try (NDArray g = p.getArray().getGradient(); NDArray copy = g.duplicate()) {
+                            copy.getShape();
+                        }
+                    })),
+                    new Part("&nbsp;&nbsp;DJL's native update alone, on whole arrays", ps -> ps.forEach(p -> {
+                        try (NDArray g = p.getArray().getGradient()) {
+                            direct.update(p.getId(), p.getArray(), g);
+                        }
+                    })),
+                    new Part("peft4j's AdamW: the same native update, on pieces of at most "
+                            + String.format(Locale.ROOT, "%,d", 1 << 18) + " weights", ps -> peft4j.step(ps, 1f)),
+                    new Part("for scale: one pass that writes a new array per gradient", ps -> ps.forEach(p -> {
+                        try (NDArray g = p.getArray().getGradient(); NDArray copy = g.mul(1f)) {
+                            copy.getShape();
+                        }
+                    })),
+                    new Part("for scale: one pass in place per gradient", ps -> ps.forEach(p -> {
+                        try (NDArray g = p.getArray().getGradient()) {
+                            g.muli(1f);
+                        }
+                    })),
+                    new Part("clipping as it was: squares summed per gradient, then every gradient scaled",
+                            Benchmark::clipAsBefore),
+                    new Part("clipping now: the global norm only (its scale is part of the optimizer step)",
+                            GradientClipping::globalNorm));
+            Map<String, List<double[]>> timed = new LinkedHashMap<>();
+            for (int round = 0; round <= BREAKDOWN_ROUNDS; round++) {
+                for (Part part : parts) {
+                    try (GradientCollector collector = Engine.getInstance().newGradientCollector();
+                            NDManager scope = model.getNDManager().newSubManager()) {
+                        NDArray loss = null;
+                        for (int i = 0; i < parameters.size(); i++) {
+                            NDArray product = parameters.get(i).getArray().mul(random.get(i));
+                            product.attach(scope);
+                            NDArray sum = product.sum();
+                            sum.attach(scope);
+                            loss = loss == null ? sum : loss.add(sum);
+                        }
+                        collector.backward(loss);
+                    }
+                    long faults = minorFaults();
+                    long start = System.nanoTime();
+                    part.run().accept(parameters);
+                    double ms = (System.nanoTime() - start) / 1e6;
+                    if (round > 0) { // round 0 allocates the optimizers' moments
+                        timed.computeIfAbsent(part.name(), k -> new ArrayList<>()).add(new double[] {ms, minorFaults() - faults});
+                    }
+                }
+            }
+            List<Map<String, Object>> out = new ArrayList<>();
+            timed.forEach((name, values) -> {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("part", name);
+                row.put("median_ms", Math.round(medianOf(values, 0) * 10) / 10.0);
+                row.put("median_page_faults", Math.round(medianOf(values, 1)));
+                out.add(row);
+            });
+            return out;
+        }
+    }
+
+    /** The clipping TextTraining did before AdamW: each gradient's squares summed, then each gradient scaled. */
+    private static void clipAsBefore(List<Parameter> parameters) {
+        NDList sums = new NDList();
+        for (Parameter p : parameters) {
+            try (NDArray g = p.getArray().getGradient(); NDArray squares = g.square()) {
+                sums.add(squares.sum());
+            }
+        }
+        double norm;
+        try (NDArray stacked = NDArrays.stack(sums); NDArray total = stacked.sum()) {
+            norm = Math.sqrt(total.getFloat());
+        } finally {
+            sums.close();
+        }
+        float scale = GradientClipping.coefficient(norm, norm / 2); // always scales, as a clipped update does
+        for (Parameter p : parameters) {
+            try (NDArray g = p.getArray().getGradient()) {
+                g.muli(scale);
+            }
+        }
+    }
+
+    private static double medianOf(List<double[]> values, int column) {
+        double[] sorted = values.stream().mapToDouble(v -> v[column]).sorted().toArray();
+        return sorted[sorted.length / 2];
+    }
+
+    /** The process's minor page faults so far (Linux), or 0 where /proc/self/stat is missing. */
+    private static long minorFaults() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            // the fields after the command name in parentheses; minflt is the 10th field overall
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
+        } catch (IOException e) {
+            return 0;
         }
     }
 
@@ -317,18 +488,54 @@ public final class Benchmark implements Callable<Integer> {
         return sequences / ((System.nanoTime() - start) / 1e9);
     }
 
-    private static double median(List<TextTraining.StepPhases> phases,
+    /** The median over the updates of {@code phase} in milliseconds, to 0.1 ms. */
+    private static double medianMs(List<TextTraining.StepPhases> phases,
             ToDoubleFunction<TextTraining.StepPhases> phase) {
-        double[] values = phases.stream().mapToDouble(phase).sorted().toArray();
-        return Math.round(values[values.length / 2] * 10) / 10.0;
+        return Math.round(median(phases, phase) * 10) / 10.0;
+    }
+
+    private static double median(List<TextTraining.StepPhases> phases, ToDoubleFunction<TextTraining.StepPhases> value) {
+        double[] values = phases.stream().mapToDouble(value).sorted().toArray();
+        return values[values.length / 2];
+    }
+
+    /**
+     * Times updates with DJL's AdamW and with peft4j's on the same model and batch, in
+     * {@value #OPTIMIZER_ROUNDS} rounds that each run both (which first alternates), each run
+     * {@value #OPTIMIZER_STEPS} timed updates after one that allocates the moments; returns each
+     * implementation's median update, clipping and optimizer phase and the optimizer and clipping
+     * share of the update. Runs after training, so that its updates change no reported accuracy.
+     */
+    private static Map<String, Object> compareOptimizers(TextTraining training, List<LabeledText> batch, float lr) {
+        Map<TextTraining.AdamWImplementation, List<TextTraining.StepPhases>> timed =
+                new EnumMap<>(TextTraining.AdamWImplementation.class);
+        TextTraining.AdamWImplementation[] order = TextTraining.AdamWImplementation.values();
+        for (int round = 0; round < OPTIMIZER_ROUNDS; round++) {
+            for (int i = 0; i < order.length; i++) {
+                TextTraining.AdamWImplementation implementation = order[(i + round) % order.length];
+                List<TextTraining.StepPhases> phases = training.profileSteps(batch, lr, 1 + OPTIMIZER_STEPS, implementation);
+                timed.computeIfAbsent(implementation, k -> new ArrayList<>()).addAll(phases.subList(1, phases.size()));
+            }
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        timed.forEach((implementation, phases) -> {
+            Map<String, Object> medians = new LinkedHashMap<>();
+            medians.put("update_ms", medianMs(phases, TextTraining.StepPhases::totalMs));
+            medians.put("clip_ms", medianMs(phases, TextTraining.StepPhases::clipMs));
+            medians.put("optimizer_ms", medianMs(phases, TextTraining.StepPhases::updateMs));
+            medians.put("clip_and_optimizer_share", round4(median(phases, p -> (p.clipMs() + p.updateMs()) / p.totalMs())));
+            medians.put("updates", phases.size());
+            out.put(implementation.name().toLowerCase(Locale.ROOT), medians);
+        });
+        return out;
     }
 
     private static double round4(double v) {
         return Math.round(v * 1e4) / 1e4;
     }
 
-    private static void write(Path out, List<Map<String, Object>> rows, Map<String, Object> inference, int trainRows,
-            int epochs, int timedSteps) throws IOException {
+    private static void write(Path out, List<Map<String, Object>> rows, List<Map<String, Object>> breakdown,
+            Map<String, Object> inference, int trainRows, int epochs, int timedSteps) throws IOException {
         Files.createDirectories(out);
         String machine = Runtime.getRuntime().availableProcessors() + " cores, " + cpuModel() + ", Java "
                 + System.getProperty("java.version") + ", libtorch CPU via DJL " + Engine.getInstance().getVersion();
@@ -338,6 +545,7 @@ public final class Benchmark implements Callable<Integer> {
         json.put("setting", Map.of("model", "all-MiniLM-L6-v2", "train_rows", trainRows, "epochs", epochs,
                 "batch", BATCH, "sequence", SEQUENCE, "timed_steps", timedSteps, "warmup_steps", WARMUP));
         json.put("rows", rows);
+        json.put("adamw_breakdown", breakdown);
         json.put("inference", inference);
         Files.writeString(out.resolve("results.json"),
                 new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json), StandardCharsets.UTF_8);
@@ -356,16 +564,48 @@ public final class Benchmark implements Callable<Integer> {
         }
         md.append("\n## Where an update's time goes\n\nMedian milliseconds per phase over the same timed updates;"
                 + " the Java share is the fraction of the flight recorder's samples of the training thread that were"
-                + " in Java rather than in a native (libtorch) call.\n\n| method | update | encode | forward |"
-                + " backward | clip | optimizer | Java share | JFR samples | GC pauses (ms) |\n"
-                + "|---|---|---|---|---|---|---|---|---|---|\n");
+                + " in Java rather than in a native (libtorch) call. The optimizer is peft4j's AdamW (weight decay"
+                + " 0.01), whose step also scales the gradients by the clipping coefficient, so that clipping is"
+                + " only the global norm; the shares are medians over the updates of each phase's part of the"
+                + " update.\n\n| method | update | encode | forward | backward | clip | optimizer | clip share |"
+                + " optimizer share | Java share | JFR samples | GC pauses (ms) |\n"
+                + "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Map<String, Object> r : rows) {
             @SuppressWarnings("unchecked")
             Map<String, Object> p = (Map<String, Object>) r.get("median_phase_ms");
-            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %.1f%% | %d | %s |%n",
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %.1f%% | %.1f%% | %.1f%% | %d | %s |%n",
                     r.get("method"), r.get("median_step_ms"), p.get("encode"), p.get("forward"), p.get("backward"),
-                    p.get("clip"), p.get("update"), 100 * (Double) r.get("java_share"),
+                    p.get("clip"), p.get("update"), 100 * (Double) r.get("clip_share"),
+                    100 * (Double) r.get("optimizer_share"), 100 * (Double) r.get("java_share"),
                     (Integer) r.get("java_samples") + (Integer) r.get("native_samples"), r.get("gc_pause_ms")));
+        }
+        md.append(String.format(Locale.ROOT, "%n## AdamW: DJL's and peft4j's, side by side%n%nThe same model and batch"
+                + " after training, in %d rounds that each time %d updates with DJL's AdamW (`Optimizer.adamW()`"
+                + " through `Trainer.step()`, after the gradients were clipped in place) and %d with peft4j's"
+                + " (`AdamW`, the same arithmetic and the same weights, bit for bit), which one runs first"
+                + " alternating; medians in milliseconds, and of clipping plus optimizer as a share of the"
+                + " update.%n%n| method | update, DJL | update, peft4j | clip + optimizer, DJL |"
+                + " clip + optimizer, peft4j | share, DJL | share, peft4j |%n|---|---|---|---|---|---|---|%n",
+                OPTIMIZER_ROUNDS, OPTIMIZER_STEPS, OPTIMIZER_STEPS));
+        for (Map<String, Object> r : rows) {
+            @SuppressWarnings("unchecked")
+            Map<String, Map<String, Object>> sides = (Map<String, Map<String, Object>>) r.get("adamw_side_by_side");
+            Map<String, Object> djl = sides.get("djl");
+            Map<String, Object> ours = sides.get("peft4j");
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.1f | %.1f | %.1f%% | %.1f%% |%n", r.get("method"),
+                    djl.get("update_ms"), ours.get("update_ms"),
+                    (Double) djl.get("clip_ms") + (Double) djl.get("optimizer_ms"),
+                    (Double) ours.get("clip_ms") + (Double) ours.get("optimizer_ms"),
+                    100 * (Double) djl.get("clip_and_optimizer_share"), 100 * (Double) ours.get("clip_and_optimizer_share")));
+        }
+        md.append(String.format(Locale.ROOT, "%n## Where an AdamW update of full fine-tuning goes%n%nThe parts of one"
+                + " update of all of all-MiniLM-L6-v2's weight arrays, on the model's own arrays with gradients from"
+                + " a backward pass, each part run once in each of %d rounds in turn; medians of the wall time and of"
+                + " the minor page faults (memory the kernel maps in afresh) per update.%n%n| part | ms |"
+                + " page faults |%n|---|---|---|%n", BREAKDOWN_ROUNDS));
+        for (Map<String, Object> part : breakdown) {
+            md.append(String.format(Locale.ROOT, "| %s | %s | %,d |%n", part.get("part"), part.get("median_ms"),
+                    (Long) part.get("median_page_faults")));
         }
         md.append(String.format(Locale.ROOT, "%n## Inference%n%nSequences per second over the same %s test"
                 + " batches of 32, median of %d interleaved rounds: base %s, LoRA unmerged %s, LoRA merged %s."

@@ -40,8 +40,9 @@ import org.peft4j.djl.bert.BertTokenizer;
 
 /**
  * Fine-tunes a PEFT-wrapped text model (a classifier, or a regressor with one output) with DJL's
- * own {@link Trainer}: AdamW, a warm-up then
- * linear or cosine learning-rate schedule, gradient clipping by global norm, gradient accumulation,
+ * own {@link Trainer} for the forward and backward passes and {@link AdamW} for the updates (DJL's
+ * AdamW arithmetic without its copies), a warm-up then linear or cosine learning-rate schedule,
+ * gradient clipping by global norm, gradient accumulation,
  * length-bucketed mini-batches each padded to its own longest sequence, evaluation (loss, accuracy,
  * macro F1; for regression the mean squared error) after every epoch, early stopping on dev
  * accuracy (for regression: on the dev loss), the best adapter saved, and
@@ -81,7 +82,7 @@ public final class TextTraining {
      * (full fine-tuning) or only a head (a linear probe), for comparisons with PEFT. No best adapter
      * is saved.
      *
-     * @param trainable the unfrozen parameters, for gradient clipping
+     * @param trainable the unfrozen parameters, which are clipped and updated
      * @param trainers creates DJL trainers (for a model loaded from disk, one that keeps the frozen frozen)
      */
     public TextTraining(Model model, Supplier<List<Parameter>> trainable,
@@ -437,9 +438,6 @@ public final class TextTraining {
         int totalUpdates = updatesPerEpoch * settings.epochs();
         LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
                 Math.round(settings.warmupRatio() * totalUpdates), totalUpdates, settings.scheduler());
-        DefaultTrainingConfig config = new DefaultTrainingConfig(loss())
-                .optOptimizer(Optimizer.adamW().optLearningRateTracker(schedule)
-                        .optWeightDecays(settings.weightDecay()).build());
         List<Parameter> trainable = this.trainable.get();
         List<EpochReport> reports = new ArrayList<>();
         long start = System.nanoTime();
@@ -450,7 +448,9 @@ public final class TextTraining {
         int windowCount = 0;
         float bestScore = Float.NEGATIVE_INFINITY;
         int epochsWithoutGain = 0;
-        try (Trainer trainer = trainers.apply(config);
+        try (Trainer trainer = trainers.apply(new DefaultTrainingConfig(loss()));
+                AdamW optimizer = AdamW.builder().optLearningRateTracker(schedule).optWeightDecay(settings.weightDecay())
+                        .build();
                 TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
                 long epochStart = System.nanoTime();
@@ -476,10 +476,8 @@ public final class TextTraining {
                         epochLoss += updateLoss;
                         windowLoss += updateLoss;
                         windowCount += group.size();
-                        if (settings.maxGradNorm() > 0) {
-                            GradientClipping.clipByGlobalNorm(trainable, settings.maxGradNorm());
-                        }
-                        trainer.step();
+                        optimizer.step(trainable, settings.maxGradNorm() > 0 ? GradientClipping.coefficient(
+                                GradientClipping.globalNorm(trainable), settings.maxGradNorm()) : 1f);
                         update++;
                         curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
                         if (bar != null) {
@@ -747,8 +745,9 @@ public final class TextTraining {
     /**
      * The wall time of one update split into its phases, in milliseconds: tokenizing the texts and
      * creating the input arrays, the forward pass with the loss, the backward pass, gradient
-     * clipping, and the optimizer step. On the CPU, PyTorch runs each phase's operations before
-     * returning, so the phases add up to the update.
+     * clipping (with {@link AdamW} only the global norm, as the scaling is part of its step), and
+     * the optimizer step. On the CPU, PyTorch runs each phase's operations before returning, so the
+     * phases add up to the update.
      */
     public record StepPhases(double encodeMs, double forwardMs, double backwardMs, double clipMs, double updateMs) {
         static final int START = 0;
@@ -772,23 +771,57 @@ public final class TextTraining {
         }
     }
 
+    /** The AdamW step that {@link #profileSteps} times. */
+    public enum AdamWImplementation {
+        /** {@link AdamW}, the clipping coefficient folded into its step, as {@link #fit} updates. */
+        PEFT4J,
+        /**
+         * DJL's {@code Optimizer.adamW()} through {@link Trainer#step()}, after
+         * {@link GradientClipping#clipByGlobalNorm} scaled the gradients: the same weights, the
+         * step fit took before {@link AdamW}, for comparisons.
+         */
+        DJL
+    }
+
     /**
-     * Runs {@code steps} updates of AdamW on one fixed batch (forward, backward, clipping at norm 1
-     * and the optimizer step) and returns each update's phases, for benchmarks and profiles.
+     * Runs {@code steps} updates of AdamW (weight decay 0.01, PyTorch's and DJL's default) on one
+     * fixed batch, with {@link AdamW}: forward, backward, the global gradient norm (clipping at 1)
+     * and the optimizer step; returns each update's phases, for benchmarks and profiles.
      */
     public List<StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps) {
-        DefaultTrainingConfig config = new DefaultTrainingConfig(loss())
-                .optOptimizer(Optimizer.adamW().optLearningRateTracker(Tracker.fixed(learningRate)).build());
+        return profileSteps(batch, learningRate, steps, AdamWImplementation.PEFT4J);
+    }
+
+    /**
+     * Runs {@code steps} updates of AdamW (weight decay 0.01, PyTorch's and DJL's default) on one
+     * fixed batch with the given implementation: forward, backward, clipping at norm 1 and the
+     * optimizer step; returns each update's phases, for benchmarks and profiles. Each call starts
+     * with fresh optimizer moments.
+     */
+    public List<StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps,
+            AdamWImplementation implementation) {
+        Tracker rate = Tracker.fixed(learningRate);
+        DefaultTrainingConfig config = new DefaultTrainingConfig(loss());
+        if (implementation == AdamWImplementation.DJL) {
+            config.optOptimizer(Optimizer.adamW().optLearningRateTracker(rate).optWeightDecays(0.01f).build());
+        }
         List<Parameter> trainableNow = trainable.get();
         List<StepPhases> phases = new ArrayList<>(steps);
         long[] ends = new long[StepPhases.UPDATE + 1];
-        try (Trainer trainer = trainers.apply(config)) {
+        try (Trainer trainer = trainers.apply(config);
+                AdamW optimizer = AdamW.builder().optLearningRateTracker(rate).optWeightDecay(0.01f).build()) {
             for (int i = 0; i < steps; i++) {
                 ends[StepPhases.START] = System.nanoTime();
                 forwardBackward(trainer, batch, 1, ends);
-                GradientClipping.clipByGlobalNorm(trainableNow, 1);
-                mark(ends, StepPhases.CLIP);
-                trainer.step();
+                if (implementation == AdamWImplementation.DJL) {
+                    GradientClipping.clipByGlobalNorm(trainableNow, 1);
+                    mark(ends, StepPhases.CLIP);
+                    trainer.step();
+                } else {
+                    float coefficient = GradientClipping.coefficient(GradientClipping.globalNorm(trainableNow), 1);
+                    mark(ends, StepPhases.CLIP);
+                    optimizer.step(trainableNow, coefficient);
+                }
                 mark(ends, StepPhases.UPDATE);
                 phases.add(StepPhases.of(ends));
             }

@@ -54,6 +54,14 @@ class TrainingPartsTest {
                         .add(b.getArray().mul(12f).sum());
                 collector.backward(loss);
             }
+            assertThat(GradientClipping.globalNorm(List.of(a, b))).isCloseTo(13, Offset.offset(1e-5));
+            Parameter frozen = parameter(manager, 5);
+            frozen.getArray().setRequiresGradient(false);
+            assertThat(GradientClipping.globalNorm(List.of(a, frozen))).isCloseTo(5, Offset.offset(1e-5));
+            assertThat(GradientClipping.globalNorm(List.of(frozen))).isZero();
+            assertThat(GradientClipping.coefficient(13, 6.5)).isEqualTo((float) (6.5 / (13 + 1e-6)));
+            assertThat(GradientClipping.coefficient(13, 13)).isEqualTo(1f);
+            assertThatThrownBy(() -> GradientClipping.coefficient(13, 0)).hasMessageContaining("max_grad_norm");
             double norm = GradientClipping.clipByGlobalNorm(List.of(a, b), 6.5);
             assertThat(norm).isCloseTo(13, Offset.offset(1e-5));
             assertThat(a.getArray().getGradient().toFloatArray()).containsExactly(new float[] {1.5f, 2f}, Offset.offset(1e-5f));
