@@ -7,8 +7,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.lora.LoraConfig;
@@ -51,19 +53,16 @@ class DecompositionInitTest {
 
     @Test
     void aConvertedAdapterOnTheOriginalBaseEqualsThePissaModel() {
-        LoraConfig config = LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value")
-                .optInitLoraWeights(LoraInit.PISSA).build();
+        LoraConfig config = LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query")
+                .optInitLoraWeights(LoraInit.PISSA).build(); // s = 2
         try (NDManager manager = NDManager.newBaseManager()) {
             TestBlocks.TwoTower block = block(manager);
             NDArray x = manager.randomNormal(new Shape(6, 10));
-            Map<String, float[]> original = new HashMap<>();
-            block.getParameters().forEach(p -> original.put(p.getKey(), p.getValue().getArray().toFloatArray()));
-
             PeftModel pissa = Peft.apply(block, config);
             AdapterCheckpoint initial = pissa.checkpoint();
-            // "training": every A and B moves
+            // "training": A and B move
             Map<String, Tensor> moved = new HashMap<>();
-            java.util.Random random = new java.util.Random(9);
+            Random random = new Random(9);
             initial.tensors().forEach((key, t) -> {
                 float[] v = t.toFloatArray();
                 for (int i = 0; i < v.length; i++) {
@@ -72,15 +71,36 @@ class DecompositionInitTest {
                 moved.put(key, Tensor.ofFloats(t.shape(), v));
             });
             AdapterCheckpoint trained = new AdapterCheckpoint(initial.config(), moved);
-            pissa.loadAdapter(trained, "trained", "test");
-            float[] tuned = TestBlocks.forward(block, x).toFloatArray();
+            // the trained PiSSA model, W_res + s·B·A, written into the base weight by hand
+            NDArray weight = ((LoraLinear) block.queryField()).weight().getArray();
+            float[] residual = weight.toFloatArray();
+            float[] a = moved.get("base_model.model.query.lora_A.weight").toFloatArray();
+            float[] b = moved.get("base_model.model.query.lora_B.weight").toFloatArray();
+            float[] tunedWeight = residual.clone();
+            for (int i = 0; i < 16; i++) {
+                for (int j = 0; j < 10; j++) {
+                    for (int k = 0; k < 4; k++) {
+                        tunedWeight[i * 10 + j] += 2 * b[i * 4 + k] * a[k * 10 + j];
+                    }
+                }
+            }
+            float[] tuned;
+            try (PeftModel.Scope off = pissa.disableAdapters()) {
+                weight.set(FloatBuffer.wrap(tunedWeight));
+                tuned = TestBlocks.forward(block, x).toFloatArray();
+                weight.set(FloatBuffer.wrap(residual));
+            }
 
-            TestBlocks.TwoTower fresh = block(manager);
-            fresh.getParameters().forEach(p -> p.getValue().getArray().set(java.nio.FloatBuffer.wrap(original.get(p.getKey()))));
             AdapterCheckpoint converted = LoraDecompositionInit.convertToLora(trained, initial);
             assertThat(((LoraConfig) converted.config()).r()).isEqualTo(8);
-            Peft.load(fresh, converted, "converted");
-            assertThat(TestBlocks.maxAbsDiff(TestBlocks.forward(fresh, x).toFloatArray(), tuned)).isLessThan(1e-4);
+            TestBlocks.TwoTower original = block(manager);
+            Peft.load(original, converted, "converted");
+            assertThat(TestBlocks.maxAbsDiff(TestBlocks.forward(original, x).toFloatArray(), tuned)).isLessThan(1e-4);
+
+            // the PiSSA adapter itself, loaded onto the original base, decomposes W again, as PEFT does
+            TestBlocks.TwoTower again = block(manager);
+            Peft.load(again, trained, "trained");
+            assertThat(TestBlocks.maxAbsDiff(TestBlocks.forward(again, x).toFloatArray(), tuned)).isLessThan(1e-4);
         }
     }
 }

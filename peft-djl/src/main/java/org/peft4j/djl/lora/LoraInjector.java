@@ -86,8 +86,8 @@ public final class LoraInjector implements DjlMethod {
                     layer.wrappedBy(undo);
                     rollback.add(layer::unwrap);
                 }
-                LoraWeights weights = saved == null && startsFromTheWeight(config)
-                        ? decompositionWeights(layer, path, name, config, rollback)
+                LoraWeights weights = startsFromTheWeight(config)
+                        ? decompositionWeights(layer, path, name, config, saved, rollback)
                         : newWeights(layer, path, name, config, saved);
                 layer.addAdapter(weights);
                 rollback.add(() -> layer.removeAdapter(name, false));
@@ -209,12 +209,15 @@ public final class LoraInjector implements DjlMethod {
      * PiSSA or OLoRA: A and B from a decomposition of the layer's weight W
      * ({@link LoraDecompositionInit}), and W replaced in place by W_res = W − s·B·A, so the layer
      * computes what it computed before; {@code rollback} gets the step that puts W back. The
-     * randomized SVD of {@code pissa_niter_N} is seeded by the module path, so a run repeats.
+     * randomized SVD of {@code pissa_niter_N} is seeded by the module path, so a run repeats. With
+     * {@code saved} tensors (a trained PiSSA or OLoRA adapter loaded onto the original base), W_res
+     * is computed the same way and A and B are the saved ones, as PEFT's {@code from_pretrained}
+     * does it (it runs the initialisation, then loads the weights).
      *
      * @throws IllegalArgumentException if the weight is not float32 or r exceeds its smaller side
      */
     private static LoraWeights decompositionWeights(LoraLinear layer, String path, String name, LoraConfig config,
-            List<Runnable> rollback) {
+            Map<String, Tensor> saved, List<Runnable> rollback) {
         NDArray weight = layer.weight().getArray();
         if (weight.getDataType() != DataType.FLOAT32) {
             throw new IllegalArgumentException(path + ": init_lora_weights " + config.initLoraWeights()
@@ -223,8 +226,10 @@ public final class LoraInjector implements DjlMethod {
         Tensor original = TensorConversions.toTensor(weight);
         DecomposedInit init = LoraDecompositionInit.of(config, path, original, path.hashCode());
         NDManager manager = weight.getManager();
-        NDArray a = TensorConversions.toNDArray(manager, init.a(), DataType.FLOAT32);
-        NDArray b = TensorConversions.toNDArray(manager, init.b(), DataType.FLOAT32);
+        Tensor savedA = saved == null ? init.a() : saved.get(SavedModules.KEY_PREFIX + path + ".lora_A.weight");
+        Tensor savedB = saved == null ? init.b() : saved.get(SavedModules.KEY_PREFIX + path + ".lora_B.weight");
+        NDArray a = TensorConversions.toNDArray(manager, savedA, DataType.FLOAT32);
+        NDArray b = TensorConversions.toNDArray(manager, savedB, DataType.FLOAT32);
         TensorConversions.copyInto(init.residual(), weight);
         rollback.add(() -> TensorConversions.copyInto(original, weight));
         return new LoraWeights(name, a, b, config.scalingFor(path), config.loraDropout());
