@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * The new config is the first adapter's with r = lora_alpha = the new rank (so s = 1, unless the
  * first adapter uses rsLoRA, which PEFT also copies), no rank or alpha patterns, and the union of the
- * target modules (names united, regular expressions joined as {@code (a)|(b)}).
+ * target modules (names united, regular expressions joined as {@code (a)|(b)}); the weights file's
+ * metadata is the first adapter's.
  *
  * <p>Differences from PEFT, all deliberate: DARE's random masks come from a generator seeded by
  * {@link Builder#optSeed} (PEFT draws from torch's global, unseeded generator, so its DARE results
@@ -67,6 +68,7 @@ public final class WeightedAdapterMerge {
     private static final Logger LOG = LoggerFactory.getLogger(WeightedAdapterMerge.class);
 
     private final List<LoraModules> adapters;
+    private final Map<String, String> metadata;
     private final double[] weights;
     private final CombinationType combinationType;
     private final Double density;
@@ -81,6 +83,7 @@ public final class WeightedAdapterMerge {
         }
         adapters = new ArrayList<>();
         b.checkpoints.forEach((name, checkpoint) -> adapters.add(LoraModules.of(name, checkpoint)));
+        metadata = b.checkpoints.values().iterator().next().metadata();
         weights = b.weights.stream().mapToDouble(Double::doubleValue).toArray();
         for (int i = 0; i < weights.length; i++) {
             if (!Double.isFinite(weights[i])) {
@@ -147,7 +150,7 @@ public final class WeightedAdapterMerge {
     }
 
     /**
-     * Computes the combined adapter: its config and tensors.
+     * Computes the combined adapter: its config, tensors and metadata.
      *
      * @throws IllegalArgumentException if the adapters cannot be combined this way (ranks differ for a
      *     type that needs them equal, target modules of different forms, a module's shapes differ
@@ -175,7 +178,7 @@ public final class WeightedAdapterMerge {
             out.put(LoraModules.aKey(path), Matrices.toTensor(ab[0], dtype));
             out.put(LoraModules.bKey(path), Matrices.toTensor(ab[1], dtype));
         }
-        return new AdapterCheckpoint(config, out);
+        return new AdapterCheckpoint(config, out, metadata);
     }
 
     private void requireSameShape(String path, List<Integer> holders) {
