@@ -40,15 +40,21 @@ import java.util.function.Consumer;
 import java.util.function.ToDoubleFunction;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftMethods;
+import org.peft4j.api.TaskType;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.lora.algebra.LoraExtraction;
 import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.prompt.PromptTuningConfig;
+import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.internal.StateDicts;
+import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.train.AdamW;
 import org.peft4j.djl.train.ClassificationMetrics;
 import org.peft4j.djl.train.GradientClipping;
@@ -101,6 +107,8 @@ public final class Benchmark implements Callable<Integer> {
     private List<String> methods = METHODS;
 
     private static final List<String> METHODS = List.of("probe", "prompt", "prefix", "lora-qv", "lora-all", "full");
+    /** The rank of the LoRA adapter extracted from the full fine-tune, after the full row. */
+    private static final int EXTRACTED_RANK = 8;
 
     /** A benchmark with the default options; picocli sets the ones given. */
     Benchmark() {}
@@ -162,6 +170,7 @@ public final class Benchmark implements Callable<Integer> {
         try (Model model = Model.newInstance(method)) {
             BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels.size());
             model.setBlock(classifier);
+            Map<String, Tensor> baseWeights = method.equals("full") ? weights(classifier, false) : null;
             TextTraining training;
             PeftModel peft = null;
             float lr;
@@ -241,7 +250,56 @@ public final class Benchmark implements Callable<Integer> {
             row.put("train_seconds", Math.round(trainSeconds));
             row.put("test_accuracy", round4(eval.metrics().accuracy()));
             row.put("test_macro_f1", round4(eval.metrics().macroF1()));
+            if (baseWeights != null) {
+                row.put("extracted_lora_r" + EXTRACTED_RANK, extractedLora(baseWeights, weights(classifier, true),
+                        tokenizer, labels, test));
+            }
             return row;
+        }
+    }
+
+    /**
+     * The classifier's weights under their Hugging Face names; without the head (the classifier and
+     * the pooler the bundled encoder lacks) unless {@code withHead}, so that an extraction against
+     * them saves the head whole.
+     */
+    private static Map<String, Tensor> weights(BertSequenceClassifier classifier, boolean withHead) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        StateDicts.namedParameters(classifier).forEach((name, p) -> {
+            boolean head = classifier.headModules().stream()
+                    .anyMatch(h -> name.startsWith(h + ".") || name.contains("." + h + "."));
+            if (withHead || !head) {
+                out.put(name, TensorConversions.toTensor(p.getArray()));
+            }
+        });
+        return out;
+    }
+
+    /**
+     * A LoRA adapter of rank {@value #EXTRACTED_RANK} extracted from the full fine-tune
+     * ({@link LoraExtraction}: the SVD of W_tuned − W_base of every encoder linear layer, the head
+     * saved whole; embeddings, biases and layer norms keep their base values), put on a fresh
+     * classifier and scored on the test rows: how much of full fine-tuning's accuracy it keeps.
+     */
+    private static Map<String, Object> extractedLora(Map<String, Tensor> base, Map<String, Tensor> tuned,
+            BertTokenizer tokenizer, List<String> labels, List<LabeledText> test) throws IOException {
+        long start = System.nanoTime();
+        AdapterCheckpoint adapter = LoraExtraction.builder().setBase(base).setTuned(tuned).setRank(EXTRACTED_RANK)
+                .optTaskType(TaskType.SEQ_CLS).build().extract();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        try (Model model = Model.newInstance("extracted")) {
+            BertSequenceClassifier classifier = SpamFineTune.newClassifier(model.getNDManager(), labels.size());
+            model.setBlock(classifier);
+            PeftModel peft = Peft.load(classifier, adapter, "the full fine-tune, extracted at r=" + EXTRACTED_RANK);
+            TextTraining.Evaluation eval = new TextTraining(model, peft, tokenizer, labels).evaluate(test, 32);
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("lora_params", adapter.tensors().entrySet().stream().filter(e -> e.getKey().contains(".lora_"))
+                    .mapToLong(e -> e.getValue().elementCount()).sum());
+            out.put("adapter_bytes", (long) adapter.weightBytes().length);
+            out.put("extraction_seconds", Math.round(seconds * 10) / 10.0);
+            out.put("test_accuracy", round4(eval.metrics().accuracy()));
+            out.put("test_macro_f1", round4(eval.metrics().macroF1()));
+            return out;
         }
     }
 
@@ -561,6 +619,17 @@ public final class Benchmark implements Callable<Integer> {
                     (Long) r.get("trainable_params"), ((Long) r.get("adapter_bytes")) < 0 ? "-" : String.format(Locale.ROOT,
                             "%,d", (Long) r.get("adapter_bytes")), r.get("median_step_ms"), r.get("heap_peak_mb"),
                     r.get("rss_peak_mb"), (Double) r.get("test_accuracy"), (Double) r.get("test_macro_f1")));
+        }
+        for (Map<String, Object> r : rows) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> x = (Map<String, Object>) r.get("extracted_lora_r" + EXTRACTED_RANK);
+            if (x != null) {
+                md.append(String.format(Locale.ROOT, "%nThe full fine-tune extracted as a LoRA adapter of rank %d (the SVD"
+                        + " of W_tuned - W_base of each encoder linear layer, the head saved whole; %,d LoRA parameters,"
+                        + " %,d bytes, %.1f s): test accuracy %.4f (full: %.4f), macro F1 %.4f.%n", EXTRACTED_RANK,
+                        (Long) x.get("lora_params"), (Long) x.get("adapter_bytes"), (Double) x.get("extraction_seconds"),
+                        (Double) x.get("test_accuracy"), (Double) r.get("test_accuracy"), (Double) x.get("test_macro_f1")));
+            }
         }
         md.append("\n## Where an update's time goes\n\nMedian milliseconds per phase over the same timed updates;"
                 + " the Java share is the fraction of the flight recorder's samples of the training thread that were"

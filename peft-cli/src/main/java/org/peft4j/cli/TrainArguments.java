@@ -58,6 +58,12 @@ import org.peft4j.djl.bert.ClassifierHead;
  * @param classifierHead {@code classifier_head} (peft4j's own key): {@code pooler}, the default,
  *     computes what Python's {@code BertForSequenceClassification} computes (pooler on the first
  *     position); {@code mean_pooling} mean-pools the real tokens as sentence-transformers does
+ * @param pissaInit {@code pissa_init}: start LoRA with PiSSA, from the principal singular triplets
+ *     of each adapted weight (default false)
+ * @param pissaIter {@code pissa_iter}: the subspace iterations of PiSSA's randomized SVD
+ *     ({@code init_lora_weights: pissa_niter_N}); -1 for the exact SVD (default 16, as LLaMA-Factory)
+ * @param pissaConvert {@code pissa_convert}: also write the trained PiSSA adapter converted to plain
+ *     LoRA for the original base, in {@code output_dir/pissa_converted} (default false)
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -89,7 +95,10 @@ public record TrainArguments(
         @JsonProperty("logging_steps") Integer loggingSteps,
         @JsonProperty("seed") Integer seed,
         @JsonProperty("plot_loss") Boolean plotLoss,
-        @JsonProperty("classifier_head") String classifierHead) {
+        @JsonProperty("classifier_head") String classifierHead,
+        @JsonProperty("pissa_init") Boolean pissaInit,
+        @JsonProperty("pissa_iter") Integer pissaIter,
+        @JsonProperty("pissa_convert") Boolean pissaConvert) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -210,6 +219,16 @@ public record TrainArguments(
         } catch (IllegalArgumentException e) {
             throw new BadValueException("classifier_head", "classifier_head must be pooler or mean_pooling, got "
                     + org.peft4j.api.internal.Excerpt.quote(classifierHead));
+        }
+        pissaInit = pissaInit != null && pissaInit;
+        pissaIter = pissaIter != null ? pissaIter : 16;
+        if (pissaIter < -1) {
+            throw new BadValueException("pissa_iter", "pissa_iter must be -1 (exact SVD) or a number of iterations >= 0, got "
+                    + pissaIter);
+        }
+        pissaConvert = pissaConvert != null && pissaConvert;
+        if (pissaConvert && !pissaInit) {
+            throw new BadValueException("pissa_convert", "pissa_convert converts a PiSSA adapter; set pissa_init: true too");
         }
     }
 

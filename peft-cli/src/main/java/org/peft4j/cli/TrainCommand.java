@@ -19,8 +19,10 @@ import org.peft4j.api.ConfigFields;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftMethods;
 import org.peft4j.api.TargetModules;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.bert.BertModel;
@@ -38,7 +40,8 @@ import picocli.CommandLine.Parameters;
  * {@code peft4j train CONFIG.yaml}: fine-tunes as the config says and writes to its
  * {@code output_dir} the adapter (or, for full and freeze, the whole model with its tokenizer),
  * {@code trainer_log.jsonl}, {@code training_loss.png}, the best epoch's adapter in {@code best/},
- * {@code all_results.json} and {@link RunRecord#FILE}.
+ * {@code all_results.json} and {@link RunRecord#FILE}; with {@code pissa_convert}, also the PiSSA adapter
+ * converted to plain LoRA in {@value #PISSA_CONVERTED}/.
  *
  * <p>Order of work: the config, the dataset and its splits, the output directory (created and
  * locked against a second run), the base model's dimensions against the config, and only then
@@ -47,6 +50,9 @@ import picocli.CommandLine.Parameters;
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
         description = "Fine-tune a text classifier as CONFIG.yaml says (LLaMA-Factory's key names).")
 final class TrainCommand implements Callable<Integer> {
+    /** The sub-directory of {@code output_dir} that {@code pissa_convert} writes the converted adapter to. */
+    static final String PISSA_CONVERTED = "pissa_converted";
+
     @Parameters(paramLabel = "CONFIG.yaml", description = "the run's settings; the keys are listed below")
     private Path config;
 
@@ -102,9 +108,11 @@ final class TrainCommand implements Callable<Integer> {
                 .initializeHead(model.getNDManager());
         model.setBlock(classifier);
         PeftModel peft = null;
+        AdapterCheckpoint initialPissa = null;
         TextTraining training;
         if (args.trainsAdapter()) {
             peft = Peft.apply(classifier, peftConfig(args), PeftModel.DEFAULT_ADAPTER, tokenizer);
+            initialPissa = args.pissaConvert() ? peft.checkpoint() : null;
             training = new TextTraining(model, peft, tokenizer, labels);
         } else {
             List<Parameter> trainable = unfreeze(classifier, args);
@@ -143,6 +151,10 @@ final class TrainCommand implements Callable<Integer> {
         RunRecord.of(args, labels).write(dir);
         if (peft != null) {
             peft.saveAdapter(dir);
+            if (initialPissa != null) {
+                LoraDecompositionInit.convertToLora(peft.checkpoint(), initialPissa).save(dir.resolve(PISSA_CONVERTED));
+                out.println("PiSSA adapter converted to LoRA for the original base: " + dir.resolve(PISSA_CONVERTED));
+            }
         } else {
             ClassifierDirectory.save(classifier, labels, dir, TokenizerFiles.read(encoder));
         }
@@ -177,6 +189,9 @@ final class TrainCommand implements Callable<Integer> {
             keys.put("prompt_tuning_init_text", args.promptTuningInitText());
         }
         keys.put("base_model_name_or_path", args.baseModelName());
+        if (args.pissaInit()) {
+            keys.put("init_lora_weights", args.pissaIter() == -1 ? "pissa" : "pissa_niter_" + args.pissaIter());
+        }
         return PeftMethods.forFinetuningType(args.finetuningType()).fromJson(new ConfigFields(keys, "the run's config"));
     }
 

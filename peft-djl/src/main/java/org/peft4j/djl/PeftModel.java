@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import org.peft4j.api.Adapter;
 import org.peft4j.api.AdapterFormatException;
@@ -23,6 +24,8 @@ import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TrainableParameters;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
+import org.peft4j.api.lora.algebra.CombinationType;
+import org.peft4j.api.lora.algebra.WeightedAdapterMerge;
 import org.peft4j.api.safetensors.Tensor;
 
 /**
@@ -191,6 +194,49 @@ public final class PeftModel {
             throw new IllegalArgumentException("an adapter named \"" + name + "\" is already attached; adapters: "
                     + adapters.keySet());
         }
+    }
+
+    /**
+     * Combines attached LoRA adapters into a new adapter named {@code adapterName}, as Hugging Face
+     * PEFT's {@code add_weighted_adapter(adapters, weights, adapter_name, combination_type)} does
+     * (the combinations, the new rank and config, and where peft4j differs are described at
+     * {@link WeightedAdapterMerge}). The new adapter is attached but, as in PEFT, not activated:
+     * call {@link #setActiveAdapter} to use it (an adapter merged into the weights is unmerged when
+     * the new one is attached).
+     *
+     * @param adapters the names of the adapters to combine
+     * @param weights one weight per adapter, in the same order; negative weights subtract
+     * @param options sets the combination type and its options on the builder (the adapters are set
+     *     here), for example {@code b -> b.setCombinationType(CombinationType.TIES).optDensity(0.5)}
+     * @throws IllegalArgumentException if the name is taken or malformed (PEFT returns silently), an
+     *     adapter does not exist or is not LoRA, the counts differ, or the adapters cannot be combined
+     *     that way; the model is then unchanged
+     */
+    public AttachedAdapter addWeightedAdapter(List<String> adapters, List<Double> weights, String adapterName,
+            Consumer<WeightedAdapterMerge.Builder> options) {
+        checkNewName(adapterName);
+        Map<String, AdapterCheckpoint> inputs = new LinkedHashMap<>();
+        for (String name : adapters) {
+            inputs.put(name, checkpoint(name));
+        }
+        WeightedAdapterMerge.Builder builder = WeightedAdapterMerge.builder().setAdapters(inputs, weights);
+        options.accept(builder);
+        AdapterCheckpoint combined = builder.build().merge();
+        String previous = activeAdapter;
+        AttachedAdapter added = loadAdapter(combined, adapterName, "add_weighted_adapter(" + adapters + ")");
+        if (previous != null) {
+            setActiveAdapter(previous);
+        }
+        return added;
+    }
+
+    /**
+     * Combines attached LoRA adapters with {@code combinationType} and its default options; see
+     * {@link #addWeightedAdapter(List, List, String, Consumer)}.
+     */
+    public AttachedAdapter addWeightedAdapter(List<String> adapters, List<Double> weights, String adapterName,
+            CombinationType combinationType) {
+        return addWeightedAdapter(adapters, weights, adapterName, b -> b.setCombinationType(combinationType));
     }
 
     /** Returns the names of the attached adapters, in the order they were added. */

@@ -38,6 +38,7 @@ public final class SiteBuilder {
             new String[] {"tribuo", "Tribuo quick start"},
             new String[] {"cli", "The peft4j command"},
             new String[] {"format", "Adapter files and Python"},
+            new String[] {"algebra", "Merging and extracting"},
             new String[] {"benchmark", "Benchmark"});
 
     private final List<Extension> extensions = List.of(TablesExtension.create(), HeadingAnchorExtension.create());

@@ -37,6 +37,8 @@ import org.peft4j.api.internal.ModulePatterns;
  * @param taskType the task, or null
  * @param baseModelNameOrPath the base model's name or path, or null
  * @param inferenceMode whether the adapter is frozen for inference
+ * @param pissaNiter the subspace iterations of {@code init_lora_weights: "pissa_niter_N"}; 0 for the
+ *     other initialisations
  */
 public record LoraConfig(
         int r,
@@ -52,7 +54,8 @@ public record LoraConfig(
         List<String> modulesToSave,
         TaskType taskType,
         String baseModelNameOrPath,
-        boolean inferenceMode)
+        boolean inferenceMode,
+        int pissaNiter)
         implements PeftConfig {
 
     /** Validates every field and copies the collections. */
@@ -82,6 +85,10 @@ public record LoraConfig(
             requirePositiveFinite("alpha_pattern[" + Excerpt.quote(k) + "]", v);
         });
         modulesToSave = List.copyOf(modulesToSave == null ? List.of() : modulesToSave);
+        if (pissaNiter < 0 || pissaNiter > 0 && initLoraWeights != LoraInit.PISSA_NITER) {
+            throw new IllegalArgumentException("the N of init_lora_weights \"pissa_niter_N\" must be >= 0, and is 0"
+                    + " for every other initialisation; got " + pissaNiter + " with " + initLoraWeights);
+        }
     }
 
     private static void requirePositive(String field, Integer value) {
@@ -197,6 +204,7 @@ public record LoraConfig(
         private TaskType taskType;
         private String baseModelNameOrPath;
         private boolean inferenceMode;
+        private int pissaNiter;
 
         private Builder() {}
 
@@ -215,6 +223,7 @@ public record LoraConfig(
             taskType = c.taskType;
             baseModelNameOrPath = c.baseModelNameOrPath;
             inferenceMode = c.inferenceMode;
+            pissaNiter = c.pissaNiter;
         }
 
         /** Sets the rank {@code r} (default 8). */
@@ -286,6 +295,19 @@ public record LoraConfig(
         /** Sets how A and B start (default kaiming-uniform A, zero B). */
         public Builder optInitLoraWeights(LoraInit init) {
             this.initLoraWeights = init;
+            if (init != LoraInit.PISSA_NITER) {
+                pissaNiter = 0;
+            }
+            return this;
+        }
+
+        /**
+         * Starts A and B with PiSSA from a randomized SVD with {@code niter} subspace iterations
+         * ({@code init_lora_weights: "pissa_niter_N"}).
+         */
+        public Builder optPissaNiter(int niter) {
+            this.initLoraWeights = LoraInit.PISSA_NITER;
+            this.pissaNiter = niter;
             return this;
         }
 
@@ -333,7 +355,7 @@ public record LoraConfig(
         public LoraConfig build() {
             return new LoraConfig(r, loraAlpha, loraDropout, targetModules, excludeModules, useRslora, bias,
                     initLoraWeights, rankPattern, alphaPattern, modulesToSave, taskType, baseModelNameOrPath,
-                    inferenceMode);
+                    inferenceMode, pissaNiter);
         }
     }
 }

@@ -19,6 +19,8 @@ import org.peft4j.api.PeftType;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
+import org.peft4j.api.lora.algebra.DecomposedInit;
+import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.DjlMethod;
@@ -84,7 +86,9 @@ public final class LoraInjector implements DjlMethod {
                     layer.wrappedBy(undo);
                     rollback.add(layer::unwrap);
                 }
-                LoraWeights weights = newWeights(layer, path, name, config, saved);
+                LoraWeights weights = startsFromTheWeight(config)
+                        ? decompositionWeights(layer, path, name, config, saved, rollback)
+                        : newWeights(layer, path, name, config, saved);
                 layer.addAdapter(weights);
                 rollback.add(() -> layer.removeAdapter(name, false));
                 layers.put(path, layer);
@@ -193,6 +197,42 @@ public final class LoraInjector implements DjlMethod {
         if (!problems.isEmpty()) {
             throw new AdapterFormatException("the adapter does not fit this model: " + String.join("; ", problems));
         }
+    }
+
+    /** Whether the config's initialisation (PiSSA, OLoRA) decomposes the base weight. */
+    private static boolean startsFromTheWeight(LoraConfig config) {
+        LoraInit init = config.initLoraWeights();
+        return init == LoraInit.PISSA || init == LoraInit.PISSA_NITER || init == LoraInit.OLORA;
+    }
+
+    /**
+     * PiSSA or OLoRA: A and B from a decomposition of the layer's weight W
+     * ({@link LoraDecompositionInit}), and W replaced in place by W_res = W − s·B·A, so the layer
+     * computes what it computed before; {@code rollback} gets the step that puts W back. The
+     * randomized SVD of {@code pissa_niter_N} is seeded by the module path, so a run repeats. With
+     * {@code saved} tensors (a trained PiSSA or OLoRA adapter loaded onto the original base), W_res
+     * is computed the same way and A and B are the saved ones, as PEFT's {@code from_pretrained}
+     * does it (it runs the initialisation, then loads the weights).
+     *
+     * @throws IllegalArgumentException if the weight is not float32 or r exceeds its smaller side
+     */
+    private static LoraWeights decompositionWeights(LoraLinear layer, String path, String name, LoraConfig config,
+            Map<String, Tensor> saved, List<Runnable> rollback) {
+        NDArray weight = layer.weight().getArray();
+        if (weight.getDataType() != DataType.FLOAT32) {
+            throw new IllegalArgumentException(path + ": init_lora_weights " + config.initLoraWeights()
+                    + " rewrites the base weight, which must be float32 here, got " + weight.getDataType());
+        }
+        Tensor original = TensorConversions.toTensor(weight);
+        DecomposedInit init = LoraDecompositionInit.of(config, path, original, path.hashCode());
+        NDManager manager = weight.getManager();
+        Tensor savedA = saved == null ? init.a() : saved.get(SavedModules.KEY_PREFIX + path + ".lora_A.weight");
+        Tensor savedB = saved == null ? init.b() : saved.get(SavedModules.KEY_PREFIX + path + ".lora_B.weight");
+        NDArray a = TensorConversions.toNDArray(manager, savedA, DataType.FLOAT32);
+        NDArray b = TensorConversions.toNDArray(manager, savedB, DataType.FLOAT32);
+        TensorConversions.copyInto(init.residual(), weight);
+        rollback.add(() -> TensorConversions.copyInto(original, weight));
+        return new LoraWeights(name, a, b, config.scalingFor(path), config.loraDropout());
     }
 
     private static LoraWeights newWeights(LoraLinear layer, String path, String name, LoraConfig config,

@@ -54,6 +54,10 @@ final class LoraParameters implements FrozenScoreParameters {
      */
     static LoraParameters initial(SgdModelFamily.Weights base, FeedForwardParameters baseScore, int rank,
             double scaling, boolean trainBias, LoraInit init, SplittableRandom random) {
+        if (init == LoraInit.PISSA || init == LoraInit.PISSA_NITER || init == LoraInit.OLORA) {
+            throw new IllegalArgumentException("init_lora_weights " + init + " rewrites the base weights, which a Tribuo"
+                    + " linear model keeps untouched; use KAIMING_UNIFORM, GAUSSIAN or RANDOM");
+        }
         int outputs = base.linear().getDimension1Size();
         int features = base.linear().getDimension2Size();
         DenseMatrix a = new DenseMatrix(rank, features);

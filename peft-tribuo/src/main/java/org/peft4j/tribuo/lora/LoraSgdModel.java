@@ -29,6 +29,7 @@ import org.peft4j.api.checkpoint.AdapterConfigJson;
 import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.lora.LoraBias;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.lora.algebra.LoraResize;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.tribuo.sgd.AlignedDomain;
 import org.peft4j.tribuo.sgd.SgdModelFamily;
@@ -138,6 +139,18 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
         DenseMatrix b = adapter.b();
         return (long) a.getDimension1Size() * a.getDimension2Size() + (long) b.getDimension1Size() * b.getDimension2Size()
                 + (adapter.biasChange() == null ? 0 : adapter.biasChange().size());
+    }
+
+    /**
+     * Returns this model with its adapter at another rank, by a truncated SVD of the weight change
+     * s·B·A ({@link LoraResize}): at the current rank or above it predicts as this model does (up to
+     * rounding); below, with the best rank-{@code rank} approximation of the change. The trained bias
+     * and the names are kept; the new adapter has s = 1.
+     *
+     * @throws IllegalArgumentException if the rank is not positive
+     */
+    public LoraSgdModel<T> resize(int rank) {
+        return fromCheckpoint(base, LoraResize.resize(checkpoint(), rank), "resize of " + getName() + " to rank " + rank);
     }
 
     /**
