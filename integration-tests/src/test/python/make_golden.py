@@ -7,7 +7,9 @@ writes into OUT_DIR:
                          save_pretrained, with a small WordPiece tokenizer saved by BertTokenizerFast
   adapters/<name>/       adapters saved by PEFT's save_pretrained: two LoRA, two prompt-tuning
                          (RANDOM and TEXT init) and two prefix-tuning (with and without the
-                         projection MLP), every one task_type SEQ_CLS with a trained-looking head
+                         projection MLP), every one task_type SEQ_CLS with a trained-looking head;
+                         and IA3 on PEFT's default BERT targets (key, value, output.dense, with
+                         output.dense feed-forward), its vectors moved away from ones
   golden.json            the inputs (texts, input_ids, attention_mask, token_type_ids), the logits
                          of the base and of each adapter in eval mode, the prompt_embeddings a
                          fresh TEXT init gives, and the library versions
@@ -25,7 +27,7 @@ import peft
 import tokenizers
 import torch
 import transformers
-from peft import (LoraConfig, PeftModel, PrefixTuningConfig, PromptTuningConfig, PromptTuningInit, TaskType,
+from peft import (IA3Config, LoraConfig, PeftModel, PrefixTuningConfig, PromptTuningConfig, PromptTuningInit, TaskType,
                   get_peft_model)
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
@@ -104,6 +106,7 @@ def main(out):
         "prefix": PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=3),
         "prefix-projection": PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=3,
                                                 prefix_projection=True, encoder_hidden_size=12),
+        "ia3": IA3Config(task_type=TaskType.SEQ_CLS),
     }
     golden["adapters"] = {}
     for seed, (name, cfg) in enumerate(adapters.items()):
@@ -111,7 +114,7 @@ def main(out):
         model = get_peft_model(base(), cfg)
         if name == "prompt-text":
             golden["text_init_prompt_embeddings"] = model.prompt_encoder["default"].embedding.weight.tolist()
-        perturb(model, ["modules_to_save", "prompt_encoder"] if name != "prompt-text" else ["modules_to_save"],
+        perturb(model, ["modules_to_save", "prompt_encoder", "ia3_l"] if name != "prompt-text" else ["modules_to_save"],
                 seed)
         model.eval()
         expected = logits(model)

@@ -22,7 +22,7 @@ import org.peft4j.djl.bert.ClassifierDirectory;
  * BertForSequenceClassification saved by {@code save_pretrained}, and six SEQ_CLS adapters saved by
  * PEFT (LoRA on query and value; rsLoRA on all linear layers; prompt-tuning with RANDOM and TEXT
  * init; prefix-tuning with and without the projection MLP), each with its head in
- * {@code modules_to_save}.
+ * {@code modules_to_save}; and IA3 on PEFT's default BERT targets, its vectors away from ones.
  */
 class GoldenInteropTest {
     private static final double TOLERANCE = 1e-5;
@@ -40,7 +40,7 @@ class GoldenInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"lora", "lora-rslora-all-linear", "prompt-random", "prompt-text", "prefix", "prefix-projection"})
+    @ValueSource(strings = {"lora", "lora-rslora-all-linear", "prompt-random", "prompt-text", "prefix", "prefix-projection", "ia3"})
     void anAdapterSavedByPeftGivesPythonsLogits(String name) throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
             ClassifierDirectory.Loaded base = ClassifierDirectory.load(GoldenFiles.BASE, manager);

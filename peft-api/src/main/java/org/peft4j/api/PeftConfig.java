@@ -24,6 +24,25 @@ public interface PeftConfig {
      */
     java.util.List<String> modulesToSave();
 
+    /**
+     * Returns whether the module at {@code path} is one of, or inside one of,
+     * {@code modules_to_save} (each entry naming the end of a module path): such a module trains
+     * whole, so no method puts adapter weights on it.
+     */
+    default boolean isSavedWhole(String path) {
+        for (String name : modulesToSave()) {
+            for (int end = path.indexOf('.'); ; end = path.indexOf('.', end + 1)) {
+                if (org.peft4j.api.internal.ModulePatterns.nameMatches(name, end < 0 ? path : path.substring(0, end))) {
+                    return true;
+                }
+                if (end < 0) {
+                    break;
+                }
+            }
+        }
+        return false;
+    }
+
     /** Returns whether the adapter is meant for inference only (no training). */
     boolean inferenceMode();
 

@@ -7,5 +7,7 @@ public enum PeftType {
     /** Trainable virtual-token embeddings in front of the input (Lester et al. 2021). */
     PROMPT_TUNING,
     /** Trainable key and value prefixes in every attention layer (Li and Liang 2021). */
-    PREFIX_TUNING
+    PREFIX_TUNING,
+    /** Learned vectors rescaling keys, values and feed-forward inputs, (IA)³ (Liu et al. 2022). */
+    IA3
 }

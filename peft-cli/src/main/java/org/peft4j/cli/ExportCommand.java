@@ -3,7 +3,10 @@ package org.peft4j.cli;
 import ai.djl.nn.Block;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
+import org.peft4j.api.PeftMethod;
+import org.peft4j.api.PeftMethods;
 import org.peft4j.djl.bert.BertSequenceClassifier;
 import org.peft4j.djl.bert.ClassifierDirectory;
 import picocli.CommandLine.Command;
@@ -12,14 +15,14 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code peft4j export OUTPUT_DIR --to DIR}: a LoRA adapter merged into its base (or a whole model
+ * {@code peft4j export OUTPUT_DIR --to DIR}: an adapter on the weights (LoRA, IA3) merged into its base (or a whole model
  * as it is) written as a model directory: {@code config.json}, {@code model.safetensors}, the
  * tokenizer ({@code tokenizer.json}, and {@code tokenizer_config.json} when the base has one) and
  * the run's record, so that the directory loads in {@code peft4j eval} and {@code predict} and
  * serves as another run's {@code model_name_or_path}.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Merge a LoRA adapter into its base model and write a model directory with its tokenizer.")
+        description = "Merge an adapter on the weights (not prompt or prefix) into its base model and write a model directory with its tokenizer.")
 final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "OUTPUT_DIR", description = "the output_dir of peft4j train")
     private Path directory;
@@ -39,8 +42,9 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         RunRecord run = RunRecord.resolve(directory, runOptions);
-        if (run.holdsAdapter() && !run.finetuningType().equals("lora")) {
-            throw new IllegalArgumentException("only a LoRA adapter merges into the weights; a " + run.finetuningType()
+        if (run.holdsAdapter() && PeftMethods.forFinetuningType(run.finetuningType()).isPromptLearning()) {
+            throw new IllegalArgumentException("only an adapter on the model's weights merges into them ("
+                    + String.join(", ", mergeableTypes()) + "); a " + run.finetuningType()
                     + " adapter adds virtual tokens and must stay an adapter");
         }
         try (TrainedModel trained = TrainedModel.load(directory, run)) {
@@ -52,5 +56,10 @@ final class ExportCommand implements Callable<Integer> {
         console.out().println("merged model written to " + to + " (" + ClassifierDirectory.CONFIG + ", "
                 + ClassifierDirectory.WEIGHTS + ", " + TokenizerFiles.TOKENIZER + ", " + RunRecord.FILE + ")");
         return 0;
+    }
+
+    /** The {@code finetuning_type}s whose adapters merge: every registered method that is not prompt learning. */
+    private static List<String> mergeableTypes() {
+        return PeftMethods.all().stream().filter(m -> !m.isPromptLearning()).map(PeftMethod::finetuningType).toList();
     }
 }

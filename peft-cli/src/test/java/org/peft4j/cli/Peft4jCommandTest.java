@@ -218,7 +218,33 @@ class Peft4jCommandTest {
                 .isEqualTo(results.get("test_accuracy").asDouble());
         Result export = run("export", promptOut.toString(), "--to", dir.resolve("prompt-merged").toString());
         assertThat(export.status()).isEqualTo(2);
-        assertThat(export.err()).contains("only a LoRA adapter merges into the weights; a prompt adapter");
+        assertThat(export.err()).contains("only an adapter on the model's weights merges into them (lora, ia3); a prompt adapter");
+    }
+
+    @Test
+    void ia3TrainsThroughTheMethodRegistryAndMergesOnExport() throws Exception {
+        Path ia3Out = dir.resolve("ia3");
+        Path config = dir.resolve("ia3.yaml");
+        Files.writeString(config, "finetuning_type: ia3\nlora_target: key,value\nmax_samples: 16\ndataset: " + data
+                + "\noutput_dir: " + ia3Out + "\nnum_train_epochs: 1\ncutoff_len: 32\n");
+        Result train = run("train", config.toString());
+        assertThat(train.status()).as(train.err()).isZero();
+        // 6 layers x (key + value) x [384, 1], plus the head: pooler 384 x 384 + 384, classifier 2 x 384 + 2
+        assertThat(train.out()).contains("ia3 on ", "trainable parameters: " + String.format(java.util.Locale.ROOT, "%,d",
+                6 * 2 * 384 + 384 * 384 + 384 + 2 * 384 + 2));
+        AdapterCheckpoint adapter = AdapterCheckpoint.load(ia3Out);
+        assertThat(adapter.config().peftType()).isEqualTo(org.peft4j.api.PeftType.IA3);
+        assertThat(adapter.tensors().get("base_model.model.bert.encoder.layer.5.attention.self.key.ia3_l").shape())
+                .containsExactly(384, 1);
+        Path merged = dir.resolve("ia3-merged");
+        Result export = run("export", ia3Out.toString(), "--to", merged.toString());
+        assertThat(export.status()).as(export.err()).isZero();
+        JsonNode results = new ObjectMapper().readTree(ia3Out.resolve("all_results.json").toFile());
+        Result eval = run("eval", merged.toString(), "--max-samples", "16");
+        assertThat(eval.status()).as(eval.err()).isZero();
+        JsonNode metrics = new ObjectMapper().readTree(eval.out());
+        assertThat(metrics.get("eval_accuracy").asDouble()).isEqualTo(results.get("test_accuracy").asDouble());
+        assertThat(metrics.get("eval_loss").asDouble()).isCloseTo(results.get("test_loss").asDouble(), within(2e-4));
     }
 
     @Test

@@ -63,7 +63,7 @@ class TrainArgumentsTest {
                 .hasMessageEndingWith("line 3: num_train_epochs must be a whole number, got 1.5");
         assertThatThrownBy(() -> read("plot_loss: maybe\n")).hasMessageContaining("plot_loss must be true or false");
         assertThatThrownBy(() -> read("finetuning_type: dora\n")).hasMessageContaining(
-                "line 3: finetuning_type must be one of [lora, prompt, prefix, full, freeze], got \"dora\"");
+                "line 3: finetuning_type must be one of [lora, prompt, prefix, ia3, full, freeze], got \"dora\"");
         assertThatThrownBy(() -> read("lora_rank: 0\n")).hasMessageContaining("lora_rank must be a positive integer, got 0");
         assertThatThrownBy(() -> read("val_size: 1.5\n")).hasMessageContaining("val_size must be in [0, 1)");
         assertThatThrownBy(() -> read("lr_scheduler_type: step\n"))

@@ -83,8 +83,8 @@ class AdapterConfigJsonTest {
                 .hasMessageContaining("key \"use_dora\" is set to true, a feature this version of peft4j does not support");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"bias\": \"none\"", "\"bias\": \"some\""), "f"))
                 .hasMessageContaining("bias must be one of none, all, lora_only; got \"some\"");
-        assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"LORA\"", "\"IA3\""), "f"))
-                .hasMessageContaining("peft_type \"IA3\" is not supported");
+        assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"LORA\"", "\"LOHA\""), "f"))
+                .hasMessageContaining("peft_type \"LOHA\" is not supported");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"SEQ_CLS\"", "\"SEQ_CLASSIFY\""), "f"))
                 .hasMessageContaining("key \"task_type\": unknown value \"SEQ_CLASSIFY\"");
         assertThatThrownBy(() -> AdapterConfigJson.parse("{\"peft_type\": \"LORA\", ", "f"))
