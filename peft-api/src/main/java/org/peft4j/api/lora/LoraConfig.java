@@ -37,6 +37,8 @@ import org.peft4j.api.internal.ModulePatterns;
  * @param taskType the task, or null
  * @param baseModelNameOrPath the base model's name or path, or null
  * @param inferenceMode whether the adapter is frozen for inference
+ * @param useDora whether each targeted layer is DoRA (weight-decomposed LoRA, {@code use_dora}): its
+ *     output rows are rescaled to a trained magnitude m, y = m / ||W + s·B·A||_row · (W x + s·B·A x) + b
  */
 public record LoraConfig(
         int r,
@@ -52,7 +54,8 @@ public record LoraConfig(
         List<String> modulesToSave,
         TaskType taskType,
         String baseModelNameOrPath,
-        boolean inferenceMode)
+        boolean inferenceMode,
+        boolean useDora)
         implements PeftConfig {
 
     /** Validates every field and copies the collections. */
@@ -197,6 +200,7 @@ public record LoraConfig(
         private TaskType taskType;
         private String baseModelNameOrPath;
         private boolean inferenceMode;
+        private boolean useDora;
 
         private Builder() {}
 
@@ -215,6 +219,7 @@ public record LoraConfig(
             taskType = c.taskType;
             baseModelNameOrPath = c.baseModelNameOrPath;
             inferenceMode = c.inferenceMode;
+            useDora = c.useDora;
         }
 
         /** Sets the rank {@code r} (default 8). */
@@ -326,6 +331,15 @@ public record LoraConfig(
         }
 
         /**
+         * Makes each targeted layer DoRA ({@code use_dora}, default false): a trained magnitude per
+         * output row, which starts at the row norms of W + s·B·A, rescales the layer's output.
+         */
+        public Builder optUseDora(boolean useDora) {
+            this.useDora = useDora;
+            return this;
+        }
+
+        /**
          * Returns the validated config.
          *
          * @throws IllegalArgumentException naming the first field with a bad value
@@ -333,7 +347,7 @@ public record LoraConfig(
         public LoraConfig build() {
             return new LoraConfig(r, loraAlpha, loraDropout, targetModules, excludeModules, useRslora, bias,
                     initLoraWeights, rankPattern, alphaPattern, modulesToSave, taskType, baseModelNameOrPath,
-                    inferenceMode);
+                    inferenceMode, useDora);
         }
     }
 }

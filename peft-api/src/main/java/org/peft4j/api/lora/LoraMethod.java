@@ -55,7 +55,8 @@ public final class LoraMethod implements PeftMethod {
                 f.modulesToSave(),
                 f.taskType(),
                 f.baseModelNameOrPath(),
-                f.inferenceMode());
+                f.inferenceMode(),
+                f.bool("use_dora", false));
     }
 
     @Override
@@ -77,7 +78,7 @@ public final class LoraMethod implements PeftMethod {
         out.put("rank_pattern", c.rankPattern());
         out.put("alpha_pattern", alphas);
         out.put("fan_in_fan_out", false);
-        out.put("use_dora", false);
+        out.put("use_dora", c.useDora());
         out.put("layers_to_transform", null);
         out.put("layers_pattern", null);
     }
