@@ -7,9 +7,10 @@ writes into OUT_DIR:
                          save_pretrained, with a small WordPiece tokenizer saved by BertTokenizerFast
   adapters/<name>/       adapters saved by PEFT's save_pretrained: two LoRA, two prompt-tuning
                          (RANDOM and TEXT init) and two prefix-tuning (with and without the
-                         projection MLP), every one task_type SEQ_CLS with a trained-looking head;
-                         and IA3 on PEFT's default BERT targets (key, value, output.dense, with
-                         output.dense feed-forward), its vectors moved away from ones
+                         projection MLP), a DoRA (use_dora, with trained-looking magnitudes), every
+                         one task_type SEQ_CLS with a trained-looking head; and IA3 on PEFT's
+                         default BERT targets (key, value, output.dense, with output.dense
+                         feed-forward), its vectors moved away from ones
   golden.json            the inputs (texts, input_ids, attention_mask, token_type_ids), the logits
                          of the base and of each adapter in eval mode, the prompt_embeddings a
                          fresh TEXT init gives, and the library versions
@@ -62,6 +63,15 @@ def perturb(model, names, seed):
                 p.add_(torch.randn(p.shape, generator=g) * 0.5)
 
 
+def scale_magnitudes(model, seed):
+    """Moves DoRA's magnitudes away from the row norms they start at (by about 30 %), as training would."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_magnitude_vector" in name:
+                p.mul_(1 + 0.3 * torch.randn(p.shape, generator=g))
+
+
 def main(out):
     torch.manual_seed(0)
     if os.path.exists(out):
@@ -107,6 +117,8 @@ def main(out):
         "prefix-projection": PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=3,
                                                 prefix_projection=True, encoder_hidden_size=12),
         "ia3": IA3Config(task_type=TaskType.SEQ_CLS),
+        "lora-dora": LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, target_modules=["query", "value"],
+                                use_dora=True, init_lora_weights=False),
     }
     golden["adapters"] = {}
     for seed, (name, cfg) in enumerate(adapters.items()):
@@ -116,6 +128,8 @@ def main(out):
             golden["text_init_prompt_embeddings"] = model.prompt_encoder["default"].embedding.weight.tolist()
         perturb(model, ["modules_to_save", "prompt_encoder", "ia3_l"] if name != "prompt-text" else ["modules_to_save"],
                 seed)
+        if name == "lora-dora":
+            scale_magnitudes(model, seed)
         model.eval()
         expected = logits(model)
         directory = os.path.join("adapters", name)

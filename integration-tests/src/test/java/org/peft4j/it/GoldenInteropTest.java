@@ -19,10 +19,11 @@ import org.peft4j.djl.bert.ClassifierDirectory;
 /**
  * Files made by Python's transformers and PEFT ({@link GoldenFiles}: src/test/python/make_golden.py,
  * the versions in golden.json) load in peft4j and give Python's logits: a random
- * BertForSequenceClassification saved by {@code save_pretrained}, and six SEQ_CLS adapters saved by
+ * BertForSequenceClassification saved by {@code save_pretrained}, and seven SEQ_CLS adapters saved by
  * PEFT (LoRA on query and value; rsLoRA on all linear layers; prompt-tuning with RANDOM and TEXT
- * init; prefix-tuning with and without the projection MLP), each with its head in
- * {@code modules_to_save}; and IA3 on PEFT's default BERT targets, its vectors away from ones.
+ * init; prefix-tuning with and without the projection MLP; DoRA on query and value, its magnitudes moved from their
+ * start), each with its head in {@code modules_to_save}; and IA3 on PEFT's default BERT targets, its
+ * vectors away from ones.
  */
 class GoldenInteropTest {
     private static final double TOLERANCE = 1e-5;
@@ -40,7 +41,8 @@ class GoldenInteropTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"lora", "lora-rslora-all-linear", "prompt-random", "prompt-text", "prefix", "prefix-projection", "ia3"})
+    @ValueSource(strings = {"lora", "lora-rslora-all-linear", "prompt-random", "prompt-text", "prefix", "prefix-projection", "ia3",
+        "lora-dora"})
     void anAdapterSavedByPeftGivesPythonsLogits(String name) throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
             ClassifierDirectory.Loaded base = ClassifierDirectory.load(GoldenFiles.BASE, manager);

@@ -66,6 +66,8 @@ class JavaFilesForPythonTest {
         configs.put("prefix-projection", PrefixTuningConfig.builder().setNumVirtualTokens(3).optPrefixProjection(true)
                 .optEncoderHiddenSize(12).optBaseModelNameOrPath(base).build());
         configs.put("ia3", Ia3Config.builder().setDefaultTargetModules("bert").optBaseModelNameOrPath(base).build());
+        configs.put("lora-dora", LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value")
+                .optUseDora(true).optBaseModelNameOrPath(base).build());
         return configs;
     }
 
@@ -145,6 +147,11 @@ class JavaFilesForPythonTest {
         assertThat(saved.metadata()).as(name).containsEntry("peft4j_head", "pooler").containsEntry("format", "pt");
         if (config instanceof PromptTuningConfig prompt && prompt.promptTuningInitText() != null) {
             assertThat(prompt.tokenizerNameOrPath()).as(name).isEqualTo("tiny-bert");
+        }
+        if (config instanceof LoraConfig lora && lora.useDora()) {
+            // PEFT's key for DoRA's magnitude has no ".weight"; 1-D, one value per output row
+            assertThat(saved.tensors().get("base_model.model.bert.encoder.layer.1.attention.self.value.lora_magnitude_vector")
+                    .shape()).as(name).containsExactly(16);
         }
         if (config instanceof PrefixTuningConfig prefixConfig) {
             assertThat(prefixConfig.encoderHiddenSize()).as(name).isNotNull();

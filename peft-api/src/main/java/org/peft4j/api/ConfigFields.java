@@ -30,7 +30,7 @@ public final class ConfigFields {
 
     /** Keys of features peft4j does not implement: accepted only while neutral. */
     private static final Set<String> UNSUPPORTED_WHEN_SET = Set.of(
-            "use_dora", "layers_to_transform", "layers_pattern", "loftq_config", "lora_bias",
+            "layers_to_transform", "layers_pattern", "loftq_config", "lora_bias",
             "layer_replication", "fan_in_fan_out", "eva_config", "corda_config", "megatron_config",
             "trainable_token_indices", "target_parameters", "alora_invocation_tokens", "use_qalora",
             "ensure_weight_tying", "arrow_config");

@@ -36,6 +36,9 @@ import org.peft4j.djl.bert.ClassifierDirectory;
  *     peft4j did not train
  * @param labels {@code labels}: the class names in output order
  * @param seed {@code seed}: the seed of the run's samples (42 in records that lack it)
+ * @param mergedAdapters {@code merged_adapters}: the adapter directories (absolute paths) merged
+ *     into the base before the run's adapter trained ({@code adapter_name_or_path}), which loading
+ *     merges again in the same order; empty for most runs
  */
 record RunRecord(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -46,7 +49,8 @@ record RunRecord(
         @JsonProperty("split_column") String splitColumn,
         @JsonProperty("dataset") String dataset,
         @JsonProperty("labels") List<String> labels,
-        @JsonProperty("seed") Long seed) {
+        @JsonProperty("seed") Long seed,
+        @JsonProperty("merged_adapters") List<String> mergedAdapters) {
 
     /** The record's file name in the output directory. */
     static final String FILE = "peft4j_run.json";
@@ -75,6 +79,7 @@ record RunRecord(
             throw new IllegalArgumentException("labels must name two classes or more, got " + labels);
         }
         labels = List.copyOf(labels);
+        mergedAdapters = List.copyOf(mergedAdapters != null ? mergedAdapters : List.of());
     }
 
     private static void required(String key, Object value) {
@@ -87,13 +92,14 @@ record RunRecord(
     static RunRecord of(TrainArguments args, List<String> labels) {
         return new RunRecord(args.modelNameOrPath(), args.finetuningType(), args.cutoffLen(), args.textColumn(),
                 args.labelColumn(), args.splitColumn(), args.datasetFile().toAbsolutePath().toString(), labels,
-                args.seed().longValue());
+                args.seed().longValue(), args.mergedAdapterPaths().stream().map(p -> p.toAbsolutePath().toString())
+                        .toList());
     }
 
     /** This run as a whole model (what {@code export} writes): the same data, method {@code full}. */
     RunRecord asWholeModel() {
         return new RunRecord(modelNameOrPath, "full", cutoffLen, textColumn, labelColumn, splitColumn, dataset, labels,
-                seed);
+                seed, List.of());
     }
 
     /** Whether the directory holds an adapter rather than a whole model. */
@@ -138,14 +144,14 @@ record RunRecord(
             }
             List<String> labels = options.labels != null ? options.labels : adapterLabels(base, adapter, adapterConfig);
             return new RunRecord(base, methodOf(config), options.cutoffLen, options.textColumn, options.labelColumn,
-                    "split", null, labels, null);
+                    "split", null, labels, null, null);
         }
         Path modelConfig = directory.resolve(ClassifierDirectory.CONFIG);
         if (Files.isRegularFile(modelConfig)) {
             List<String> labels = options.labels != null ? options.labels
                     : ClassifierDirectory.labels(JSON.readTree(TextFiles.readUtf8(modelConfig, "model config")));
             return new RunRecord(directory.toString(), "full", options.cutoffLen, options.textColumn,
-                    options.labelColumn, "split", null, labels, null);
+                    options.labelColumn, "split", null, labels, null, null);
         }
         throw new IllegalArgumentException(directory + " holds no run of peft4j train (" + FILE + "), no adapter ("
                 + AdapterCheckpoint.CONFIG_FILE + ") and no model (" + ClassifierDirectory.CONFIG + ")");

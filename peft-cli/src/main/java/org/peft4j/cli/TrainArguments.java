@@ -64,6 +64,18 @@ import org.peft4j.djl.bert.ClassifierHead;
  *     ({@code init_lora_weights: pissa_niter_N}); -1 for the exact SVD (default 16, as LLaMA-Factory)
  * @param pissaConvert {@code pissa_convert}: also write the trained PiSSA adapter converted to plain
  *     LoRA for the original base, in {@code output_dir/pissa_converted} (default false)
+ * @param useDora {@code use_dora}: train a DoRA adapter, LoRA with a trained magnitude per output
+ *     row (default false; lora only)
+ * @param useRslora {@code use_rslora}: scale by lora_alpha / sqrt(lora_rank) instead of
+ *     lora_alpha / lora_rank (default false; lora only)
+ * @param loraplusLrRatio {@code loraplus_lr_ratio}: LoRA+, the B matrices (and 1-D parameters) learn
+ *     at this multiple of learning_rate (default none; lora only)
+ * @param adapterNameOrPath {@code adapter_name_or_path}: adapter directories separated by commas,
+ *     as LLaMA-Factory takes them: every one but the last is merged into the base, and the last
+ *     trains further with its own settings (its rank, targets, ...); with {@code create_new_adapter}
+ *     every one is merged and a new adapter trains (default none)
+ * @param createNewAdapter {@code create_new_adapter}: merge every adapter of
+ *     {@code adapter_name_or_path} into the base and train a new one (default false)
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -98,7 +110,12 @@ public record TrainArguments(
         @JsonProperty("classifier_head") String classifierHead,
         @JsonProperty("pissa_init") Boolean pissaInit,
         @JsonProperty("pissa_iter") Integer pissaIter,
-        @JsonProperty("pissa_convert") Boolean pissaConvert) {
+        @JsonProperty("pissa_convert") Boolean pissaConvert,
+        @JsonProperty("use_dora") Boolean useDora,
+        @JsonProperty("use_rslora") Boolean useRslora,
+        @JsonProperty("loraplus_lr_ratio") Double loraplusLrRatio,
+        @JsonProperty("adapter_name_or_path") String adapterNameOrPath,
+        @JsonProperty("create_new_adapter") Boolean createNewAdapter) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -220,7 +237,7 @@ public record TrainArguments(
             throw new BadValueException("classifier_head", "classifier_head must be pooler or mean_pooling, got "
                     + org.peft4j.api.internal.Excerpt.quote(classifierHead));
         }
-        pissaInit = pissaInit != null && pissaInit;
+        pissaInit = loraOnly("pissa_init", pissaInit != null && pissaInit, finetuningType);
         pissaIter = pissaIter != null ? pissaIter : 16;
         if (pissaIter < -1) {
             throw new BadValueException("pissa_iter", "pissa_iter must be -1 (exact SVD) or a number of iterations >= 0, got "
@@ -230,6 +247,43 @@ public record TrainArguments(
         if (pissaConvert && !pissaInit) {
             throw new BadValueException("pissa_convert", "pissa_convert converts a PiSSA adapter; set pissa_init: true too");
         }
+        useDora = loraOnly("use_dora", useDora != null && useDora, finetuningType);
+        useRslora = loraOnly("use_rslora", useRslora != null && useRslora, finetuningType);
+        if (loraplusLrRatio != null) {
+            loraOnly("loraplus_lr_ratio", true, finetuningType);
+            if (!(finite("loraplus_lr_ratio", loraplusLrRatio) > 0)) {
+                throw new BadValueException("loraplus_lr_ratio", "loraplus_lr_ratio must be a positive number, got "
+                        + loraplusLrRatio);
+            }
+        }
+        if (adapterNameOrPath != null) {
+            if (WHOLE_MODEL_METHODS.contains(finetuningType)) {
+                throw new BadValueException("adapter_name_or_path", "adapter_name_or_path continues training an adapter,"
+                        + " and finetuning_type " + finetuningType + " trains the model's own weights");
+            }
+            if (adapterNameOrPath.isBlank() || adapterNameOrPath.contains(",,") || adapterNameOrPath.strip().startsWith(",")
+                    || adapterNameOrPath.strip().endsWith(",")) {
+                throw new BadValueException("adapter_name_or_path", "adapter_name_or_path must name adapter directories"
+                        + " separated by commas, got " + org.peft4j.api.internal.Excerpt.quote(adapterNameOrPath));
+            }
+        }
+        createNewAdapter = createNewAdapter != null && createNewAdapter;
+        if (pissaInit && adapterNameOrPath != null && !createNewAdapter) {
+            throw new BadValueException("pissa_init", "pissa_init starts a new adapter from the base's weights, and"
+                    + " adapter_name_or_path continues an existing one; set create_new_adapter: true to merge it first");
+        }
+        if (createNewAdapter && adapterNameOrPath == null) {
+            throw new BadValueException("create_new_adapter", "create_new_adapter merges the adapters of"
+                    + " adapter_name_or_path into the base before a new one trains, and adapter_name_or_path is not set");
+        }
+    }
+
+    /** {@code value}, or an error if it is set for a method other than lora. */
+    private static Boolean loraOnly(String key, boolean value, String finetuningType) {
+        if (value && !finetuningType.equals("lora")) {
+            throw new BadValueException(key, key + " applies to finetuning_type lora, not " + finetuningType);
+        }
+        return value;
     }
 
     private static Integer positive(String key, Integer value, Integer defaultValue) {
@@ -320,6 +374,32 @@ public record TrainArguments(
             }
         }
         return out;
+    }
+
+    /** The directories of {@code adapter_name_or_path}, in order; empty if it is not set. */
+    public List<Path> adapterPaths() {
+        List<Path> out = new ArrayList<>();
+        if (adapterNameOrPath != null) {
+            for (String part : adapterNameOrPath.split(",")) {
+                out.add(Path.of(part.strip()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The directories of {@code adapter_name_or_path} that are merged into the base before training:
+     * all of them with {@code create_new_adapter}, else all but the last, which trains further.
+     */
+    public List<Path> mergedAdapterPaths() {
+        List<Path> all = adapterPaths();
+        return createNewAdapter || all.isEmpty() ? all : all.subList(0, all.size() - 1);
+    }
+
+    /** The adapter of {@code adapter_name_or_path} that trains further, or null for a new adapter. */
+    public Path resumedAdapterPath() {
+        List<Path> all = adapterPaths();
+        return createNewAdapter || all.isEmpty() ? null : all.get(all.size() - 1);
     }
 
     /** Whether the method trains an adapter (lora, prefix, prompt) rather than the model's own weights. */

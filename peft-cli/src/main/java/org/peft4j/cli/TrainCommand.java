@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.ConfigFields;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftMethods;
@@ -22,6 +24,7 @@ import org.peft4j.api.TargetModules;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
@@ -43,9 +46,10 @@ import picocli.CommandLine.Parameters;
  * {@code all_results.json} and {@link RunRecord#FILE}; with {@code pissa_convert}, also the PiSSA adapter
  * converted to plain LoRA in {@value #PISSA_CONVERTED}/.
  *
- * <p>Order of work: the config, the dataset and its splits, the output directory (created and
- * locked against a second run), the base model's dimensions against the config, and only then
- * training. Nothing is written for a run whose weights or outputs end up not finite.
+ * <p>Order of work: the config, the dataset and its splits, the adapters of
+ * {@code adapter_name_or_path} (read and checked against the run's method), the output directory
+ * (created and locked against a second run), the base model's dimensions against the config, and
+ * only then training. Nothing is written for a run whose weights or outputs end up not finite.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
         description = "Fine-tune a text classifier as CONFIG.yaml says (LLaMA-Factory's key names).")
@@ -77,6 +81,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         DataSplits.requireKnownLabels(splits.dev(), labels, "the dev split of " + args.datasetFile());
         DataSplits.requireKnownLabels(splits.test(), labels, "the test split of " + args.datasetFile());
+        List<AdapterCheckpoint> adapters = readAdapters(args, file);
         PretrainedEncoder encoder;
         try {
             encoder = TrainedModel.encoder(args.modelNameOrPath());
@@ -94,13 +99,89 @@ final class TrainCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "%s on %s: %d train, %d dev, %d test rows; labels %s%n", args.finetuningType(),
                     encoder, splits.train().size(), splits.dev().size(), splits.test().size(), labels);
-            train(args, encoder, model, bert, tokenizer, splits, labels);
+            train(args, file, adapters, encoder, model, bert, tokenizer, splits, labels);
         }
         return 0;
     }
 
-    private void train(TrainArguments args, PretrainedEncoder encoder, Model model, BertModel bert,
-            BertTokenizer tokenizer, DataSplits splits, List<String> labels) throws IOException {
+    /**
+     * Reads the adapters of {@code adapter_name_or_path} and checks that each fits its role: the
+     * merged ones must be LoRA, the one that trains further must be of the run's method.
+     *
+     * @throws IllegalArgumentException naming the key's line and the directory otherwise
+     */
+    private static List<AdapterCheckpoint> readAdapters(TrainArguments args, ConfigFile file) {
+        List<AdapterCheckpoint> out = new ArrayList<>();
+        List<Path> merged = args.mergedAdapterPaths();
+        for (Path dir : args.adapterPaths()) {
+            AdapterCheckpoint adapter;
+            try {
+                adapter = AdapterCheckpoint.load(dir);
+            } catch (IOException | RuntimeException e) {
+                throw file.error("adapter_name_or_path", "adapter_name_or_path " + dir + " does not load: "
+                        + (e instanceof NoSuchFileException missing ? missing.getFile() + " does not exist" : e.getMessage()));
+            }
+            String method = PeftMethods.forConfig(adapter.config()).finetuningType();
+            if (merged.contains(dir) && !(adapter.config() instanceof LoraConfig)) {
+                throw file.error("adapter_name_or_path", "adapter_name_or_path " + dir + " is a " + method + " adapter,"
+                        + " and only a LoRA adapter merges into the base (with create_new_adapter every adapter is"
+                        + " merged, else all but the last)");
+            }
+            if (!merged.contains(dir) && !method.equals(args.finetuningType())) {
+                throw file.error("adapter_name_or_path", "adapter_name_or_path " + dir + " is a " + method + " adapter"
+                        + " (peft_type " + adapter.config().peftType() + "), and finetuning_type is "
+                        + args.finetuningType() + "; set finetuning_type: " + method + " to train it further");
+            }
+            out.add(adapter);
+        }
+        return out;
+    }
+
+    /**
+     * The adapter the run trains: a new one as the arguments say, or the last of
+     * {@code adapter_name_or_path}, after the others (or, with {@code create_new_adapter}, all of
+     * them) are merged into the base.
+     *
+     * @throws IllegalArgumentException naming {@code adapter_name_or_path} if an adapter does not fit the model
+     */
+    private PeftModel adapter(TrainArguments args, ConfigFile file, List<AdapterCheckpoint> adapters,
+            BertSequenceClassifier classifier, BertTokenizer tokenizer) {
+        List<Path> paths = args.adapterPaths();
+        Path resumed = args.resumedAdapterPath();
+        PeftModel peft = null;
+        for (int i = 0; i < paths.size(); i++) {
+            try {
+                peft = Peft.load(classifier, adapters.get(i), paths.get(i).toString());
+            } catch (AdapterFormatException e) {
+                throw file.error("adapter_name_or_path", "adapter_name_or_path " + e.getMessage());
+            }
+            if (!paths.get(i).equals(resumed)) {
+                peft.mergeAndUnload();
+                console.out().println("merged adapter " + paths.get(i) + " into the base");
+            } else {
+                console.out().println("training adapter " + paths.get(i) + " further");
+            }
+        }
+        return resumed != null ? peft : Peft.apply(classifier, peftConfig(args), PeftModel.DEFAULT_ADAPTER, tokenizer);
+    }
+
+    /** The training settings the arguments name. */
+    static TextTraining.Settings settings(TrainArguments args, PrintStream progress) {
+        return TextTraining.Settings.builder().setEpochs(args.numTrainEpochs())
+                .setBatchSize(args.perDeviceTrainBatchSize()).setLearningRate(args.learningRate().floatValue())
+                .optWeightDecay(args.weightDecay().floatValue()).optWarmupRatio(args.warmupRatio().floatValue())
+                .optScheduler(LearningRateSchedule.Kind.fromName(args.lrSchedulerType().equals("constant_with_warmup")
+                        ? "constant" : args.lrSchedulerType()))
+                .optMaxGradNorm(args.maxGradNorm().floatValue())
+                .optGradientAccumulationSteps(args.gradientAccumulationSteps()).optLoggingSteps(args.loggingSteps())
+                .optSeed(args.seed()).optOutputDir(args.outputDirectory()).optProgress(progress)
+                .optPlotLoss(args.plotLoss())
+                .optLoraplusLrRatio(args.loraplusLrRatio() != null ? args.loraplusLrRatio().floatValue() : 1f).build();
+    }
+
+    private void train(TrainArguments args, ConfigFile file, List<AdapterCheckpoint> adapters, PretrainedEncoder encoder,
+            Model model, BertModel bert, BertTokenizer tokenizer, DataSplits splits, List<String> labels)
+            throws IOException {
         PrintStream out = console.out();
         Engine.getInstance().setRandomSeed(args.seed());
         long start = System.nanoTime();
@@ -111,7 +192,7 @@ final class TrainCommand implements Callable<Integer> {
         AdapterCheckpoint initialPissa = null;
         TextTraining training;
         if (args.trainsAdapter()) {
-            peft = Peft.apply(classifier, peftConfig(args), PeftModel.DEFAULT_ADAPTER, tokenizer);
+            peft = adapter(args, file, adapters, classifier, tokenizer);
             initialPissa = args.pissaConvert() ? peft.checkpoint() : null;
             training = new TextTraining(model, peft, tokenizer, labels);
         } else {
@@ -123,15 +204,7 @@ final class TrainCommand implements Callable<Integer> {
             trainable += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
         }
         out.printf(Locale.ROOT, "trainable parameters: %,d%n", trainable);
-        TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(args.numTrainEpochs())
-                .setBatchSize(args.perDeviceTrainBatchSize()).setLearningRate(args.learningRate().floatValue())
-                .optWeightDecay(args.weightDecay().floatValue()).optWarmupRatio(args.warmupRatio().floatValue())
-                .optScheduler(LearningRateSchedule.Kind.fromName(args.lrSchedulerType().equals("constant_with_warmup")
-                        ? "constant" : args.lrSchedulerType()))
-                .optMaxGradNorm(args.maxGradNorm().floatValue())
-                .optGradientAccumulationSteps(args.gradientAccumulationSteps()).optLoggingSteps(args.loggingSteps())
-                .optSeed(args.seed()).optOutputDir(args.outputDirectory()).optProgress(console.err())
-                .optPlotLoss(args.plotLoss()).build();
+        TextTraining.Settings settings = settings(args, console.err());
         training.fit(splits.train(), splits.dev(), settings, r -> out.println(r.hasDev()
                 ? String.format(Locale.ROOT, "epoch %d: train loss %.4f, dev loss %.4f, dev accuracy %.4f (%.0f s)",
                         r.epoch(), r.meanLoss(), r.devLoss(), r.devAccuracy(), r.seconds())
@@ -176,6 +249,8 @@ final class TrainCommand implements Callable<Integer> {
         keys.put("r", args.loraRank());
         keys.put("lora_alpha", args.loraAlpha());
         keys.put("lora_dropout", args.loraDropout());
+        keys.put("use_dora", args.useDora());
+        keys.put("use_rslora", args.useRslora());
         List<String> targets = args.loraTargets();
         if (targets.equals(List.of("all"))) {
             keys.put("target_modules", TargetModules.ALL_LINEAR);

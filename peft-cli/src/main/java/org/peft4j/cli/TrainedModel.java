@@ -115,6 +115,10 @@ final class TrainedModel implements AutoCloseable {
                 classifier = new BertSequenceClassifier(base.load(model.getNDManager()), run.labels().size(),
                         ClassifierHead.fromRecordedName(head)).initializeHead(model.getNDManager());
                 try {
+                    for (String merged : run.mergedAdapters()) {
+                        // the base the run trained on (adapter_name_or_path with create_new_adapter)
+                        Peft.load(classifier, Path.of(merged)).mergeAndUnload();
+                    }
                     peft = Peft.load(classifier, adapter, directory.toString());
                 } catch (AdapterFormatException e) {
                     throw new IllegalArgumentException(e.getMessage(), e); // it does not fit the base: not damage

@@ -39,6 +39,8 @@ import org.peft4j.api.internal.ModulePatterns;
  * @param inferenceMode whether the adapter is frozen for inference
  * @param pissaNiter the subspace iterations of {@code init_lora_weights: "pissa_niter_N"}; 0 for the
  *     other initialisations
+ * @param useDora whether each targeted layer is DoRA (weight-decomposed LoRA, {@code use_dora}): its
+ *     output rows are rescaled to a trained magnitude m, y = m / ||W + s·B·A||_row · (W x + s·B·A x) + b
  */
 public record LoraConfig(
         int r,
@@ -55,7 +57,8 @@ public record LoraConfig(
         TaskType taskType,
         String baseModelNameOrPath,
         boolean inferenceMode,
-        int pissaNiter)
+        int pissaNiter,
+        boolean useDora)
         implements PeftConfig {
 
     /** Validates every field and copies the collections. */
@@ -205,6 +208,7 @@ public record LoraConfig(
         private String baseModelNameOrPath;
         private boolean inferenceMode;
         private int pissaNiter;
+        private boolean useDora;
 
         private Builder() {}
 
@@ -224,6 +228,7 @@ public record LoraConfig(
             baseModelNameOrPath = c.baseModelNameOrPath;
             inferenceMode = c.inferenceMode;
             pissaNiter = c.pissaNiter;
+            useDora = c.useDora;
         }
 
         /** Sets the rank {@code r} (default 8). */
@@ -348,6 +353,15 @@ public record LoraConfig(
         }
 
         /**
+         * Makes each targeted layer DoRA ({@code use_dora}, default false): a trained magnitude per
+         * output row, which starts at the row norms of W + s·B·A, rescales the layer's output.
+         */
+        public Builder optUseDora(boolean useDora) {
+            this.useDora = useDora;
+            return this;
+        }
+
+        /**
          * Returns the validated config.
          *
          * @throws IllegalArgumentException naming the first field with a bad value
@@ -355,7 +369,7 @@ public record LoraConfig(
         public LoraConfig build() {
             return new LoraConfig(r, loraAlpha, loraDropout, targetModules, excludeModules, useRslora, bias,
                     initLoraWeights, rankPattern, alphaPattern, modulesToSave, taskType, baseModelNameOrPath,
-                    inferenceMode, pissaNiter);
+                    inferenceMode, pissaNiter, useDora);
         }
     }
 }

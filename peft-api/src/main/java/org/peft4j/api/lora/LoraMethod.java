@@ -73,7 +73,8 @@ public final class LoraMethod implements PeftMethod {
                 f.taskType(),
                 f.baseModelNameOrPath(),
                 f.inferenceMode(),
-                pissaNiter);
+                pissaNiter,
+                f.bool("use_dora", false));
     }
 
     @Override
@@ -94,7 +95,7 @@ public final class LoraMethod implements PeftMethod {
         out.put("rank_pattern", c.rankPattern());
         out.put("alpha_pattern", alphas);
         out.put("fan_in_fan_out", false);
-        out.put("use_dora", false);
+        out.put("use_dora", c.useDora());
         out.put("layers_to_transform", null);
         out.put("layers_pattern", null);
     }

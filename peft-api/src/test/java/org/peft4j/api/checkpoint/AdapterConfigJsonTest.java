@@ -41,6 +41,10 @@ class AdapterConfigJsonTest {
         assertThat(c.baseModelNameOrPath()).isEqualTo("sentence-transformers/all-MiniLM-L6-v2");
         assertThat(c.inferenceMode()).isTrue();
         assertThat(c.bias()).isEqualTo(LoraBias.NONE);
+        assertThat(c.useDora()).isFalse();
+        LoraConfig dora = (LoraConfig) AdapterConfigJson.parse(HF_LORA.replace("\"use_dora\": false", "\"use_dora\": true"), "f");
+        assertThat(dora.useDora()).isTrue();
+        assertThat(AdapterConfigJson.toJson(dora)).contains("\"use_dora\" : true");
     }
 
     @Test
@@ -51,6 +55,7 @@ class AdapterConfigJsonTest {
                     .optInitLoraWeights(LoraInit.GAUSSIAN).optAlphaPattern("value", 3).optModulesToSave("classifier")
                     .optTaskType(TaskType.SEQ_CLS).build(),
             LoraConfig.builder().setTargetAllLinear().optInitLoraWeights(LoraInit.RANDOM).build(),
+            LoraConfig.builder().setTargetModules("query", "value").optUseDora(true).build(),
             PromptTuningConfig.builder().setNumVirtualTokens(16).optPromptTuningInitText("classify spam or ham")
                     .optModelDimensions(384, 6, 12).build(),
             PromptTuningConfig.builder().setNumVirtualTokens(4).optPromptTuningInit(PromptTuningInit.SAMPLE_VOCAB).build(),
@@ -79,8 +84,8 @@ class AdapterConfigJsonTest {
                 .hasMessage("f: key \"r\": expected an integer, found \"eight\"");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"r\": 8", "\"r\": 0"), "f"))
                 .hasMessageContaining("r must be a positive integer, got 0");
-        assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"use_dora\": false", "\"use_dora\": true"), "f"))
-                .hasMessageContaining("key \"use_dora\" is set to true, a feature this version of peft4j does not support");
+        assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true"), "f"))
+                .hasMessageContaining("key \"fan_in_fan_out\" is set to true, a feature this version of peft4j does not support");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"bias\": \"none\"", "\"bias\": \"some\""), "f"))
                 .hasMessageContaining("bias must be one of none, all, lora_only; got \"some\"");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"LORA\"", "\"LOHA\""), "f"))

@@ -53,6 +53,9 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
             LoraWeights w = layer.adapters().get(name);
             out.add(w.a);
             out.add(w.b);
+            if (w.magnitude != null) {
+                out.add(w.magnitude);
+            }
         }
         out.addAll(savedModules.parameters());
         return out;
@@ -65,6 +68,10 @@ final class DjlLoraAdapter implements LoraAdapter, AttachedAdapter {
             LoraWeights w = layer.adapters().get(name);
             out.put(SavedModules.KEY_PREFIX + path + ".lora_A.weight", TensorConversions.toTensor(w.a.getArray()));
             out.put(SavedModules.KEY_PREFIX + path + ".lora_B.weight", TensorConversions.toTensor(w.b.getArray()));
+            if (w.magnitude != null) {
+                out.put(SavedModules.KEY_PREFIX + path + LoraInjector.MAGNITUDE_KEY,
+                        TensorConversions.toTensor(w.magnitude.getArray()));
+            }
         });
         out.putAll(savedModules.stateDict());
         return out;

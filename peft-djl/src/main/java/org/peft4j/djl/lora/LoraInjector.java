@@ -36,6 +36,9 @@ import org.peft4j.djl.internal.TensorConversions;
  * each target in a {@link LoraLinear}, or adds the adapter to one that is already wrapped.
  */
 public final class LoraInjector implements DjlMethod {
+    /** The end of a DoRA magnitude's key, after the module path; PEFT saves it without {@code .weight}. */
+    static final String MAGNITUDE_KEY = ".lora_magnitude_vector";
+
     /** Creates the method's injector; {@link org.peft4j.djl.PeftModel} finds it as a service. */
     public LoraInjector() {}
 
@@ -171,6 +174,11 @@ public final class LoraInjector implements DjlMethod {
             expected.put(b, new long[] {w.get(0), r});
             owner.put(a, path);
             owner.put(b, path);
+            if (config.useDora()) {
+                String m = SavedModules.KEY_PREFIX + path + MAGNITUDE_KEY;
+                expected.put(m, new long[] {w.get(0)});
+                owner.put(m, path);
+            }
         });
         savedWhole.expectedShapes().forEach((key, shape) -> {
             expected.put(key, shape);
@@ -258,6 +266,13 @@ public final class LoraInjector implements DjlMethod {
                     ? manager.randomUniform((float) (-1 / Math.sqrt(r)), (float) (1 / Math.sqrt(r)), new Shape(out, r), dtype)
                     : manager.zeros(new Shape(out, r), dtype);
         }
-        return new LoraWeights(name, a, b, config.scalingFor(path), config.loraDropout());
+        NDArray magnitude = null;
+        if (config.useDora()) {
+            // DoRA's m starts at the row norms of W + s·B·A (PEFT's DoraLinearLayer.update_layer), or is loaded
+            magnitude = saved != null
+                    ? TensorConversions.toNDArray(manager, saved.get(SavedModules.KEY_PREFIX + path + MAGNITUDE_KEY), dtype)
+                    : LoraWeights.rowNorms(weight, a, b, config.scalingFor(path), manager);
+        }
+        return new LoraWeights(name, a, b, magnitude, config.scalingFor(path), config.loraDropout());
     }
 }

@@ -12,8 +12,10 @@ import ai.djl.util.PairList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.BlockSurgery;
 import org.peft4j.djl.internal.NativeScalars;
+import org.peft4j.djl.internal.TensorConversions;
 
 /**
  * A DJL {@link Linear} layer carrying LoRA adapters: y = W x + b + s·B(A(dropout(x))), where W and
@@ -21,9 +23,13 @@ import org.peft4j.djl.internal.NativeScalars;
  * adapter. It extends {@code Linear} so that it can take the wrapped layer's place in any field
  * typed {@code Linear}, as DJL's own transformer blocks declare theirs.
  *
+ * <p>A DoRA adapter ({@code use_dora}) also has a magnitude m [out] and computes
+ * y = m / ||W + s·B·A||_row · (W x + s·B·A x) + b, as PEFT's {@code DoraLinearLayer} does.
+ *
  * <p>It owns no copy of W or b: its parameter map holds the wrapped layer's very {@link Parameter}
- * objects, then {@code lora_A.<adapter>} and {@code lora_B.<adapter>} for each adapter. Instances
- * are created and managed by {@link org.peft4j.djl.PeftModel}.
+ * objects, then {@code lora_A.<adapter>} and {@code lora_B.<adapter>} (and with DoRA
+ * {@code lora_magnitude_vector.<adapter>}) for each adapter. Instances are created and managed by
+ * {@link org.peft4j.djl.PeftModel}.
  */
 public final class LoraLinear extends Linear {
     private final Linear base;
@@ -33,6 +39,8 @@ public final class LoraLinear extends Linear {
     private String activeAdapter;
     private boolean disabled;
     private String mergedAdapter;
+    /** W as it was before a DoRA adapter was merged, to restore it bit for bit; null otherwise. */
+    private Tensor weightBeforeDoraMerge;
     private BlockSurgery.Undo unwrap;
 
     LoraLinear(Linear base) {
@@ -92,6 +100,9 @@ public final class LoraLinear extends Linear {
         adapters.put(lora.adapterName, lora);
         parameters.put(lora.a.getName(), lora.a);
         parameters.put(lora.b.getName(), lora.b);
+        if (lora.magnitude != null) {
+            parameters.put(lora.magnitude.getName(), lora.magnitude);
+        }
     }
 
     /** Removes an adapter and closes its arrays; a merged one is unmerged first unless {@code keepMerged}. */
@@ -105,6 +116,7 @@ public final class LoraLinear extends Linear {
                 unmerge(lora);
             }
             mergedAdapter = null;
+            weightBeforeDoraMerge = null;
         }
         if (name.equals(activeAdapter)) {
             activeAdapter = null;
@@ -113,6 +125,10 @@ public final class LoraLinear extends Linear {
         parameters.remove(lora.b.getName());
         lora.a.close();
         lora.b.close();
+        if (lora.magnitude != null) {
+            parameters.remove(lora.magnitude.getName());
+            lora.magnitude.close();
+        }
     }
 
     /** Remembers how to put the wrapped layer back in this layer's place. */
@@ -147,14 +163,25 @@ public final class LoraLinear extends Linear {
         return mergedAdapter;
     }
 
-    /** Adds s·B·A of the active adapter to W in place. */
+    /**
+     * Adds s·B·A of the active adapter to W in place; for DoRA, W becomes
+     * m / ||W + s·B·A||_row · (W + s·B·A), row by row (PEFT's {@code DoraLinearVariant.merge_unsafe},
+     * {@code peft/tuners/lora/variants.py}), and the unmerged W is kept to be restored exactly.
+     */
     void merge() {
         if (mergedAdapter != null || activeAdapter == null) {
             return;
         }
         LoraWeights lora = adapters.get(activeAdapter);
         try (NDScope scope = new NDScope()) {
-            weight.getArray().addi(lora.delta());
+            NDArray w = weight.getArray();
+            if (lora.magnitude != null) {
+                weightBeforeDoraMerge = TensorConversions.toTensor(w);
+                NDArray norms = w.addi(lora.delta()).norm(new int[] {1}, true);
+                w.muli(lora.magnitude.getArray().stopGradient().reshape(-1, 1).div(norms));
+            } else {
+                w.addi(lora.delta());
+            }
         }
         mergedAdapter = activeAdapter;
     }
@@ -166,9 +193,15 @@ public final class LoraLinear extends Linear {
         }
     }
 
+    /** Takes {@code lora} out of W: for DoRA, W as it was before the merge, bit for bit. */
     private void unmerge(LoraWeights lora) {
-        try (NDScope scope = new NDScope()) {
-            weight.getArray().subi(lora.delta());
+        if (lora.magnitude != null) {
+            TensorConversions.copyInto(weightBeforeDoraMerge, weight.getArray());
+            weightBeforeDoraMerge = null;
+        } else {
+            try (NDScope scope = new NDScope()) {
+                weight.getArray().subi(lora.delta());
+            }
         }
         mergedAdapter = null;
     }
@@ -180,18 +213,33 @@ public final class LoraLinear extends Linear {
         NDArray x = inputs.singletonOrThrow();
         Device device = x.getDevice();
         NDArray w = parameterStore.getValue(weight, device, training);
-        NDArray b = parameterStore.getValue(bias, device, training);
-        NDArray y = linear(x, w, b).singletonOrThrow();
+        NDArray biasValue = parameterStore.getValue(bias, device, training);
+        NDArray y = linear(x, w, biasValue).singletonOrThrow();
         if (disabled || activeAdapter == null || activeAdapter.equals(mergedAdapter)) {
             return new NDList(y);
         }
         LoraWeights lora = adapters.get(activeAdapter);
-        NDArray h = training && lora.dropout > 0 ? Dropout.dropout(x, lora.dropout, true).singletonOrThrow() : x;
-        NDArray down = linear(h, parameterStore.getValue(lora.a, device, training)).singletonOrThrow();
+        boolean dropout = training && lora.dropout > 0;
+        NDArray h = dropout ? Dropout.dropout(x, lora.dropout, true).singletonOrThrow() : x;
+        NDArray a = parameterStore.getValue(lora.a, device, training);
+        NDArray b = parameterStore.getValue(lora.b, device, training);
+        NDArray down = linear(h, a).singletonOrThrow();
         // scaling the r-wide projection, not the out-wide result, costs r/out of the multiplications
         NDArray scaled = down.mul(NativeScalars.of(x.getManager(), lora.scaling));
-        NDArray up = linear(scaled, parameterStore.getValue(lora.b, device, training)).singletonOrThrow();
-        return new NDList(y.add(up));
+        NDArray up = linear(scaled, b).singletonOrThrow();
+        if (lora.magnitude == null) {
+            return new NDList(y.add(up));
+        }
+        // DoRA as PEFT computes it (peft/tuners/lora/dora.py, DoraLinearLayer.forward, lines 132-165, and
+        // variants.py, DoraLinearVariant.forward, lines 229-257, PEFT 0.21): with g = m / ||W + s·B·A||_row
+        // (the norm detached), y + (g - 1)·W h + g·s·B·A h, where h = dropout(x) while training with dropout
+        // and W h is then computed anew; otherwise h = x and W h = y - b, so y = g·(W x + s·B·A x) + b
+        NDArray norms = LoraWeights.rowNorms(w, a, b, lora.scaling, x.getManager());
+        NDArray g = parameterStore.getValue(lora.magnitude, device, training).div(norms);
+        g.attach(x.getManager()); // with this batch's arrays, not the parameter's manager
+        NDArray baseH = dropout ? linear(h, w).singletonOrThrow() : biasValue == null ? y : y.sub(biasValue);
+        NDArray one = NativeScalars.of(x.getManager(), 1f);
+        return new NDList(y.add(baseH.mul(g.sub(one))).add(up.mul(g)));
     }
 
     /** {@inheritDoc} */

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -135,6 +136,7 @@ public final class TextTraining {
         private final Path outputDir;
         private final PrintStream progress;
         private final boolean plotLoss;
+        private final float loraplusLrRatio;
 
         private Settings(Builder b) {
             required("num_train_epochs", "setEpochs", b.epochs);
@@ -157,6 +159,10 @@ public final class TextTraining {
                 throw new IllegalArgumentException("max_grad_norm must be a number >= 0 (0: no clipping), got "
                         + b.maxGradNorm);
             }
+            if (!(b.loraplusLrRatio > 0) || !Float.isFinite(b.loraplusLrRatio)) {
+                throw new IllegalArgumentException("loraplus_lr_ratio must be a positive number (1: plain LoRA), got "
+                        + b.loraplusLrRatio);
+            }
             if (b.earlyStoppingPatience < 0) {
                 throw new IllegalArgumentException("early stopping patience must be >= 0 (0: never stop early), got "
                         + b.earlyStoppingPatience);
@@ -175,6 +181,7 @@ public final class TextTraining {
             outputDir = b.outputDir;
             progress = b.progress;
             plotLoss = b.plotLoss;
+            loraplusLrRatio = b.loraplusLrRatio;
         }
 
         private static void positive(String name, int value) {
@@ -267,6 +274,14 @@ public final class TextTraining {
             return plotLoss;
         }
 
+        /**
+         * LoRA+'s ratio of the B matrices' learning rate to the rate ({@code loraplus_lr_ratio}); 1
+         * for plain LoRA. See {@link #loraplusMultipliers}.
+         */
+        public float loraplusLrRatio() {
+            return loraplusLrRatio;
+        }
+
         /** Builds {@link Settings}; {@link #build()} checks every value and names the first bad one. */
         public static final class Builder {
             private Integer epochs;
@@ -283,6 +298,7 @@ public final class TextTraining {
             private Path outputDir;
             private PrintStream progress;
             private boolean plotLoss = true;
+            private float loraplusLrRatio = 1f;
 
             private Builder() {}
 
@@ -377,6 +393,17 @@ public final class TextTraining {
             }
 
             /**
+             * Sets LoRA+'s ratio ({@code loraplus_lr_ratio}): the B matrices, and every 1-D parameter,
+             * learn at this multiple of the rate (see {@link TextTraining#loraplusMultipliers}); default
+             * 1, plain LoRA. The LoRA+ paper suggests about 16, with a learning rate about half the
+             * plain one.
+             */
+            public Builder optLoraplusLrRatio(float ratio) {
+                this.loraplusLrRatio = ratio;
+                return this;
+            }
+
+            /**
              * Returns the settings.
              *
              * @throws IllegalArgumentException naming the first value that is missing or out of range
@@ -450,7 +477,7 @@ public final class TextTraining {
         int epochsWithoutGain = 0;
         try (Trainer trainer = trainers.apply(new DefaultTrainingConfig(loss()));
                 AdamW optimizer = AdamW.builder().optLearningRateTracker(schedule).optWeightDecay(settings.weightDecay())
-                        .build();
+                        .optLearningRateMultipliers(loraplusMultipliers(trainable, settings.loraplusLrRatio())).build();
                 TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
                 long epochStart = System.nanoTime();
@@ -546,6 +573,28 @@ public final class TextTraining {
             throw new UncheckedIOException(e);
         }
         return reports;
+    }
+
+    /**
+     * LoRA+'s learning-rate multipliers (Hayou et al. 2024), grouped as PEFT's
+     * {@code create_loraplus_optimizer} groups parameters ({@code peft/optimizers/loraplus.py}, lines
+     * 72-113 in PEFT 0.21): the B matrices ({@code lora_B}) and every 1-D parameter (biases, norms,
+     * DoRA magnitudes) learn at {@code ratio} times the rate, all others (A, whole matrices of saved
+     * modules) at the rate. PEFT's group for LoRA on embedding layers has no counterpart here, as
+     * peft4j's LoRA adapts Linear layers only; weight decay stays {@link Settings#weightDecay()} for
+     * every parameter, with each one's own rate. Empty for a ratio of 1.
+     */
+    public static Map<Parameter, Float> loraplusMultipliers(List<Parameter> trainable, float ratio) {
+        Map<Parameter, Float> out = new IdentityHashMap<>();
+        if (ratio == 1f) {
+            return out;
+        }
+        for (Parameter p : trainable) {
+            if (p.getName().startsWith("lora_B.") || p.getArray().getShape().dimension() == 1) {
+                out.put(p, ratio);
+            }
+        }
+        return out;
     }
 
     /** The curves of {@code training_loss.png}: the loss of each update, its logged means, the dev accuracy. */

@@ -295,6 +295,10 @@ public final class LoraSgdModel<T extends Output<T>> extends Model<T> implements
                     + " model; expected LORA");
         }
         LoraConfig config = ((LoraConfig) peftConfig).withInferenceMode(false);
+        if (config.useDora()) {
+            throw new AdapterFormatException(source + ": a DoRA adapter (use_dora) cannot adapt a Tribuo linear model;"
+                    + " load it on a DJL model (org.peft4j.djl)");
+        }
         List<String> features = names(checkpoint, FEATURE_NAMES, source);
         List<String> outputs = names(checkpoint, OUTPUT_NAMES, source);
         int rank = config.rankFor(MODULE);

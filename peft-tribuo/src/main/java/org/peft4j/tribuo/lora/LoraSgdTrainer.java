@@ -114,6 +114,10 @@ public final class LoraSgdTrainer<T extends Output<T>> extends AdaptedSgdTrainer
             throw new IllegalArgumentException("lora_dropout must be 0 for a Tribuo linear model, got "
                     + config.loraDropout());
         }
+        if (config.useDora()) {
+            throw new IllegalArgumentException("use_dora is not supported for a Tribuo linear model; DoRA applies to"
+                    + " DJL models (org.peft4j.djl)");
+        }
         if (!config.modulesToSave().isEmpty()) {
             throw new IllegalArgumentException("modules_to_save must be empty for a Tribuo linear model (its only"
                     + " module is \"" + LoraSgdModel.MODULE + "\"), got " + config.modulesToSave());
