@@ -417,7 +417,7 @@ public record TrainArguments(
      * @throws BadValueException naming the key whose value the model cannot take
      */
     public void checkFits(BertConfig config, String model) {
-        boolean virtualTokens = finetuningType.equals("prefix") || finetuningType.equals("prompt");
+        boolean virtualTokens = trainsAdapter() && PeftMethods.forFinetuningType(finetuningType).isPromptLearning();
         long positions = cutoffLen + (virtualTokens ? (long) numVirtualTokens : 0);
         if (positions > config.maxPositionEmbeddings()) {
             String key = virtualTokens && cutoffLen <= config.maxPositionEmbeddings() ? "num_virtual_tokens" : "cutoff_len";

@@ -24,7 +24,6 @@ import org.peft4j.api.TargetModules;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
-import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
@@ -122,10 +121,10 @@ final class TrainCommand implements Callable<Integer> {
                         + (e instanceof NoSuchFileException missing ? missing.getFile() + " does not exist" : e.getMessage()));
             }
             String method = PeftMethods.forConfig(adapter.config()).finetuningType();
-            if (merged.contains(dir) && !(adapter.config() instanceof LoraConfig)) {
+            if (merged.contains(dir) && PeftMethods.forConfig(adapter.config()).isPromptLearning()) {
                 throw file.error("adapter_name_or_path", "adapter_name_or_path " + dir + " is a " + method + " adapter,"
-                        + " and only a LoRA adapter merges into the base (with create_new_adapter every adapter is"
-                        + " merged, else all but the last)");
+                        + " and a prompt-learning adapter does not merge into the base's weights (with"
+                        + " create_new_adapter every adapter is merged, else all but the last)");
             }
             if (!merged.contains(dir) && !method.equals(args.finetuningType())) {
                 throw file.error("adapter_name_or_path", "adapter_name_or_path " + dir + " is a " + method + " adapter"

@@ -293,7 +293,7 @@ class Peft4jCommandTest {
         assertThat(run("export", "--help").out()).contains("--to=DIR");
         Result typo = run("trian", "x.yaml");
         assertThat(typo.status()).isEqualTo(2);
-        assertThat(typo.err()).contains("Unmatched arguments from index 0: 'trian', 'x.yaml'", "Did you mean: peft4j train?");
+        assertThat(typo.err()).contains("Unmatched arguments from index 0: 'trian', 'x.yaml'", "Did you mean: peft4j train");
         Result none = run();
         assertThat(none.status()).isEqualTo(2);
         assertThat(none.err()).contains("missing command: train, eval, predict, export, merge-adapters or extract-lora");

@@ -140,6 +140,14 @@ public final class PeftModel {
 
     private AttachedAdapter attach(String name, PeftConfig given, Map<String, Tensor> saved) {
         PeftConfig config = forTask(given);
+        // as Hugging Face PEFT's PeftModel.add_adapter (peft 0.21, peft_model.py lines 1126-1130)
+        for (AttachedAdapter other : adapters.values()) {
+            if (other.config().peftType() != config.peftType()) {
+                throw new IllegalArgumentException("cannot combine adapters of different peft types: adapter "
+                        + other.name() + " is " + other.config().peftType() + " and the new one is " + config.peftType()
+                        + "; merge (mergeAndUnload) or delete the other first");
+            }
+        }
         return methodFor(config).attach(block, name, config, saved, tokenizer);
     }
 

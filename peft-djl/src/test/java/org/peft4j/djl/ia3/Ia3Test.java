@@ -349,14 +349,19 @@ class Ia3Test {
     }
 
     @Test
-    void targetsThatMatchNothingListTheModulesAndALayerOfAnotherMethodIsRefused() {
+    void targetsThatMatchNothingListTheModulesAndAnotherMethodIsRefused() {
         assertThatThrownBy(() -> Peft.apply(block, Ia3Config.builder().setTargetModules("query").build()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("target_modules [query] matched no Linear layer. The model's modules are: key (Linear),"
                         + " value (Linear), ff (Linear)");
         PeftModel peft = Peft.apply(block, LoraConfig.builder().setTargetModules("key").build());
-        assertThatThrownBy(() -> peft.addAdapter("ia3", Ia3Config.builder().setTargetModules("key", "value").build()))
-                .hasMessageContaining("module key is already adapted by another method (LoraLinear)");
+        assertThatThrownBy(() -> peft.addAdapter("ia3", Ia3Config.builder().setTargetModules("value").build()))
+                .hasMessageContaining("cannot combine adapters of different peft types: adapter default is LORA and the"
+                        + " new one is IA3");
         assertThat(block.value.getClass()).isEqualTo(Linear.class); // nothing was changed
+        assertThat(peft.adapterNames()).containsExactly("default");
+        // a second PeftModel on a block that another one adapts finds the layer taken
+        assertThatThrownBy(() -> Peft.apply(block, Ia3Config.builder().setTargetModules("key", "value").build()))
+                .hasMessageContaining("module key is already adapted by another method (LoraLinear)");
     }
 }
