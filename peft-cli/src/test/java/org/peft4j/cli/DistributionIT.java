@@ -107,7 +107,7 @@ class DistributionIT {
         assertThat(jar.out().strip()).isEqualTo("peft4j " + VERSION);
         Run typo = run(dir, home.resolve("bin/peft4j").toString(), "trian");
         assertThat(typo.status()).isEqualTo(2);
-        assertThat(typo.err()).contains("Did you mean: peft4j train?");
+        assertThat(typo.err()).contains("Did you mean: peft4j train");
     }
 
     @Test
