@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TargetModules;
+import org.peft4j.api.TargetingConfig;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.internal.Excerpt;
 
@@ -48,7 +48,7 @@ public record Ia3Config(
         TaskType taskType,
         String baseModelNameOrPath,
         boolean inferenceMode)
-        implements PeftConfig {
+        implements TargetingConfig {
 
     /**
      * PEFT's default targets per {@code model_type} ({@code TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING},
@@ -134,17 +134,6 @@ public record Ia3Config(
     @Override
     public Ia3Config withModulesToSave(List<String> modules) {
         return toBuilder().optModulesToSave(modules.toArray(new String[0])).build();
-    }
-
-    /**
-     * Returns whether the module at {@code path} is targeted: selected by {@code target_modules},
-     * not by {@code exclude_modules}, and neither one of nor inside one of {@code modules_to_save}.
-     */
-    public boolean isTargeted(String path) {
-        if (excludeModules != null && excludeModules.matches(path)) {
-            return false;
-        }
-        return targetModules.matches(path) && !isSavedWhole(path);
     }
 
     /**

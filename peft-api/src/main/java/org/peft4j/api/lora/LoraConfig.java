@@ -6,9 +6,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TargetModules;
+import org.peft4j.api.TargetingConfig;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.internal.ConfigRegex;
 import org.peft4j.api.internal.Excerpt;
@@ -59,7 +59,7 @@ public record LoraConfig(
         boolean inferenceMode,
         int pissaNiter,
         boolean useDora)
-        implements PeftConfig {
+        implements TargetingConfig {
 
     /** Validates every field and copies the collections. */
     public LoraConfig {
@@ -134,34 +134,6 @@ public record LoraConfig(
     @Override
     public LoraConfig withModulesToSave(List<String> modules) {
         return toBuilder().optModulesToSave(modules.toArray(new String[0])).build();
-    }
-
-    /**
-     * Returns whether the module at {@code path} is targeted: selected by {@code target_modules},
-     * not by {@code exclude_modules}, and not one of {@code modules_to_save}.
-     */
-    public boolean isTargeted(String path) {
-        if (excludeModules != null && excludeModules.matches(path)) {
-            return false;
-        }
-        return targetModules.matches(path) && !isSavedWhole(path);
-    }
-
-    /** Returns whether the module at {@code path} is one of, or inside one of, {@code modules_to_save}. */
-    public boolean isSavedWhole(String path) {
-        for (String name : modulesToSave) {
-            // the module itself, or any ancestor of it, is named by the entry
-            for (int end = path.indexOf('.'); ; end = path.indexOf('.', end + 1)) {
-                String prefix = end < 0 ? path : path.substring(0, end);
-                if (ModulePatterns.nameMatches(name, prefix)) {
-                    return true;
-                }
-                if (end < 0) {
-                    break;
-                }
-            }
-        }
-        return false;
     }
 
     /** Returns the rank on the module at {@code path}: the first matching rank_pattern, else r. */

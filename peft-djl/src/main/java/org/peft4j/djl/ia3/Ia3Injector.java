@@ -5,11 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -22,7 +19,7 @@ import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
 import org.peft4j.djl.TextTokenizer;
-import org.peft4j.djl.internal.BlockSurgery;
+import org.peft4j.djl.internal.LayerInjection;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
 
@@ -67,83 +64,14 @@ public final class Ia3Injector implements DjlMethod {
      */
     public static AttachedAdapter attach(Block root, String name, Ia3Config config, Map<String, Tensor> saved) {
         Map<String, ModuleTree.Node> nodes = ModuleTree.nodes(root);
-        Map<String, ModuleTree.Node> targets = findTargets(nodes, config);
+        Map<String, ModuleTree.Node> targets = LayerInjection.findTargets(nodes, config, "IA3", Ia3Linear.class);
         SavedModules savedWhole = SavedModules.capture(SavedModules.find(nodes, config.modulesToSave(), PeftType.IA3));
         if (saved != null) {
             checkSavedTensors(targets, savedWhole, config, saved);
         }
-        Map<String, Ia3Linear> layers = new LinkedHashMap<>();
-        List<Runnable> rollback = new ArrayList<>();
-        try {
-            for (Map.Entry<String, ModuleTree.Node> e : targets.entrySet()) {
-                String path = e.getKey();
-                Linear linear = (Linear) e.getValue().block;
-                Ia3Linear layer;
-                if (linear instanceof Ia3Linear) {
-                    layer = (Ia3Linear) linear;
-                } else {
-                    layer = new Ia3Linear(linear);
-                    BlockSurgery.Undo undo = BlockSurgery.replace(e.getValue().parent, linear, layer);
-                    layer.wrappedBy(undo);
-                    rollback.add(layer::unwrap);
-                }
-                layer.addAdapter(newVector(layer, path, name, config, saved));
-                rollback.add(() -> layer.removeAdapter(name, false));
-                layers.put(path, layer);
-            }
-            if (saved != null) {
-                rollback.add(savedWhole::restore);
-                savedWhole.load(saved);
-            }
-            return new DjlIa3Adapter(name, config, layers, savedWhole);
-        } catch (RuntimeException e) {
-            for (int i = rollback.size() - 1; i >= 0; i--) {
-                try {
-                    rollback.get(i).run();
-                } catch (RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
-        }
-    }
-
-    private static Map<String, ModuleTree.Node> findTargets(Map<String, ModuleTree.Node> nodes, Ia3Config config) {
-        Map<String, ModuleTree.Node> targets = new LinkedHashMap<>();
-        List<String> notLinear = new ArrayList<>();
-        for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
-            String path = e.getKey();
-            Block block = e.getValue().block;
-            if (!config.isTargeted(path)) {
-                continue;
-            }
-            if (block instanceof Linear && !(block instanceof Ia3Linear) && block.getClass() != Linear.class) {
-                // another method's layer (LoRA's): its forward computes W x + b itself, so one of the two would be lost
-                throw new IllegalArgumentException("module " + path + " is already adapted by another method ("
-                        + block.getClass().getSimpleName() + "); IA3 cannot share a layer with it (Hugging Face PEFT"
-                        + " refuses adapters of different peft types on one model)");
-            }
-            if (block instanceof Linear) {
-                Parameter weight = block.getDirectParameters().get("weight");
-                if (weight == null || !weight.isInitialized()) {
-                    throw new IllegalStateException("module " + path + " (Linear) is not initialized; initialize the model"
-                            + " (block.initialize(manager, dataType, inputShapes), or load it) before applying IA3");
-                }
-                targets.put(path, e.getValue());
-            } else if (!config.targetModules().isAllLinear()) {
-                notLinear.add(path + " (" + block.getClass().getSimpleName() + ")");
-            }
-        }
-        if (!notLinear.isEmpty()) {
-            throw new IllegalArgumentException("target_modules " + config.targetModules()
-                    + " matched modules that are not Linear layers, and IA3 applies to Linear layers only: " + notLinear);
-        }
-        if (targets.isEmpty()) {
-            throw new IllegalArgumentException("target_modules " + config.targetModules()
-                    + (config.excludeModules() != null ? " (excluding " + config.excludeModules() + ")" : "")
-                    + " matched no Linear layer. The model's modules are: " + SavedModules.describe(nodes));
-        }
-        return targets;
+        Map<String, Ia3Linear> layers = LayerInjection.addToLayers(targets, name, Ia3Linear.class, Ia3Linear::new,
+                (layer, path, rollback) -> newVector(layer, path, name, config, saved), savedWhole, saved);
+        return new DjlIa3Adapter(name, config, layers, savedWhole);
     }
 
     /** PEFT's shape of a module's vector: [1, in] for a feed-forward module, [out, 1] otherwise. */
@@ -157,18 +85,8 @@ public final class Ia3Injector implements DjlMethod {
         targets.forEach((path, node) -> {
             Shape w = node.block.getDirectParameters().get("weight").getArray().getShape();
             boolean feedforward = config.isFeedforward(path);
-            long[] shape = vectorShape(w, feedforward);
-            Tensor t = saved.get(key(path));
-            if (t == null) {
-                problems.add("module " + path + ": the adapter has no tensor \"" + key(path) + "\"");
-            } else if (!Arrays.equals(t.shape(), shape)) {
-                problems.add("module " + path + ": \"" + key(path) + "\" expected shape " + Arrays.toString(shape)
-                        + " (" + (feedforward ? "feed-forward: [1, in]" : "not feed-forward: [out, 1]") + "), found "
-                        + Arrays.toString(t.shape()));
-            } else if (!t.dtype().isFloatingPoint()) {
-                problems.add("module " + path + ": \"" + key(path) + "\" has dtype " + t.dtype()
-                        + ", expected a floating-point type");
-            }
+            LayerInjection.checkTensor(saved, path, key(path), vectorShape(w, feedforward),
+                    feedforward ? " (feed-forward: [1, in])" : " (not feed-forward: [out, 1])", problems);
         });
         savedWhole.check(saved, problems);
         TreeSet<String> unexpected = new TreeSet<>(saved.keySet());
@@ -177,12 +95,7 @@ public final class Ia3Injector implements DjlMethod {
             unexpected.remove(k);
             unexpected.remove(SavedModules.PROMPT_LEARNING_KEY_PREFIX + k.substring(SavedModules.KEY_PREFIX.length()));
         });
-        if (!unexpected.isEmpty()) {
-            problems.add("tensors that match no module of this model: " + unexpected);
-        }
-        if (!problems.isEmpty()) {
-            throw new AdapterFormatException("the adapter does not fit this model: " + String.join("; ", problems));
-        }
+        LayerInjection.throwIfProblems(problems, unexpected);
     }
 
     private static Ia3Vector newVector(Ia3Linear layer, String path, String name, Ia3Config config,

@@ -8,12 +8,10 @@ import ai.djl.nn.Parameter;
  * scaled) or [out, 1] otherwise (the output is scaled), the shapes PEFT saves.
  */
 final class Ia3Vector {
-    final String adapterName;
     final Parameter l;
     final boolean feedforward;
 
     Ia3Vector(String adapterName, NDArray l, boolean feedforward) {
-        this.adapterName = adapterName;
         this.l = Parameter.builder().setName("ia3_l." + adapterName).setType(Parameter.Type.WEIGHT).build();
         this.l.setArray(l);
         this.feedforward = feedforward;

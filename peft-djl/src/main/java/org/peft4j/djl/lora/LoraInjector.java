@@ -8,7 +8,6 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +25,7 @@ import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
 import org.peft4j.djl.TextTokenizer;
-import org.peft4j.djl.internal.BlockSurgery;
+import org.peft4j.djl.internal.LayerInjection;
 import org.peft4j.djl.internal.SavedModules;
 import org.peft4j.djl.internal.TensorConversions;
 
@@ -69,80 +68,17 @@ public final class LoraInjector implements DjlMethod {
      */
     public static AttachedAdapter attach(Block root, String name, LoraConfig config, Map<String, Tensor> saved) {
         Map<String, ModuleTree.Node> nodes = ModuleTree.nodes(root);
-        Map<String, ModuleTree.Node> targets = findTargets(nodes, config);
+        Map<String, ModuleTree.Node> targets = LayerInjection.findTargets(nodes, config, "LoRA", null);
         SavedModules savedWhole = SavedModules.capture(findSavedParameters(nodes, targets, config));
         if (saved != null) {
             checkSavedTensors(targets, savedWhole, config, saved);
         }
-        Map<String, LoraLinear> layers = new LinkedHashMap<>();
-        List<Runnable> rollback = new ArrayList<>();
-        try {
-            for (Map.Entry<String, ModuleTree.Node> e : targets.entrySet()) {
-                String path = e.getKey();
-                Linear linear = (Linear) e.getValue().block;
-                LoraLinear layer;
-                if (linear instanceof LoraLinear) {
-                    layer = (LoraLinear) linear;
-                } else {
-                    layer = new LoraLinear(linear);
-                    BlockSurgery.Undo undo = BlockSurgery.replace(e.getValue().parent, linear, layer);
-                    layer.wrappedBy(undo);
-                    rollback.add(layer::unwrap);
-                }
-                LoraWeights weights = startsFromTheWeight(config)
+        Map<String, LoraLinear> layers = LayerInjection.addToLayers(targets, name, LoraLinear.class, LoraLinear::new,
+                (layer, path, rollback) -> startsFromTheWeight(config)
                         ? decompositionWeights(layer, path, name, config, saved, rollback)
-                        : newWeights(layer, path, name, config, saved);
-                layer.addAdapter(weights);
-                rollback.add(() -> layer.removeAdapter(name, false));
-                layers.put(path, layer);
-            }
-            if (saved != null) {
-                rollback.add(savedWhole::restore);
-                savedWhole.load(saved);
-            }
-            return new DjlLoraAdapter(name, config, layers, savedWhole);
-        } catch (RuntimeException e) {
-            for (int i = rollback.size() - 1; i >= 0; i--) {
-                try {
-                    rollback.get(i).run();
-                } catch (RuntimeException suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            throw e;
-        }
-    }
-
-    private static Map<String, ModuleTree.Node> findTargets(Map<String, ModuleTree.Node> nodes, LoraConfig config) {
-        Map<String, ModuleTree.Node> targets = new LinkedHashMap<>();
-        List<String> notLinear = new ArrayList<>();
-        for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
-            String path = e.getKey();
-            if (!config.isTargeted(path)) {
-                continue;
-            }
-            if (e.getValue().block instanceof Linear) {
-                Parameter weight = e.getValue().block.getDirectParameters().get("weight");
-                if (weight == null || !weight.isInitialized()) {
-                    throw new IllegalStateException("module " + path + " (Linear) is not initialized; initialize the model"
-                            + " (block.initialize(manager, dataType, inputShapes), or load it) before applying LoRA");
-                }
-                targets.put(path, e.getValue());
-            } else if (!config.targetModules().isAllLinear()) {
-                notLinear.add(path + " (" + e.getValue().block.getClass().getSimpleName() + ")");
-            }
-        }
-        if (!notLinear.isEmpty()) {
-            throw new IllegalArgumentException("target_modules " + config.targetModules()
-                    + " matched modules that are not Linear layers, and LoRA applies to Linear layers only: "
-                    + notLinear);
-        }
-        if (targets.isEmpty()) {
-            throw new IllegalArgumentException("target_modules " + config.targetModules()
-                    + (config.excludeModules() != null ? " (excluding " + config.excludeModules() + ")" : "")
-                    + " matched no Linear layer. The model's modules are: " + SavedModules.describe(nodes));
-        }
-        return targets;
+                        : newWeights(layer, path, name, config, saved),
+                savedWhole, saved);
+        return new DjlLoraAdapter(name, config, layers, savedWhole);
     }
 
     /** The modules to save and, unless bias is none, the trainable biases, keyed as PEFT saves them. */
@@ -185,26 +121,10 @@ public final class LoraInjector implements DjlMethod {
             owner.put(key, key.substring(SavedModules.KEY_PREFIX.length()));
         });
         List<String> problems = new ArrayList<>();
-        expected.forEach((key, shape) -> {
-            Tensor t = saved.get(key);
-            if (t == null) {
-                problems.add("module " + owner.get(key) + ": the adapter has no tensor \"" + key + "\"");
-            } else if (!Arrays.equals(t.shape(), shape)) {
-                problems.add("module " + owner.get(key) + ": \"" + key + "\" expected shape " + Arrays.toString(shape)
-                        + ", found " + Arrays.toString(t.shape()));
-            } else if (!t.dtype().isFloatingPoint()) {
-                problems.add("module " + owner.get(key) + ": \"" + key + "\" has dtype " + t.dtype()
-                        + ", expected a floating-point type");
-            }
-        });
+        expected.forEach((key, shape) -> LayerInjection.checkTensor(saved, owner.get(key), key, shape, "", problems));
         TreeSet<String> unexpected = new TreeSet<>(saved.keySet());
         unexpected.removeAll(expected.keySet());
-        if (!unexpected.isEmpty()) {
-            problems.add("tensors that match no module of this model: " + unexpected);
-        }
-        if (!problems.isEmpty()) {
-            throw new AdapterFormatException("the adapter does not fit this model: " + String.join("; ", problems));
-        }
+        LayerInjection.throwIfProblems(problems, unexpected);
     }
 
     /** Whether the config's initialisation (PiSSA, OLoRA) decomposes the base weight. */

@@ -10,7 +10,6 @@ import ai.djl.nn.Parameter;
  * magnitude vector m [out].
  */
 final class LoraWeights {
-    final String adapterName;
     final Parameter a;
     final Parameter b;
     final float scaling;
@@ -24,7 +23,6 @@ final class LoraWeights {
 
     /** With {@code magnitude} not null, DoRA's weights: A, B and the magnitude m [out]. */
     LoraWeights(String adapterName, NDArray a, NDArray b, NDArray magnitude, float scaling, float dropout) {
-        this.adapterName = adapterName;
         this.a = parameter("lora_A." + adapterName, a);
         this.b = parameter("lora_B." + adapterName, b);
         this.magnitude = magnitude == null ? null : parameter("lora_magnitude_vector." + adapterName, magnitude);
