@@ -29,6 +29,8 @@ import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.lora.LoraInit;
+import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
@@ -40,7 +42,8 @@ import org.peft4j.djl.bert.ClassifierHead;
 
 /**
  * Files peft4j writes, for Python to load: an adapter of each kind trained a few steps on the
- * golden tiny BERT (GoldenInteropTest), and two merged exports (Python's pooler head and the
+ * golden tiny BERT (GoldenInteropTest), a trained PiSSA adapter converted to plain LoRA for the
+ * original base, and two merged exports (Python's pooler head and the
  * mean-pooled head), each with the logits peft4j computes on the golden inputs. The layout every
  * file must have for PEFT is asserted here; with {@code -Dpeft4j.python=PYTHON} (a Python with
  * torch, transformers and peft; {@code .ci/run} makes one when this machine has the packages),
@@ -51,6 +54,12 @@ class JavaFilesForPythonTest {
     private static final Path OUT = Path.of("target", "java-written");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final Path BASE = GoldenFiles.BASE;
+    /**
+     * A PiSSA adapter trained on the base whose weights PiSSA replaced by W_res, written converted to
+     * a plain LoRA adapter for the original base (as PEFT's {@code path_initial_model_for_weight_conversion}
+     * does); Python loads it onto the untouched base and must get the trained PiSSA model's logits.
+     */
+    private static final String PISSA_CONVERTED = "lora-pissa-converted";
 
     private static Map<String, PeftConfig> adapters() {
         String base = "tiny-bert";
@@ -68,6 +77,8 @@ class JavaFilesForPythonTest {
         configs.put("ia3", Ia3Config.builder().setDefaultTargetModules("bert").optBaseModelNameOrPath(base).build());
         configs.put("lora-dora", LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value")
                 .optUseDora(true).optBaseModelNameOrPath(base).build());
+        configs.put(PISSA_CONVERTED, LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("query", "value")
+                .optInitLoraWeights(LoraInit.PISSA).optBaseModelNameOrPath(base).build());
         return configs;
     }
 
@@ -99,9 +110,14 @@ class JavaFilesForPythonTest {
                 model.setBlock(classifier);
                 PeftModel peft = Peft.apply(classifier, e.getValue(), PeftModel.DEFAULT_ADAPTER, tokenizer);
                 NDList inputs = GoldenFiles.inputs(model.getNDManager());
+                AdapterCheckpoint initial = e.getKey().equals(PISSA_CONVERTED) ? peft.checkpoint() : null;
                 train(model, peft, inputs);
                 Path dir = OUT.resolve(e.getKey());
-                peft.saveAdapter(dir);
+                if (initial != null) {
+                    LoraDecompositionInit.convertToLora(peft.checkpoint(), initial).save(dir);
+                } else {
+                    peft.saveAdapter(dir);
+                }
                 expected.set(e.getKey(), JSON.valueToTree(GoldenFiles.logits(classifier, inputs)));
                 checkLayout(e.getKey(), AdapterCheckpoint.load(dir));
             }
@@ -147,6 +163,14 @@ class JavaFilesForPythonTest {
         assertThat(saved.metadata()).as(name).containsEntry("peft4j_head", "pooler").containsEntry("format", "pt");
         if (config instanceof PromptTuningConfig prompt && prompt.promptTuningInitText() != null) {
             assertThat(prompt.tokenizerNameOrPath()).as(name).isEqualTo("tiny-bert");
+        }
+        if (name.equals(PISSA_CONVERTED)) {
+            // the trained [B, -B0][A; A0] of rank 2r, for the original base; nothing left to decompose
+            LoraConfig lora = (LoraConfig) config;
+            assertThat(lora.r()).as(name).isEqualTo(8);
+            assertThat(lora.initLoraWeights()).as(name).isEqualTo(LoraInit.KAIMING_UNIFORM);
+            assertThat(saved.tensors().get("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight")
+                    .shape()).as(name).containsExactly(8, 16);
         }
         if (config instanceof LoraConfig lora && lora.useDora()) {
             // PEFT's key for DoRA's magnitude has no ".weight"; 1-D, one value per output row
