@@ -17,7 +17,7 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.peft4j.api.safetensors.SafeTensors;
+import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
 import org.slf4j.Logger;
@@ -41,29 +41,30 @@ public final class BertLoader {
     private BertLoader() {}
 
     /**
-     * Loads a Hugging Face model directory: {@code config.json} and {@code model.safetensors}.
-     * Keys may carry the usual prefixes ({@code bert.}, ...); the pooler and task heads in the
-     * checkpoint are ignored.
+     * Loads a Hugging Face model directory: {@code config.json} and {@code model.safetensors}, or
+     * the shards {@code model.safetensors.index.json} lists (see {@link ModelWeights}; a PyTorch
+     * pickle is refused with how to convert it). Keys may carry the usual prefixes
+     * ({@code bert.}, ...); task heads in the checkpoint are ignored.
      *
      * @throws IllegalArgumentException if a file is missing, the config lacks a field, or a tensor
      *     is missing or has a shape that disagrees with the config (the message names it)
      */
     public static BertModel fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
-        Path configFile = modelDir.resolve("config.json");
-        Path weightsFile = modelDir.resolve("model.safetensors");
         BertConfig config;
-        SafeTensors weights;
+        Map<String, Tensor> weights;
         try {
-            config = BertConfig.fromJson(configFile);
-            weights = SafeTensors.read(weightsFile);
+            config = BertConfig.fromJson(modelDir.resolve("config.json"));
+            weights = ModelWeights.read(modelDir);
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
         }
         Map<String, Tensor> byName = new HashMap<>();
-        for (Map.Entry<String, Tensor> e : weights.tensors().entrySet()) {
+        for (Map.Entry<String, Tensor> e : weights.entrySet()) {
             byName.put(stripPrefix(e.getKey()), e.getValue());
         }
-        return build(config, byName, weightsFile.toString(), manager);
+        Path single = modelDir.resolve(ModelWeights.SINGLE_FILE);
+        String source = (Files.exists(single) ? single : modelDir.resolve(ModelWeights.INDEX)).toString();
+        return build(config, byName, source, manager);
     }
 
     private static String stripPrefix(String key) {

@@ -19,6 +19,7 @@ import java.util.Map;
 import org.peft4j.api.internal.AtomicDirectory;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.internal.Excerpt;
+import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
@@ -135,7 +136,7 @@ public final class ClassifierDirectory {
         ClassifierHead head = ClassifierHead.fromRecordedName(config.path(HEAD_KEY).asText("pooler"));
         BertModel bert = BertLoader.fromHuggingFace(directory, manager);
         BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), head).initializeHead(manager);
-        Map<String, Tensor> tensors = SafeTensors.read(directory.resolve(WEIGHTS)).tensors();
+        Map<String, Tensor> tensors = ModelWeights.read(directory);
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
             if (!e.getKey().startsWith("classifier.")) {
                 continue;
@@ -143,7 +144,7 @@ public final class ClassifierDirectory {
             Tensor t = tensors.get(e.getKey());
             long[] expected = e.getValue().getArray().getShape().getShape();
             if (t == null || !Arrays.equals(t.shape(), expected)) {
-                throw new IllegalArgumentException(directory.resolve(WEIGHTS) + ": the head tensor " + e.getKey()
+                throw new IllegalArgumentException(directory + ": the head tensor " + e.getKey()
                         + (t == null ? " is missing (is this a base model without a classification head?)"
                                 : " has shape " + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(expected)));
             }

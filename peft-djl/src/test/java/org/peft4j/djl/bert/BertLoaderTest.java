@@ -82,6 +82,35 @@ class BertLoaderTest {
     }
 
     @Test
+    void aShardedCheckpointLoadsTheSameWeights(@TempDir Path dir) throws Exception {
+        writeModelDirectory(dir, CONFIG, Map.of());
+        Map<String, Tensor> all = SafeTensors.read(dir.resolve("model.safetensors")).tensors();
+        Map<String, Tensor> first = new LinkedHashMap<>();
+        Map<String, Tensor> second = new LinkedHashMap<>();
+        StringBuilder weightMap = new StringBuilder();
+        for (Map.Entry<String, Tensor> e : all.entrySet()) {
+            boolean early = e.getKey().startsWith("bert.embeddings.") || e.getKey().contains(".layer.0.");
+            (early ? first : second).put(e.getKey(), e.getValue());
+            weightMap.append(weightMap.length() == 0 ? "" : ", ").append('"').append(e.getKey()).append("\": \"")
+                    .append(early ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors").append('"');
+        }
+        new SafeTensors(first, SafeTensors.PT_METADATA).write(dir.resolve("model-00001-of-00002.safetensors"));
+        new SafeTensors(second, SafeTensors.PT_METADATA).write(dir.resolve("model-00002-of-00002.safetensors"));
+        Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\": {" + weightMap + "}}",
+                StandardCharsets.UTF_8);
+        Files.delete(dir.resolve("model.safetensors"));
+        BertModel loaded = BertLoader.fromHuggingFace(dir, manager);
+        Map<String, Parameter> expected = StateDicts.namedParameters(fromOnnx);
+        for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(loaded).entrySet()) {
+            if (expected.containsKey(e.getKey())) {
+                assertThat(java.util.Arrays.equals(e.getValue().getArray().toFloatArray(),
+                        expected.get(e.getKey()).getArray().toFloatArray())).as(e.getKey()).isTrue();
+            }
+        }
+        assertThat(loaded.hasPretrainedPooler()).isTrue();
+    }
+
+    @Test
     void aCheckpointWithoutPoolerWeightsGetsANewPoolerInitializedAsHuggingFaceDoes(@TempDir Path dir) throws Exception {
         writeModelDirectory(dir, CONFIG, Map.of());
         Map<String, Tensor> withoutPooler = new LinkedHashMap<>(SafeTensors.read(dir.resolve("model.safetensors")).tensors());
