@@ -1,6 +1,8 @@
 package org.peft4j.api;
 
-/** Checks the model dimensions (hidden size, layers, heads) that prompt- and prefix-tuning configs record. */
+import java.util.Map;
+
+/** The model dimensions (hidden size, layers, heads) that prompt- and prefix-tuning configs record: checked, and written as PEFT writes them. */
 public final class ModelDimensions {
     private ModelDimensions() {}
 
@@ -13,6 +15,17 @@ public final class ModelDimensions {
         checkOne("token_dim", tokenDim);
         checkOne("num_layers", numLayers);
         checkOne("num_attention_heads", numAttentionHeads);
+    }
+
+    /**
+     * Writes the dimensions under Hugging Face PEFT's keys ({@code token_dim}, {@code num_layers},
+     * {@code num_attention_heads}), with {@code num_transformer_submodules: 1} (an encoder).
+     */
+    public static void toJson(Integer tokenDim, Integer numLayers, Integer numAttentionHeads, Map<String, Object> out) {
+        out.put("token_dim", tokenDim);
+        out.put("num_layers", numLayers);
+        out.put("num_attention_heads", numAttentionHeads);
+        out.put("num_transformer_submodules", 1);
     }
 
     private static void checkOne(String field, Integer value) {

@@ -2,6 +2,7 @@ package org.peft4j.api.prefix;
 
 import java.util.Map;
 import org.peft4j.api.ConfigFields;
+import org.peft4j.api.ModelDimensions;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftMethod;
 import org.peft4j.api.PeftType;
@@ -39,10 +40,7 @@ public final class PrefixTuningMethod implements PeftMethod {
         out.put("num_virtual_tokens", c.numVirtualTokens());
         out.put("prefix_projection", c.prefixProjection());
         out.put("encoder_hidden_size", c.encoderHiddenSize());
-        out.put("token_dim", c.tokenDim());
-        out.put("num_layers", c.numLayers());
-        out.put("num_attention_heads", c.numAttentionHeads());
-        out.put("num_transformer_submodules", 1);
+        ModelDimensions.toJson(c.tokenDim(), c.numLayers(), c.numAttentionHeads(), out);
     }
 
     @Override

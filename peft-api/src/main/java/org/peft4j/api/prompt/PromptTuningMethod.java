@@ -2,6 +2,7 @@ package org.peft4j.api.prompt;
 
 import java.util.Map;
 import org.peft4j.api.ConfigFields;
+import org.peft4j.api.ModelDimensions;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftMethod;
 import org.peft4j.api.PeftType;
@@ -41,10 +42,7 @@ public final class PromptTuningMethod implements PeftMethod {
         out.put("prompt_tuning_init", c.promptTuningInit().name());
         out.put("prompt_tuning_init_text", c.promptTuningInitText());
         out.put("tokenizer_name_or_path", c.tokenizerNameOrPath());
-        out.put("token_dim", c.tokenDim());
-        out.put("num_layers", c.numLayers());
-        out.put("num_attention_heads", c.numAttentionHeads());
-        out.put("num_transformer_submodules", 1);
+        ModelDimensions.toJson(c.tokenDim(), c.numLayers(), c.numAttentionHeads(), out);
     }
 
     @Override

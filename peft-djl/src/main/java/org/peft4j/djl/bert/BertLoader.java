@@ -50,14 +50,35 @@ public final class BertLoader {
      *     is missing or has a shape that disagrees with the config (the message names it)
      */
     public static BertModel fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
-        BertConfig config;
-        Map<String, Tensor> weights;
+        BertConfig config = readConfig(modelDir);
+        return fromDirectory(config, readWeights(modelDir), modelDir, manager);
+    }
+
+    /** Builds the encoder of a model directory from its {@code config.json} and its weights, already read. */
+    static BertModel fromHuggingFace(Path modelDir, Map<String, Tensor> weights, NDManager manager) throws IOException {
+        return fromDirectory(readConfig(modelDir), weights, modelDir, manager);
+    }
+
+    /** A model directory's weights (see {@link ModelWeights}), with a clear message if it has none. */
+    static Map<String, Tensor> readWeights(Path modelDir) throws IOException {
         try {
-            config = BertConfig.fromJson(modelDir.resolve("config.json"));
-            weights = ModelWeights.read(modelDir);
+            return ModelWeights.read(modelDir);
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
         }
+    }
+
+    private static BertConfig readConfig(Path modelDir) throws IOException {
+        try {
+            return BertConfig.fromJson(modelDir.resolve("config.json"));
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
+        }
+    }
+
+    /** The encoder from a directory's config and weights; messages name its weights file or index. */
+    private static BertModel fromDirectory(BertConfig config, Map<String, Tensor> weights, Path modelDir,
+            NDManager manager) {
         Map<String, Tensor> byName = new HashMap<>();
         for (Map.Entry<String, Tensor> e : weights.entrySet()) {
             byName.put(stripPrefix(e.getKey()), e.getValue());

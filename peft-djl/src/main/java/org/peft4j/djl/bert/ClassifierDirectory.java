@@ -19,7 +19,6 @@ import java.util.Map;
 import org.peft4j.api.internal.AtomicDirectory;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.internal.Excerpt;
-import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
@@ -134,9 +133,9 @@ public final class ClassifierDirectory {
             throw new IllegalArgumentException(directory.resolve(CONFIG) + ": no id2label; cannot tell the classes");
         }
         ClassifierHead head = ClassifierHead.fromRecordedName(config.path(HEAD_KEY).asText("pooler"));
-        BertModel bert = BertLoader.fromHuggingFace(directory, manager);
+        Map<String, Tensor> tensors = BertLoader.readWeights(directory);
+        BertModel bert = BertLoader.fromHuggingFace(directory, tensors, manager);
         BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), head).initializeHead(manager);
-        Map<String, Tensor> tensors = ModelWeights.read(directory);
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
             if (!e.getKey().startsWith("classifier.")) {
                 continue;
