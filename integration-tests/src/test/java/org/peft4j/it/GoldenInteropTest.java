@@ -13,8 +13,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.ClassifierDirectory;
+import org.peft4j.djl.models.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.ClassifierDirectory;
 
 /**
  * Files made by Python's transformers and PEFT ({@link GoldenFiles}: src/test/python/make_golden.py,

@@ -35,10 +35,10 @@ import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertSequenceClassifier;
-import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.ClassifierDirectory;
-import org.peft4j.djl.bert.ClassifierHead;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.ClassifierDirectory;
+import org.peft4j.djl.models.bert.ClassifierHead;
 
 /**
  * Files peft4j writes, for Python to load: an adapter of each kind trained a few steps on the

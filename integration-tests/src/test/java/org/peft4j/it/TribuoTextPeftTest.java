@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.lora.LoraConfig;
-import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.tribuo.text.TextPeftModel;
 import org.peft4j.tribuo.text.TextPeftTrainer;

@@ -18,7 +18,7 @@ import org.peft4j.api.PeftMethods;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.bert.ClassifierDirectory;
+import org.peft4j.djl.models.bert.ClassifierDirectory;
 
 /**
  * What {@code peft4j train} records in the output directory as {@value #FILE}, so that

@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.models.bert.PretrainedEncoder;
 
 /**
  * Copies a model's tokenizer files next to weights that the command writes, so that the directory

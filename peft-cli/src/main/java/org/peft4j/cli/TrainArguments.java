@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.peft4j.api.PeftMethods;
-import org.peft4j.djl.bert.BertConfig;
-import org.peft4j.djl.bert.ClassifierHead;
+import org.peft4j.djl.models.bert.BertConfig;
+import org.peft4j.djl.models.bert.ClassifierHead;
 
 /**
  * The settings of {@code peft4j train}, bound by Jackson from a YAML file ({@link ConfigFile})

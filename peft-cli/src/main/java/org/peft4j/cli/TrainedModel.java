@@ -16,11 +16,11 @@ import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.safetensors.SafeTensorsFormatException;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertSequenceClassifier;
-import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.ClassifierDirectory;
-import org.peft4j.djl.bert.ClassifierHead;
-import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.ClassifierDirectory;
+import org.peft4j.djl.models.bert.ClassifierHead;
+import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.djl.train.ProgressBar;
 
 /**

@@ -27,8 +27,8 @@ import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.bert.ClassifierDirectory;
-import org.peft4j.djl.bert.PretrainedEncoder;
+import org.peft4j.djl.models.bert.ClassifierDirectory;
+import org.peft4j.djl.models.bert.PretrainedEncoder;
 
 /**
  * The command end to end on the real all-MiniLM-L6-v2 and a small seeded slice of the spam data:

@@ -8,7 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.peft4j.djl.bert.BertConfig;
+import org.peft4j.djl.models.bert.BertConfig;
 
 /** Every key is checked before training: names, types, ranges, files, lines; defaults as documented. */
 class TrainArgumentsTest {

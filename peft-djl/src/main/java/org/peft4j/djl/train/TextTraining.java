@@ -37,7 +37,7 @@ import org.peft4j.api.data.LabeledText;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.internal.NativeScalars;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.BertTokenizer;
 
 /**
  * Fine-tunes a PEFT-wrapped text model (a classifier, or a regressor with one output) with DJL's

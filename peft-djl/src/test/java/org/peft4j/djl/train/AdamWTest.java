@@ -23,8 +23,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.data.LabeledText;
-import org.peft4j.djl.bert.BertSequenceClassifier;
-import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
 
 /**
  * {@link AdamW} against DJL's own {@code Optimizer.adamW()}, the step {@link TextTraining} took

@@ -17,7 +17,7 @@ import org.peft4j.api.lora.LoraInit;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.BertTokenizer;
 
 /**
  * LoRA+ ({@code loraplus_lr_ratio}): after one update, every weight moved as AdamW's first step

@@ -24,8 +24,8 @@ import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertSequenceClassifier;
-import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
 
 /** The training loop's bookkeeping on a tiny random encoder: accumulation, early stopping, the log. */
 class TextTrainingTest {

@@ -12,11 +12,11 @@ import java.util.List;
 import java.util.Random;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
-import org.peft4j.djl.bert.BertConfig;
-import org.peft4j.djl.bert.BertModel;
-import org.peft4j.djl.bert.BertSequenceClassifier;
-import org.peft4j.djl.bert.BertTokenizer;
-import org.peft4j.djl.bert.ClassifierHead;
+import org.peft4j.djl.models.bert.BertConfig;
+import org.peft4j.djl.models.bert.BertModel;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.ClassifierHead;
 
 /** A tiny random encoder over MiniLM's real vocabulary, so that the real tokenizer and data fit; fast to train. */
 final class TinyClassifier {

@@ -14,8 +14,8 @@ import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.bert.BertSequenceClassifier;
-import org.peft4j.djl.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
 
 /** Long runs leak nothing, and the same seed gives the same run (on a tiny random encoder). */
 class TrainingResourcesTest {

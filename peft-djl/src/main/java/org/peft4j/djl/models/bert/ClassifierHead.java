@@ -1,4 +1,4 @@
-package org.peft4j.djl.bert;
+package org.peft4j.djl.models.bert;
 
 import java.util.Locale;
 

@@ -1,4 +1,4 @@
-package org.peft4j.djl.bert;
+package org.peft4j.djl.models.bert;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -7,7 +7,6 @@ import ai.djl.nn.Parameter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -20,6 +19,8 @@ import java.util.regex.Pattern;
 import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
+import org.peft4j.djl.models.Checkpoint;
+import org.peft4j.djl.models.EncoderFamilies;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,51 +42,31 @@ public final class BertLoader {
     private BertLoader() {}
 
     /**
-     * Loads a Hugging Face model directory: {@code config.json} and {@code model.safetensors}, or
-     * the shards {@code model.safetensors.index.json} lists (see {@link ModelWeights}; a PyTorch
-     * pickle is refused with how to convert it). Keys may carry the usual prefixes
-     * ({@code bert.}, ...); task heads in the checkpoint are ignored.
+     * Loads a Hugging Face model directory of {@code model_type} {@code bert}: {@code config.json}
+     * and {@code model.safetensors}, or the shards {@code model.safetensors.index.json} lists (see
+     * {@link ModelWeights}; a PyTorch pickle is refused with how to convert it). Keys may carry the
+     * usual prefixes ({@code bert.}, ...); task heads in the checkpoint are ignored.
      *
      * @throws IllegalArgumentException if a file is missing, the config lacks a field, or a tensor
      *     is missing or has a shape that disagrees with the config (the message names it)
      */
     public static BertModel fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
-        BertConfig config = readConfig(modelDir);
-        return fromDirectory(config, readWeights(modelDir), modelDir, manager);
+        return fromCheckpoint(Checkpoint.read(modelDir), manager);
     }
 
     /** Builds the encoder of a model directory from its {@code config.json} and its weights, already read. */
     static BertModel fromHuggingFace(Path modelDir, Map<String, Tensor> weights, NDManager manager) throws IOException {
-        return fromDirectory(readConfig(modelDir), weights, modelDir, manager);
+        return fromCheckpoint(Checkpoint.of(modelDir, EncoderFamilies.readConfig(modelDir), weights), manager);
     }
 
-    /** A model directory's weights (see {@link ModelWeights}), with a clear message if it has none. */
-    static Map<String, Tensor> readWeights(Path modelDir) throws IOException {
-        try {
-            return ModelWeights.read(modelDir);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
-        }
-    }
-
-    private static BertConfig readConfig(Path modelDir) throws IOException {
-        try {
-            return BertConfig.fromJson(modelDir.resolve("config.json"));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
-        }
-    }
-
-    /** The encoder from a directory's config and weights; messages name its weights file or index. */
-    private static BertModel fromDirectory(BertConfig config, Map<String, Tensor> weights, Path modelDir,
-            NDManager manager) {
+    /** Builds the encoder from a checkpoint's config and tensors. */
+    static BertModel fromCheckpoint(Checkpoint checkpoint, NDManager manager) {
+        BertConfig bertConfig = BertConfig.fromJson(checkpoint.config(), checkpoint.configSource());
         Map<String, Tensor> byName = new HashMap<>();
-        for (Map.Entry<String, Tensor> e : weights.entrySet()) {
+        for (Map.Entry<String, Tensor> e : checkpoint.weights().entrySet()) {
             byName.put(stripPrefix(e.getKey()), e.getValue());
         }
-        Path single = modelDir.resolve(ModelWeights.SINGLE_FILE);
-        String source = (Files.exists(single) ? single : modelDir.resolve(ModelWeights.INDEX)).toString();
-        return build(config, byName, source, manager);
+        return build(bertConfig, byName, checkpoint.weightsSource(), manager);
     }
 
     private static String stripPrefix(String key) {

@@ -1,9 +1,10 @@
-package org.peft4j.djl.bert;
+package org.peft4j.djl.models.bert;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
+import org.peft4j.djl.models.EncoderFamilies;
 
 /**
  * The architecture of a BERT-family encoder (BERT, MiniLM, E5, BGE: absolute positions from 0),
@@ -92,50 +93,58 @@ public record BertConfig(
     }
 
     /**
-     * Reads a Hugging Face {@code config.json}. The architecture keys are required; the dropout
-     * probabilities default to 0.1 and {@code layer_norm_eps} to 1e-12, as in Hugging Face.
-     *
-     * @throws IllegalArgumentException naming the file and the missing or malformed key, or if the
-     *     model is not a BERT-style encoder with absolute positions and exact GELU
+     * Reads a Hugging Face {@code config.json} file (see {@link #fromJson(JsonNode, String)}).
      */
     public static BertConfig fromJson(Path file) throws IOException {
         JsonNode root = new ObjectMapper().readTree(java.nio.file.Files.readString(file));
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(file + ": expected a JSON object");
         }
-        String type = root.path("model_type").asText("bert");
-        if (type.contains("roberta") || type.equals("camembert")) {
-            throw new IllegalArgumentException(file + ": model_type \"" + type + "\" numbers positions from"
-                    + " pad_token_id + 1, which this encoder does not support yet; BERT, MiniLM, E5 and BGE checkpoints load");
+        return fromJson(root, file.toString());
+    }
+
+    /**
+     * Reads a parsed Hugging Face {@code config.json}. The architecture keys are required; the
+     * dropout probabilities default to 0.1 and {@code layer_norm_eps} to 1e-12, as in Hugging Face.
+     *
+     * @param source where the config comes from, for messages
+     * @throws IllegalArgumentException naming the source and the missing or malformed key, or if
+     *     the model is not a BERT or does not use absolute positions and exact GELU
+     */
+    public static BertConfig fromJson(JsonNode root, String source) {
+        String type = EncoderFamilies.modelType(root);
+        if (!type.equals(BertFamily.MODEL_TYPE)) {
+            throw new IllegalArgumentException(source + ": model_type \"" + type + "\" is not a BERT checkpoint;"
+                    + " EncoderFamilies.fromHuggingFace loads every supported family");
         }
         String act = root.path("hidden_act").asText("gelu");
         if (!act.equals("gelu")) {
-            throw new IllegalArgumentException(file + ": hidden_act \"" + act + "\" is not supported; expected \"gelu\"");
+            throw new IllegalArgumentException(source + ": hidden_act \"" + act + "\" is not supported; expected \"gelu\"");
         }
         String positions = root.path("position_embedding_type").asText("absolute");
         if (!positions.equals("absolute")) {
             throw new IllegalArgumentException(
-                    file + ": position_embedding_type \"" + positions + "\" is not supported; expected \"absolute\"");
+                    source + ": position_embedding_type \"" + positions + "\" is not supported; expected \"absolute\"");
         }
         try {
             return new BertConfig(
-                    requiredInt(root, "vocab_size", file),
-                    requiredInt(root, "hidden_size", file),
-                    requiredInt(root, "num_hidden_layers", file),
-                    requiredInt(root, "num_attention_heads", file),
-                    requiredInt(root, "intermediate_size", file),
-                    requiredInt(root, "max_position_embeddings", file),
-                    root.has("type_vocab_size") ? requiredInt(root, "type_vocab_size", file) : 2,
+                    requiredInt(root, "vocab_size", source),
+                    requiredInt(root, "hidden_size", source),
+                    requiredInt(root, "num_hidden_layers", source),
+                    requiredInt(root, "num_attention_heads", source),
+                    requiredInt(root, "intermediate_size", source),
+                    requiredInt(root, "max_position_embeddings", source),
+                    root.has("type_vocab_size") ? requiredInt(root, "type_vocab_size", source) : 2,
                     (float) root.path("layer_norm_eps").asDouble(1e-12),
                     (float) root.path("hidden_dropout_prob").asDouble(0.1),
                     (float) root.path("attention_probs_dropout_prob").asDouble(0.1),
                     root.path("classifier_dropout").isNumber() ? (float) root.get("classifier_dropout").asDouble() : null);
         } catch (IllegalArgumentException e) {
-            throw e.getMessage().startsWith(file.toString()) ? e : new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            throw e.getMessage().startsWith(source) ? e : new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }
     }
 
-    private static int requiredInt(JsonNode root, String key, Path file) {
+    private static int requiredInt(JsonNode root, String key, String file) {
         JsonNode v = root.get(key);
         if (v == null || v.isNull()) {
             throw new IllegalArgumentException(file + ": missing required key \"" + key + "\"");

@@ -1,4 +1,4 @@
-package org.peft4j.djl.bert;
+package org.peft4j.djl.models.bert;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -22,6 +22,7 @@ import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
+import org.peft4j.djl.models.EncoderFamilies;
 
 /** The Hugging Face directory loader, and inputs the loaders and the encoder must refuse. */
 class BertLoaderTest {
@@ -147,10 +148,19 @@ class BertLoaderTest {
     }
 
     @Test
-    void robertaPositionsAreRefusedClearly(@TempDir Path dir) throws Exception {
+    void anotherFamilyIsRefusedByTheBertLoader(@TempDir Path dir) throws Exception {
         writeModelDirectory(dir, CONFIG.replace("\"model_type\": \"bert\"", "\"model_type\": \"roberta\""), Map.of());
         assertThatThrownBy(() -> BertLoader.fromHuggingFace(dir, manager))
-                .hasMessageContaining("model_type \"roberta\" numbers positions from pad_token_id + 1");
+                .hasMessageContaining("model_type \"roberta\" is not a BERT checkpoint");
+    }
+
+    @Test
+    void theRegistryLoadsBertAndNamesTheSupportedTypesForAnUnknownOne(@TempDir Path dir) throws Exception {
+        writeModelDirectory(dir, CONFIG, Map.of());
+        assertThat(EncoderFamilies.fromHuggingFace(dir, manager)).isInstanceOf(BertModel.class);
+        writeModelDirectory(dir, CONFIG.replace("\"model_type\": \"bert\"", "\"model_type\": \"gpt_neo\""), Map.of());
+        assertThatThrownBy(() -> EncoderFamilies.fromHuggingFace(dir, manager))
+                .hasMessageContaining("model_type \"gpt_neo\" is not a supported encoder; supported: bert");
     }
 
     @Test

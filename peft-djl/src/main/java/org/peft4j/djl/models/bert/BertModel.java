@@ -1,4 +1,4 @@
-package org.peft4j.djl.bert;
+package org.peft4j.djl.models.bert;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -12,7 +12,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.VirtualTokenBlock;
-import org.peft4j.djl.VirtualTokenHost;
+import org.peft4j.djl.models.TextEncoder;
 
 /**
  * A BERT-family encoder built from DJL blocks that reproduces Hugging Face's {@code BertModel}:
@@ -29,7 +29,7 @@ import org.peft4j.djl.VirtualTokenHost;
  * Output: {@code last_hidden_state} [B, T, hidden]. Load pretrained weights with
  * {@link BertLoader}.
  *
- * <p>It accepts prompt- and prefix-tuning as a {@link VirtualTokenHost}, with Hugging Face PEFT's
+ * <p>It accepts prompt- and prefix-tuning as a {@link org.peft4j.djl.VirtualTokenHost}, with Hugging Face PEFT's
  * semantics: a prompt's n vectors go before the word embeddings at positions 0 to n - 1 (token
  * type 0), the real tokens follow at positions n to n + T - 1, and {@link #pooledOutput} pools the
  * first virtual token; prefixes extend every layer's keys and values, and the real tokens sit at
@@ -38,7 +38,7 @@ import org.peft4j.djl.VirtualTokenHost;
  * past_key_values_length]}). {@link #encode} leaves the virtual tokens' positions out, so its
  * output stays [B, T, hidden].
  */
-public final class BertModel extends AbstractBlock implements VirtualTokenHost {
+public final class BertModel extends AbstractBlock implements TextEncoder {
     /** Added to attention scores at padded positions, as Hugging Face does (the float minimum). */
     private static final float MASKED = -Float.MAX_VALUE;
 
@@ -124,12 +124,18 @@ public final class BertModel extends AbstractBlock implements VirtualTokenHost {
         }
     }
 
-    /**
-     * Computes {@code last_hidden_state} [B, T, hidden] of the real tokens.
-     *
-     * @param attentionMask [B, T], or null for no padding
-     * @param tokenTypeIds [B, T], or null for all zeros
-     */
+    /** Returns {@code bert}. */
+    @Override
+    public String modelType() {
+        return BertFamily.MODEL_TYPE;
+    }
+
+    @Override
+    public float headDropout() {
+        return config.headDropout();
+    }
+
+    @Override
     public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
             boolean training) {
         NDArray out = hiddenStates(ps, inputIds, attentionMask, tokenTypeIds, training);
