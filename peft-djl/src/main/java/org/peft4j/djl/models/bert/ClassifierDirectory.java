@@ -23,7 +23,7 @@ import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
-import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.Checkpoint;
 
 /**
  * A whole text classifier as a Hugging Face model directory, the one
@@ -134,7 +134,7 @@ public final class ClassifierDirectory {
             throw new IllegalArgumentException(directory.resolve(CONFIG) + ": no id2label; cannot tell the classes");
         }
         ClassifierHead head = ClassifierHead.fromRecordedName(config.path(HEAD_KEY).asText("pooler"));
-        Map<String, Tensor> tensors = EncoderFamilies.readWeights(directory);
+        Map<String, Tensor> tensors = Checkpoint.readWeights(directory);
         BertModel bert = BertLoader.fromHuggingFace(directory, tensors, manager);
         BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), head).initializeHead(manager);
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
