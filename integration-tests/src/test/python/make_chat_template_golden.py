@@ -4,8 +4,9 @@
 
 Writes OUT_FILE (JSON): each template in TEMPLATES (written for this test in the styles of common
 model families: ChatML with a default system prompt, LLaMA-3 headers with trim, LLaMA-2 [INST]
-blocks with a system message and slicing, Mistral's alternation check with raise_exception, and
-one printing a message with tojson), rendered by transformers for each conversation in
+blocks with a system message and slicing, Mistral's alternation check with raise_exception, block
+tags in mid-line and indented at a line's start (lstrip_blocks), and one printing a message with
+tojson), rendered by transformers for each conversation in
 CONVERSATIONS with add_generation_prompt false and true; or the error transformers raised.
 peft4j's ChatTemplateTest renders the same with jinjava and must print the same text.
 """
@@ -58,6 +59,10 @@ TEMPLATES = {
         "{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token}}"
         "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}"
         "{% endfor %}\n"),
+    "inline-blocks": (
+        "{% for m in messages %}<{{ m['role'] }}> {{ m['content'] }} <end> {% endfor %}"
+        "{% if add_generation_prompt %}<assistant> {% endif %}\n"
+        "  {% if false %}x{% endif %}\t{# an indented comment #}\n"),
     "tojson": (
         "{% for message in messages %}{{ message | tojson }}\n{% endfor %}"
         "{% if add_generation_prompt %}{{ 'next: ' }}{% endif %}"),

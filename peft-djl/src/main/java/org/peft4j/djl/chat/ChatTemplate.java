@@ -18,13 +18,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.regex.Pattern;
 import org.peft4j.api.data.chat.ChatMessage;
 
 /**
  * A model's chat template, the Jinja template in its {@code tokenizer_config.json}, rendered with
  * HubSpot's jinjava configured as transformers configures Jinja2
  * ({@code transformers/utils/chat_template_utils.py}, {@code _compile_jinja_template}: blocks
- * trimmed and left-stripped, the functions {@code raise_exception} and {@code strftime_now}, a
+ * trimmed and left-stripped (Jinja2's {@code lstrip_blocks}, applied to the text beforehand, as
+ * jinjava's own strips more), the functions {@code raise_exception} and {@code strftime_now}, a
  * {@code tojson} filter that writes as Python's {@code json.dumps}). The template sees
  * {@code messages} (each {@code {"role", "content"}}), {@code add_generation_prompt} and the
  * special tokens of the tokenizer config ({@code bos_token}, {@code eos_token}, ...).
@@ -36,6 +38,7 @@ public final class ChatTemplate {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> SPECIAL_TOKENS = List.of("bos_token", "eos_token", "unk_token", "pad_token",
             "sep_token", "cls_token", "mask_token");
+    private static final Pattern LINE_START_BEFORE_TAG = Pattern.compile("(?m)^[ \\t]+(?=\\{%(?![+])|\\{#)");
     private static final Jinjava ENGINE = engine();
 
     private final String template;
@@ -43,7 +46,10 @@ public final class ChatTemplate {
 
     private ChatTemplate(String template, Map<String, Object> specialTokens) {
         // Jinja2 drops a template's single trailing newline (keep_trailing_newline=False); jinjava keeps it
-        this.template = template.endsWith("\n") ? template.substring(0, template.length() - 1) : template;
+        String text = template.endsWith("\n") ? template.substring(0, template.length() - 1) : template;
+        // Jinja2's lstrip_blocks removes spaces and tabs only between a line's start and a block or
+        // comment tag; jinjava's also removes them before a tag in mid-line, so it is done here instead
+        this.template = LINE_START_BEFORE_TAG.matcher(text).replaceAll("");
         this.specialTokens = Map.copyOf(specialTokens);
     }
 
@@ -144,7 +150,7 @@ public final class ChatTemplate {
                 .withEvaluateMapKeys(true)
                 .withAllowAdjacentTextNodes(true)
                 .build();
-        Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
+        Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true)
                 .withLegacyOverrides(overrides).build());
         jinjava.registerFunction(new ELFunctionDefinition("", "raise_exception", TemplateFunctions.class,
                 "raiseException", String.class));
