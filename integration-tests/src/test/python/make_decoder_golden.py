@@ -24,7 +24,7 @@ import sys
 import peft
 import torch
 import transformers
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, get_peft_model
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
@@ -58,6 +58,30 @@ def inputs():
     positions = mask.long().cumsum(-1) - 1
     positions.masked_fill_(mask == 0, 1)
     return ids, mask, positions
+
+
+def virtual_token_adapters(model, out, ids, mask):
+    """Prompt- and prefix-tuning adapters (CAUSAL_LM) and their logits on the real positions.
+
+    PeftModelForCausalLM.forward ignores position_ids for prompt learning, so none are passed:
+    positions count from the first virtual token (peft_model.py, PeftModelForCausalLM.forward).
+    """
+    results = {}
+    configs = {"prompt": PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=4),
+               "prefix": PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=3),
+               "prefix-projection": PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=3,
+                                                       prefix_projection=True, encoder_hidden_size=24)}
+    for adapter, config in configs.items():
+        torch.manual_seed(13)
+        peft_model = get_peft_model(model, config).eval()
+        peft_model.save_pretrained(os.path.join(out, adapter))
+        os.remove(os.path.join(out, adapter, "README.md"))
+        with torch.no_grad():
+            logits = peft_model(input_ids=ids, attention_mask=mask).logits
+        n = config.num_virtual_tokens
+        results[adapter] = (logits[:, n:, :] if adapter == "prompt" else logits).tolist()
+        model = peft_model.unload() if hasattr(peft_model, "unload") else peft_model.base_model
+    return results
 
 
 def main(out):
@@ -98,6 +122,9 @@ def main(out):
         golden["families"][name] = {"logits": logits.tolist(), "greedy": greedy[0].tolist(),
                                     "lora_logits": lora_logits.tolist(),
                                     "lora_targets": sorted(peft_model.peft_config["default"].target_modules)}
+        if name == "llama":
+            golden["families"][name]["virtual"] = virtual_token_adapters(model_class.from_pretrained(model_dir),
+                                                                        os.path.join(out, name), ids, mask)
     with open(os.path.join(out, "golden.json"), "w") as f:
         json.dump(golden, f)
 

@@ -24,7 +24,8 @@ import org.peft4j.djl.models.KeyValueCache;
  * Causal language models saved by Python's transformers, and LoRA adapters saved by PEFT for
  * them (src/test/python/make_decoder_golden.py, the versions in golden.json), load in peft4j and
  * give Python's logits on a batch whose second row is left-padded, with generate()'s position ids;
- * greedy decoding with the key/value cache gives Python's tokens.
+ * greedy decoding with the key/value cache gives Python's tokens; prompt- and prefix-tuning
+ * adapters (CAUSAL_LM, the prefixes sized by the key/value heads) give Python's logits too.
  */
 class DecoderGoldenTest {
     private static final Path DIR = Path.of("src", "test", "resources", "golden", "causal-lm");
@@ -58,6 +59,22 @@ class DecoderGoldenTest {
             Peft.load(model, DIR.resolve(family).resolve("lora"));
             double diff = maxRealDiff(logits(model, golden, manager), golden, "/families/" + family + "/lora_logits");
             System.out.printf("%s + LoRA: max |logit difference| %.2e%n", family, diff);
+            assertThat(diff).isLessThan(TOLERANCE);
+        }
+    }
+
+    /** PEFT's forward ignores position ids for prompt learning, so positions count from the first virtual token. */
+    @ParameterizedTest
+    @ValueSource(strings = {"prompt", "prefix", "prefix-projection"})
+    void promptAndPrefixAdaptersSavedByPeftGivePythonsLogits(String adapter) throws IOException {
+        JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve("llama").resolve("model"), manager);
+            Peft.load(model, DIR.resolve("llama").resolve(adapter));
+            NDArray logits = model.logits(new ParameterStore(manager, false), matrix(manager, golden.get("input_ids")),
+                    matrix(manager, golden.get("attention_mask")), null, null, false);
+            double diff = maxRealDiff(logits, golden, "/families/llama/virtual/" + adapter);
+            System.out.printf("llama + %s: max |logit difference| %.2e%n", adapter, diff);
             assertThat(diff).isLessThan(TOLERANCE);
         }
     }

@@ -3,7 +3,6 @@ package org.peft4j.djl.models.bert;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -180,20 +179,13 @@ public final class BertModel extends AbstractBlock implements TextEncoder {
 
     /**
      * Returns the virtual tokens shaped for this forward pass, [1, n, H] for a prompt and
-     * [n, layers·2, H] for prefixes, owned by the inputs' manager. The virtual-token block computes
-     * from parameters, whose results DJL would attach to the model's manager and keep until the
-     * model closes; the scope closes those intermediates now (autograd keeps what it needs).
+     * [n, layers·2, H] for prefixes, owned by the inputs' manager.
      */
     private NDArray virtualTokenInput(VirtualTokenBlock v, ParameterStore ps, NDArray inputIds, boolean training) {
-        try (NDScope scope = new NDScope()) {
-            NDArray tokens = v.virtualTokens(ps, inputIds.getDevice(), training);
-            NDArray shaped = v.kind() == VirtualTokenBlock.Kind.PROMPT
-                    ? tokens.expandDims(0)
-                    : tokens.reshape(v.numVirtualTokens(), 2L * config.numHiddenLayers(), config.hiddenSize());
-            NDScope.unregister(shaped);
-            shaped.attach(inputIds.getManager());
-            return shaped;
-        }
+        NDArray tokens = v.virtualTokensFor(ps, inputIds, training);
+        return v.kind() == VirtualTokenBlock.Kind.PROMPT
+                ? tokens.expandDims(0)
+                : tokens.reshape(v.numVirtualTokens(), 2L * config.numHiddenLayers(), config.hiddenSize());
     }
 
     @Override
