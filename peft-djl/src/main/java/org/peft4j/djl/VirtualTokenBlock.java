@@ -42,10 +42,13 @@ public abstract class VirtualTokenBlock extends AbstractBlock {
      */
     public NDArray virtualTokensFor(ParameterStore parameterStore, NDArray input, boolean training) {
         try (NDScope scope = new NDScope()) {
+            // a new array over the result (which may be a parameter's own array): closing it with the
+            // forward pass's manager must never free the parameter
             NDArray tokens = virtualTokens(parameterStore, input.getDevice(), training);
-            NDScope.unregister(tokens);
-            tokens.attach(input.getManager());
-            return tokens;
+            NDArray owned = tokens.reshape(tokens.getShape());
+            NDScope.unregister(owned);
+            owned.attach(input.getManager());
+            return owned;
         }
     }
 

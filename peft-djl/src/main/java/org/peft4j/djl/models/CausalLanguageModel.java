@@ -3,6 +3,8 @@ package org.peft4j.djl.models;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
+import java.util.Map;
+import org.peft4j.api.safetensors.Tensor;
 
 /**
  * A decoder-only language model of any family (LLaMA, Qwen2, Mistral, GPT-2, ...), as Hugging
@@ -34,4 +36,12 @@ public interface CausalLanguageModel extends Block {
      */
     NDArray logits(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
             KeyValueCache cache, boolean training);
+
+    /**
+     * Returns the weights as the family's Hugging Face checkpoint names and lays them out (for
+     * {@link DecoderDirectory}), so that transformers' {@code from_pretrained} reads them.
+     *
+     * @throws IllegalStateException if an adapter is still attached (merge and unload it first)
+     */
+    Map<String, Tensor> huggingFaceWeights();
 }

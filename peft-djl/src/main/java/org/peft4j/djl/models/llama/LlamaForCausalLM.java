@@ -11,12 +11,16 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.peft4j.api.TaskType;
+import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.TaskModel;
 import org.peft4j.djl.VirtualTokenBlock;
 import org.peft4j.djl.VirtualTokenHost;
+import org.peft4j.djl.internal.StateDicts;
+import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.EmbeddingTable;
 import org.peft4j.djl.models.KeyValueCache;
@@ -201,6 +205,24 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
         if (block != null) {
             addChildBlock("prompt_encoder", block);
         }
+    }
+
+    /** The parameters by their state-dict names, which are transformers' for this family. */
+    @Override
+    public Map<String, Tensor> huggingFaceWeights() {
+        if (virtualTokens != null) {
+            throw new IllegalStateException("a prompt- or prefix-tuning adapter is attached; it cannot be merged into"
+                    + " the weights: unload it first");
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        StateDicts.namedParameters(this).forEach((name, parameter) -> {
+            if (!name.startsWith("model.") && !name.startsWith("lm_head.")
+                    || name.contains("lora_") || name.contains("ia3_")) {
+                throw new IllegalStateException("an adapter is still attached (" + name + "): merge and unload it first");
+            }
+            out.put(name, TensorConversions.toTensor(parameter.getArray()));
+        });
+        return out;
     }
 
     /** Returns {@code CAUSAL_LM}. */
