@@ -2,24 +2,32 @@ package org.peft4j.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.peft4j.api.TaskType;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.TaggedSentence;
+import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.models.bert.BertLoader;
 import org.peft4j.djl.tasks.tagging.TaggingTask;
 import org.peft4j.djl.tasks.tagging.TokenClassifier;
 import org.peft4j.djl.tasks.tagging.WordTokenizer;
+import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.TrainingTask;
 
 /**
@@ -71,6 +79,67 @@ class TokenClsGoldenTest {
             }
             System.out.printf("token-cls lora: max |logit difference| %.2e%n", diff);
             assertThat(diff).isLessThan(1e-5);
+        }
+    }
+
+    /**
+     * A LoRA adapter trained a few steps by peft4j on the golden sentences, written with Java's logits
+     * to target/java-written-token-cls; with {@code -Dpeft4j.python=PYTHON},
+     * src/test/python/check_java_token_cls.py loads it as a PeftModelForTokenClassification and must
+     * get the same logits.
+     */
+    @Test
+    void aTokenClsAdapterWrittenByJavaLoadsInPython() throws Exception {
+        JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
+        List<String> tags = new ArrayList<>();
+        golden.get("tags").forEach(t -> tags.add(t.asText()));
+        List<TaggedSentence> sentences = new ArrayList<>();
+        for (int i = 0; i < golden.at("/inputs/words").size(); i++) {
+            List<String> words = new ArrayList<>();
+            List<String> wordTags = new ArrayList<>();
+            golden.at("/inputs/words/" + i).forEach(w -> words.add(w.asText()));
+            golden.at("/inputs/tags/" + i).forEach(t -> wordTags.add(t.asText()));
+            sentences.add(new TaggedSentence(words, wordTags));
+        }
+        Path out = Path.of("target", "java-written-token-cls");
+        try (Model model = Model.newInstance("tagger");
+                WordTokenizer tokenizer = WordTokenizer.fromTokenizerJson(
+                        DIR.resolve("tiny-bert-tagger").resolve("tokenizer.json"), 32)) {
+            Engine.getInstance().setRandomSeed(1);
+            TokenClassifier classifier = new TokenClassifier(BertLoader.fromHuggingFace(DIR.resolve("tiny-bert-tagger"),
+                    model.getNDManager()), tags.size()).initializeHead(model.getNDManager());
+            model.setBlock(classifier);
+            PeftModel peft = Peft.apply(classifier, LoraConfig.builder().optR(4).optLoraAlpha(8)
+                    .setTargetModules("query", "value").build());
+            TaggingTask task = new TaggingTask(tokenizer, tags);
+            new FineTuning<>(model, peft, task).fit(sentences, List.of(), FineTuning.Settings.builder().setEpochs(5)
+                    .setBatchSize(2).setLearningRate(5e-2f).build(), r -> { });
+            peft.saveAdapter(out.resolve("adapters").resolve("lora"));
+            try (NDManager manager = NDManager.newBaseManager()) {
+                TrainingTask.Batch batch = task.batch(manager, sentences);
+                NDArray logits = classifier.forward(new ParameterStore(manager, false), batch.inputs(), false)
+                        .singletonOrThrow();
+                float[] flat = logits.toFloatArray();
+                long[] shape = logits.getShape().getShape();
+                double[][][] nested = new double[(int) shape[0]][(int) shape[1]][(int) shape[2]];
+                for (int i = 0; i < flat.length; i++) {
+                    nested[(int) (i / (shape[1] * shape[2]))][(int) (i / shape[2] % shape[1])][(int) (i % shape[2])] = flat[i];
+                }
+                new ObjectMapper().writeValue(out.resolve("logits.json").toFile(), nested);
+            }
+        }
+        JsonNode config = new ObjectMapper().readTree(out.resolve("adapters").resolve("lora").resolve("adapter_config.json").toFile());
+        assertThat(config.get("task_type").asText()).isEqualTo("TOKEN_CLS");
+        assertThat(AdapterCheckpoint.load(out.resolve("adapters").resolve("lora")).tensors())
+                .containsKeys("base_model.model.classifier.weight", "base_model.model.bert.encoder.layer.1.attention.self.query.lora_B.weight");
+        String python = System.getProperty("peft4j.python", "");
+        if (!python.isBlank()) {
+            Process p = new ProcessBuilder(python, Path.of("src", "test", "python", "check_java_token_cls.py").toString(),
+                    DIR.toString(), out.toString()).redirectErrorStream(true).start();
+            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+            assertThat(p.exitValue()).as("check_java_token_cls.py:%n%s", output).isZero();
+            System.out.print(output);
         }
     }
 
