@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -87,7 +88,7 @@ public final class TaggingTask implements TrainingTask<TaggedSentence> {
         long[] mask = new long[ids.length];
         long[] types = new long[ids.length];
         long[] labels = new long[ids.length];
-        java.util.Arrays.fill(labels, TokenCrossEntropyLoss.IGNORE);
+        Arrays.fill(labels, TokenCrossEntropyLoss.IGNORE);
         for (int i = 0; i < rows.size(); i++) {
             WordTokenizer.WordEncoding e = encodings.get(i);
             for (int j = 0; j < e.length(); j++) {
@@ -160,7 +161,14 @@ public final class TaggingTask implements TrainingTask<TaggedSentence> {
         List<List<String>> predicted = predictedTags(logits, labels.toLongArray(), sentences.size(), length);
         List<Prediction> out = new ArrayList<>(sentences.size());
         for (int i = 0; i < sentences.size(); i++) {
-            List<String> words = sentences.get(i).tokens().subList(0, predicted.get(i).size());
+            // the words that have a first token, in order: those the tags were predicted for
+            WordTokenizer.WordEncoding e = tokenizer.encode(sentences.get(i).tokens());
+            List<String> words = new ArrayList<>();
+            for (int j = 0; j < e.length(); j++) {
+                if (e.startsWord(j)) {
+                    words.add(sentences.get(i).tokens().get((int) e.wordIds()[j]));
+                }
+            }
             out.add(new Prediction(words, predicted.get(i), EntityChunker.entities(predicted.get(i))));
         }
         return out;
@@ -169,8 +177,8 @@ public final class TaggingTask implements TrainingTask<TaggedSentence> {
     /**
      * The tags predicted for one sentence.
      *
-     * @param words the words that were tagged (those the tokenizer kept: all unless the sentence
-     *     was longer than its {@code maxLength})
+     * @param words the words that were tagged: those with a token of their own (all, unless the
+     *     sentence was longer than the tokenizer's {@code maxLength} or a word tokenized to nothing)
      * @param tags the predicted tag of each of them
      * @param entities the entities the tags form ({@link EntityChunker})
      */

@@ -187,6 +187,8 @@ class TaggingTaskTest {
             assertThat(eval.selectionMetric()).isEqualTo("f1");
             assertThat(labelled).isEqualTo(6);
             assertThat(eval.loss()).isCloseTo(lossSum / labelled, within(1e-5));
+            assertThat(task.predictions(rows, batch, out).get(1)).isEqualTo(new TaggingTask.Prediction(second.tokens(),
+                    List.of("O", "B-NUM"), List.of(new Entity("NUM", 1, 1))));
             assertThat(task.predictions(rows, batch, out).get(0).entities()).containsExactly(new Entity("URL", 0, 0),
                     new Entity("NUM", 2, 2), new Entity("NUM", 3, 3));
         }
