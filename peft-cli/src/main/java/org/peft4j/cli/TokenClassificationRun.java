@@ -5,6 +5,7 @@ import ai.djl.engine.Engine;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.TaggedSentence;
 import org.peft4j.api.data.TaggedSentences;
 import org.peft4j.djl.Peft;
@@ -34,6 +36,7 @@ import org.peft4j.djl.train.FineTuning;
  * the tags in class order as the run record's {@code labels}, {@code trainer_log.jsonl},
  * {@code training_loss.png}, {@code best/} and {@code all_results.json} with the dev entity
  * precision, recall and F1 (seqeval's) and word accuracy, and prints them with each entity type's.
+ * {@code peft4j eval} of such a directory scores a CoNLL or JSON Lines file the same way ({@link #evaluate}).
  */
 final class TokenClassificationRun {
     private final Peft4j.Console console;
@@ -107,33 +110,84 @@ final class TokenClassificationRun {
             Map<String, Object> results = new LinkedHashMap<>();
             results.put("train_runtime", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
             if (!dev.isEmpty()) {
-                TaggingTask.Scorer scorer = run.evaluate(dev, args.perDeviceTrainBatchSize(), task.evaluator(),
-                        console.err(), "eval");
-                double loss = scorer.result().loss();
-                if (!Double.isFinite(loss)) {
-                    throw new IllegalStateException(String.format(Locale.ROOT, "training diverged: eval_loss is %s;"
-                            + " no adapter written; lower the learning rate (learning_rate %.3g)", loss,
-                            args.learningRate()));
-                }
-                TaggingMetrics m = scorer.metrics();
-                results.put("eval_loss", Metrics.round(loss));
-                results.put("eval_precision", Metrics.round(m.precision()));
-                results.put("eval_recall", Metrics.round(m.recall()));
-                results.put("eval_f1", Metrics.round(m.f1()));
-                results.put("eval_accuracy", Metrics.round(m.accuracy()));
-                out.printf(Locale.ROOT, "eval entities: precision %.4f, recall %.4f, F1 %.4f; word accuracy %.4f%n",
-                        m.precision(), m.recall(), m.f1(), m.accuracy());
-                m.perType().forEach((type, s) -> {
-                    out.printf(Locale.ROOT, "  %-12s precision %.4f, recall %.4f, F1 %.4f (%d)%n", type, s.precision(),
-                            s.recall(), s.f1(), s.support());
-                    results.put("eval_" + type + "_f1", Metrics.round(s.f1()));
-                });
+                results.putAll(score(run, task, dev, args.perDeviceTrainBatchSize(), out));
             }
             Path dir = args.outputDirectory();
             RunRecord.of(args, tags).write(dir);
             peft.saveAdapter(dir);
             Metrics.write(results, dir.resolve("all_results.json"));
             out.println("adapter written to " + dir);
+        }
+    }
+
+    /**
+     * Scores a trained tagger on {@code rows}: {@code eval_loss}, the entity {@code eval_precision},
+     * {@code eval_recall}, {@code eval_f1}, the word {@code eval_accuracy} and each type's
+     * {@code eval_TYPE_f1}, printed to {@code report} with each type's figures.
+     *
+     * @throws IllegalStateException if the loss is not finite (the weights diverged)
+     */
+    private Map<String, Object> score(FineTuning<TaggedSentence> run, TaggingTask task, List<TaggedSentence> rows,
+            int batchSize, PrintStream report) {
+        TaggingTask.Scorer scorer = run.evaluate(rows, batchSize, task.evaluator(), console.err(), "eval");
+        double loss = scorer.result().loss();
+        if (!Double.isFinite(loss)) {
+            throw new IllegalStateException("eval_loss is " + loss + ": the model's outputs are not finite; its weights"
+                    + " diverged in training (lower the learning rate)");
+        }
+        TaggingMetrics m = scorer.metrics();
+        Map<String, Object> results = new LinkedHashMap<>();
+        results.put("eval_loss", Metrics.round(loss));
+        results.put("eval_precision", Metrics.round(m.precision()));
+        results.put("eval_recall", Metrics.round(m.recall()));
+        results.put("eval_f1", Metrics.round(m.f1()));
+        results.put("eval_accuracy", Metrics.round(m.accuracy()));
+        report.printf(Locale.ROOT, "eval entities: precision %.4f, recall %.4f, F1 %.4f; word accuracy %.4f%n",
+                m.precision(), m.recall(), m.f1(), m.accuracy());
+        m.perType().forEach((type, t) -> {
+            report.printf(Locale.ROOT, "  %-12s precision %.4f, recall %.4f, F1 %.4f (%d)%n", type, t.precision(),
+                    t.recall(), t.f1(), t.support());
+            results.put("eval_" + type + "_f1", Metrics.round(t.f1()));
+        });
+        return results;
+    }
+
+    /** Whether {@code directory} holds a token-classification adapter ({@code task_type: TOKEN_CLS}). */
+    static boolean holdsTagger(Path directory) throws IOException {
+        Path config = directory.resolve(AdapterCheckpoint.CONFIG_FILE);
+        return Files.isRegularFile(config)
+                && "TOKEN_CLS".equals(Metrics.JSON.readTree(config.toFile()).path("task_type").asText());
+    }
+
+    /**
+     * {@code peft4j eval} of a tagger that {@code peft4j train} wrote: loads the base and the adapter
+     * as the run recorded them, scores every sentence of {@code file} (CoNLL or JSON Lines; a seeded
+     * sample of {@code maxSamples} if set) and prints the results as JSON, each type's figures on the
+     * error stream.
+     *
+     * @throws IllegalArgumentException naming a tag the model never learned, or a malformed line
+     */
+    void evaluate(Path directory, RunRecord record, Path file, Integer maxSamples) throws IOException {
+        List<TaggedSentence> rows = new ArrayList<>(TaggedSentences.read(file));
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException(file + " has no sentences to evaluate");
+        }
+        if (maxSamples != null && rows.size() > maxSamples) {
+            Collections.shuffle(rows, new Random(record.seed()));
+            rows = rows.subList(0, maxSamples);
+        }
+        PretrainedEncoder encoder = TrainedModel.encoder(record.modelNameOrPath());
+        byte[] tokenizerJson = TokenizerFiles.read(encoder).get(TokenizerFiles.TOKENIZER);
+        try (Model model = Model.newInstance("peft4j");
+                WordTokenizer words = WordTokenizer.fromTokenizerJson(new ByteArrayInputStream(tokenizerJson),
+                        record.cutoffLen())) {
+            TokenClassifier classifier = new TokenClassifier(encoder.load(model.getNDManager()), record.labels().size())
+                    .initializeHead(model.getNDManager());
+            model.setBlock(classifier);
+            PeftModel peft = Peft.load(classifier, directory);
+            TaggingTask task = new TaggingTask(words, record.labels());
+            Map<String, Object> results = score(new FineTuning<>(model, peft, task), task, rows, 32, console.err());
+            console.out().println(Metrics.json(results));
         }
     }
 }

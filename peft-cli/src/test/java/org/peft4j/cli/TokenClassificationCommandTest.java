@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.cli.Peft4jCommandTest.Result;
 
-/** {@code peft4j train} with {@code task_type: TOKEN_CLS} on a small CoNLL file, and its refusals. */
+/** {@code peft4j train} and {@code eval} with {@code task_type: TOKEN_CLS} on a small CoNLL file, and their refusals. */
 class TokenClassificationCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -46,6 +46,20 @@ class TokenClassificationCommandTest {
         JsonNode results = JSON.readTree(out.resolve("all_results.json").toFile());
         assertThat(results.has("eval_f1")).isTrue();
         assertThat(results.get("eval_accuracy").asDouble()).isBetween(0.0, 1.0);
+
+        // eval scores a file with the trained tagger; a tag it never learned is named
+        Result eval = Peft4jCommandTest.run("eval", out.toString(), "--dataset", data.toString());
+        assertThat(eval.status()).as(eval.err()).isZero();
+        JsonNode scores = JSON.readTree(eval.out());
+        assertThat(scores.get("eval_f1").asDouble()).isBetween(0.0, 1.0);
+        assertThat(scores.has("eval_NUM_f1")).isTrue();
+        assertThat(eval.err()).contains("eval entities: precision");
+        Path unseen = dir.resolve("unseen.jsonl");
+        Files.writeString(unseen, "{\"tokens\": [\"Call\", \"555-0100\"], \"tags\": [\"O\", \"B-PHONE\"]}\n");
+        Result refused = Peft4jCommandTest.run("eval", out.toString(), "--dataset", unseen.toString());
+        assertThat(refused.status()).isEqualTo(2);
+        assertThat(refused.err()).contains("tag \"B-PHONE\" (word 2 of the sentence \"Call 555-0100\") is not one of"
+                + " the model's tags [B-EMAIL, B-NUM, O]");
     }
 
     @Test
