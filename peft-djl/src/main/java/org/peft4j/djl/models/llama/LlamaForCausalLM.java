@@ -10,6 +10,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.models.CausalLanguageModel;
+import org.peft4j.djl.models.CausalMask;
 import org.peft4j.djl.models.EmbeddingTable;
 import org.peft4j.djl.models.KeyValueCache;
 import org.peft4j.djl.models.LayerList;
@@ -78,7 +79,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
         NDManager manager = inputIds.getManager();
         NDArray positions = positionIds != null ? positionIds : manager.arange(past, past + length).expandDims(0);
         NDList cosSin = rotary.cosSin(positions);
-        NDArray mask = additiveMask(manager, attentionMask, length, past);
+        NDArray mask = CausalMask.additive(manager, attentionMask, length, past);
         NDArray hidden = body.embedTokens.lookup(ps, inputIds, training);
         for (int i = 0; i < body.layers.size(); i++) {
             hidden = body.layers.get(i).apply(ps, hidden, cosSin.get(0), cosSin.get(1), mask, cache, i, training);
@@ -89,21 +90,6 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
         }
         NDArray table = ps.getValue(body.embedTokens.weight(), hidden.getDevice(), training);
         return hidden.matMul(table.transpose());
-    }
-
-    /**
-     * The additive mask [B or 1, 1, T, past + T]: 0 where query i may attend to key j (j <= past + i,
-     * and key j is not padding), the float minimum elsewhere, as transformers builds it.
-     */
-    private static NDArray additiveMask(NDManager manager, NDArray attentionMask, long length, long past) {
-        NDArray queries = manager.arange(past, past + length).reshape(length, 1);
-        NDArray keys = manager.arange(past + length).reshape(1, past + length);
-        NDArray allowed = keys.lte(queries).expandDims(0).expandDims(0);
-        if (attentionMask != null) {
-            NDArray real = attentionMask.neq(0).expandDims(1).expandDims(1);
-            allowed = allowed.logicalAnd(real);
-        }
-        return allowed.toType(DataType.FLOAT32, false).sub(1f).mul(Float.MAX_VALUE);
     }
 
     @Override
