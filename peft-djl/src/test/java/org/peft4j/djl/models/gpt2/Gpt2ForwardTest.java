@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
+import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
 import org.peft4j.api.safetensors.SafeTensors;
@@ -300,6 +301,19 @@ class Gpt2ForwardTest {
         float[] merged = model.logits(new ParameterStore(manager, false), manager.create(ids), manager.create(mask),
                 null, null, false).toFloatArray();
         assertThat(maxDiff(merged, unmerged, 0)).isLessThan(TOLERANCE);
+    }
+
+    @Test
+    void ia3WithPeftsDefaultsForGpt2RecordsFanInFanOutAndPeftsVectorShapes() {
+        PeftModel peft = Peft.apply(randomModel(config(), 7),
+                Ia3Config.builder().setDefaultTargetModules("gpt2").optTaskType(TaskType.CAUSAL_LM).build());
+        AdapterCheckpoint saved = peft.checkpoint();
+        assertThat(((Ia3Config) saved.config()).fanInFanOut()).isTrue();
+        // PEFT's shapes on GPT-2's Conv1D layers: [out, 1] on c_attn, [1, in] on the feed-forward mlp.c_proj
+        assertThat(saved.tensors().get("base_model.model.transformer.h.0.attn.c_attn.ia3_l").shape())
+                .containsExactly(192, 1);
+        assertThat(saved.tensors().get("base_model.model.transformer.h.0.mlp.c_proj.ia3_l").shape())
+                .containsExactly(1, 256);
     }
 
     /** The architecture in double arithmetic, one sequence at a time, positions 0, 1, 2, ... */
