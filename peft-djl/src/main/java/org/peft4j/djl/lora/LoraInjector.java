@@ -85,8 +85,8 @@ public final class LoraInjector implements DjlMethod {
     /**
      * The config with {@code fan_in_fan_out} true when a target is a {@code Conv1D} layer in the
      * Python model ({@link Conv1dLayers}), false otherwise, as PEFT sets it from the targets' type
-     * ({@code peft/tuners/lora/layer.py}, {@code dispatch_default}). It changes no arithmetic here:
-     * every DJL Linear holds its weight [out, in].
+     * ({@code peft/tuners/lora/layer.py} lines 2723-2736, {@code dispatch_default}, PEFT 0.21). It
+     * changes no arithmetic here: every DJL Linear holds its weight [out, in].
      */
     private static LoraConfig withFanInFanOut(LoraConfig config, Map<String, ModuleTree.Node> targets) {
         boolean conv1d = targets.values().stream().anyMatch(n -> n.parent instanceof Conv1dLayers);

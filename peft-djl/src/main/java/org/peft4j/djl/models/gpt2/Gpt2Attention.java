@@ -13,8 +13,9 @@ import org.peft4j.djl.Conv1dLayers;
 import org.peft4j.djl.models.KeyValueCache;
 
 /**
- * Causal self-attention as transformers' {@code GPT2Attention} computes it
- * ({@code modeling_gpt2.py}, {@code GPT2Attention.forward} and {@code eager_attention_forward}):
+ * Causal self-attention as transformers' {@code GPT2Attention} computes it (transformers 5.18,
+ * {@code models/gpt2/modeling_gpt2.py}: {@code eager_attention_forward} at line 54, the scaling at
+ * lines 96-100, the split of {@code c_attn}'s output at line 185):
  * one fused projection {@code c_attn} [3·n_embd] split into queries, keys and values in that order,
  * softmax(Q Kᵀ · scaling + mask) V per head, then {@code c_proj}. The scaling is 1 / sqrt(head size)
  * with {@code scale_attn_weights} (else 1), further divided by layer + 1 with

@@ -12,7 +12,7 @@ import org.peft4j.djl.models.KeyValueCache;
 import org.peft4j.djl.models.bert.BertLayerNorm;
 
 /**
- * One pre-LayerNorm block as transformers' {@code GPT2Block}: h + attn(ln_1(h)), then that +
+ * One pre-LayerNorm block as transformers' {@code GPT2Block} ({@code modeling_gpt2.py} line 246): h + attn(ln_1(h)), then that +
  * mlp(ln_2(that)), with the module names {@code ln_1}, {@code attn}, {@code ln_2}, {@code mlp}.
  */
 public final class Gpt2Block extends AbstractBlock {

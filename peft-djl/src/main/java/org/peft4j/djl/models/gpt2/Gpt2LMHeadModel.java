@@ -28,7 +28,9 @@ import org.peft4j.djl.models.bert.BertLayerNorm;
  * states times {@code wte}, as {@code GPT2LMHeadModel} ties {@code lm_head.weight} to it).
  *
  * <p>The hidden states start as wte(ids) + wpe(positions); positions default to past, ...,
- * past + T - 1, and explicit ones (generate()'s cumsum(mask) - 1 under left padding) are honoured.
+ * past + T - 1 ({@code modeling_gpt2.py} lines 571-576), and explicit ones (generate()'s
+ * cumsum(mask) - 1 under left padding) are honoured. The output layer is tied at line 637
+ * ({@code _tied_weights_keys}).
  * Forward input: {@code input_ids} [B, T], then optionally {@code attention_mask} and
  * {@code position_ids} [B, T]; output: logits [B, T, vocab]. Load weights through
  * {@link Gpt2Family} ({@code DecoderFamilies.fromHuggingFace}).

@@ -12,8 +12,9 @@ import ai.djl.util.PairList;
 import org.peft4j.djl.Conv1dLayers;
 
 /**
- * The MLP of transformers' {@code GPT2MLP}: dropout(c_proj(gelu_new(c_fc(x)))), where gelu_new(x) =
- * 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³))) ({@code activations.py}, {@code NewGELUActivation}).
+ * The MLP of transformers' {@code GPT2MLP} ({@code modeling_gpt2.py} line 229):
+ * dropout(c_proj(gelu_new(c_fc(x)))), where gelu_new(x) = 0.5·x·(1 + tanh(sqrt(2/π)·(x + 0.044715·x³)))
+ * ({@code activations.py} line 59, {@code NewGELUActivation}).
  * {@code c_fc} and {@code c_proj} are {@code Conv1D} layers in Python, {@code Linear} here.
  */
 public final class Gpt2Mlp extends AbstractBlock implements Conv1dLayers {
