@@ -107,12 +107,22 @@ public final class OnnxExport {
         export(model, labels, source).writeTo(out);
     }
 
-    private static ModelProto export(Block model, List<String> labels, PretrainedEncoder source) throws IOException {
+    /**
+     * Checks that {@code source} is an ONNX export (a file or a classpath resource), which an
+     * export needs as its graph.
+     *
+     * @throws IllegalArgumentException if it is a Hugging Face model directory
+     */
+    public static void requireOnnxSource(PretrainedEncoder source) {
         if (source.kind() == PretrainedEncoder.Kind.HUGGING_FACE) {
             throw new IllegalArgumentException("an ONNX export rewrites the ONNX graph the model was loaded from, and "
                     + source + " is a Hugging Face model directory, not an ONNX export; export it as a Hugging Face"
                     + " directory instead, or load the base from its ONNX export");
         }
+    }
+
+    private static ModelProto export(Block model, List<String> labels, PretrainedEncoder source) throws IOException {
+        requireOnnxSource(source);
         ModelProto graph;
         try (InputStream in = openOnnx(source)) {
             graph = ModelProto.parseFrom(in);
