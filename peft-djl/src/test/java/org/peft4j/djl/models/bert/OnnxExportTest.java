@@ -140,6 +140,17 @@ class OnnxExportTest {
                     headKind.recordedName(), config.peftType(), hiddenDifference, logitsDifference);
             assertThat(hiddenDifference).isLessThanOrEqualTo(1e-4);
             assertThat(logitsDifference).isLessThanOrEqualTo(1e-4);
+            // the file loads again as a base model, its trained pooler included
+            BertModel reloaded = BertLoader.fromOnnx(file, scope);
+            assertThat(reloaded.hasPretrainedPooler()).isEqualTo(headKind == ClassifierHead.POOLER);
+            float[] reloadedHidden = reloaded.encode(ps, inputs.get(0), inputs.get(1), inputs.get(2), false).toFloatArray();
+            assertThat(maxAbsDifference(hidden, reloadedHidden)).isLessThanOrEqualTo(1e-6);
+            if (headKind == ClassifierHead.POOLER) {
+                float[] pooled = classifier.bert().pooledOutput(ps, inputs.get(0), inputs.get(1), inputs.get(2), false)
+                        .toFloatArray();
+                assertThat(maxAbsDifference(pooled, reloaded.pooledOutput(ps, inputs.get(0), inputs.get(1),
+                        inputs.get(2), false).toFloatArray())).isLessThanOrEqualTo(1e-6);
+            }
             ModelProto written = ModelProto.parseFrom(Files.readAllBytes(file));
             assertThat(written.getMetadataPropsList()).anySatisfy(e -> {
                 assertThat(e.getKey()).isEqualTo(OnnxExport.LABELS_METADATA);
