@@ -10,7 +10,7 @@ public final class CausalMask {
 
     /**
      * Returns the additive mask [B or 1, 1, T, past + T]: 0 where query i may attend to key j
-     * (j <= past + i, and key j is not padding), the float minimum elsewhere.
+     * ({@code j <= past + i}, and key j is not padding), the float minimum elsewhere.
      *
      * @param attentionMask [B, past + T] (1 for real tokens, 0 for padding), or null for no padding
      * @param length T, the number of new positions
