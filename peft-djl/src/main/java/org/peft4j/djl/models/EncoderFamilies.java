@@ -105,6 +105,14 @@ public final class EncoderFamilies {
         return family.fromHuggingFace(Checkpoint.of(modelDir, config, readWeights(modelDir)), manager);
     }
 
+    /**
+     * Puts a new sequence classification head on {@code encoder}, chosen by its family (see
+     * {@link EncoderFamily#sequenceClassifier}).
+     */
+    public static TextClassifier sequenceClassifier(TextEncoder encoder, int numLabels, String head, NDManager manager) {
+        return forModelType(encoder.modelType()).sequenceClassifier(encoder, numLabels, head, manager);
+    }
+
     /** The file a directory's weights are read from, for messages: the single file or the index. */
     public static String weightsSource(Path modelDir) {
         Path single = modelDir.resolve(ModelWeights.SINGLE_FILE);
