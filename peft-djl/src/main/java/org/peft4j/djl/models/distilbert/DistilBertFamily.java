@@ -1,0 +1,51 @@
+package org.peft4j.djl.models.distilbert;
+
+import ai.djl.ndarray.NDManager;
+import java.util.List;
+import org.peft4j.djl.models.Checkpoint;
+import org.peft4j.djl.models.CheckpointTensors;
+import org.peft4j.djl.models.EncoderFamily;
+import org.peft4j.djl.models.TextClassifier;
+import org.peft4j.djl.models.TextEncoder;
+
+/**
+ * The DistilBERT family ({@code model_type} {@code distilbert}), registered as an
+ * {@link EncoderFamily}. Checkpoint keys may carry the task models' prefix {@code distilbert.};
+ * heads in the checkpoint are ignored. PEFT 0.21 has no default LoRA targets for it
+ * ({@code peft/utils/constants.py} line 67, {@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING},
+ * lists no {@code distilbert}): name them, usually {@code q_lin} and {@code v_lin}.
+ */
+public final class DistilBertFamily implements EncoderFamily {
+    /** The {@code model_type} this family reads. */
+    public static final String MODEL_TYPE = "distilbert";
+    /** The prefix of the encoder's keys in a task model's checkpoint, and the encoder's module path there. */
+    public static final String PREFIX = "distilbert";
+
+    @Override
+    public List<String> modelTypes() {
+        return List.of(MODEL_TYPE);
+    }
+
+    @Override
+    public TextEncoder fromHuggingFace(Checkpoint checkpoint, NDManager manager) {
+        DistilBertModel model = new DistilBertModel(
+                DistilBertConfig.fromJson(checkpoint.config(), checkpoint.configSource()));
+        CheckpointTensors.load(model, CheckpointTensors.withoutPrefix(checkpoint.weights(), List.of(PREFIX + ".")),
+                checkpoint.weightsSource(), manager);
+        return model;
+    }
+
+    @Override
+    public TextClassifier sequenceClassifier(TextEncoder encoder, int numLabels, String head, NDManager manager) {
+        if (!(encoder instanceof DistilBertModel distilbert)) {
+            throw new IllegalArgumentException("a DistilBERT head needs a DistilBertModel, got model_type "
+                    + encoder.modelType());
+        }
+        if (!TextClassifier.HUGGING_FACE_HEAD.equals(head)) {
+            throw new IllegalArgumentException("classifier head \"" + head + "\" is not offered for model_type "
+                    + MODEL_TYPE + "; it has \"" + TextClassifier.HUGGING_FACE_HEAD
+                    + "\" (DistilBertForSequenceClassification's, as transformers computes it)");
+        }
+        return new DistilBertSequenceClassifier(distilbert, numLabels).initializeHead(manager);
+    }
+}
