@@ -20,7 +20,6 @@ import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.models.Checkpoint;
-import org.peft4j.djl.models.EncoderFamilies;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,11 +51,6 @@ public final class BertLoader {
      */
     public static BertModel fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
         return fromCheckpoint(Checkpoint.read(modelDir), manager);
-    }
-
-    /** Builds the encoder of a model directory from its {@code config.json} and its weights, already read. */
-    static BertModel fromHuggingFace(Path modelDir, Map<String, Tensor> weights, NDManager manager) throws IOException {
-        return fromCheckpoint(Checkpoint.of(modelDir, EncoderFamilies.readConfig(modelDir), weights), manager);
     }
 
     /** Builds the encoder from a checkpoint's config and tensors. */
