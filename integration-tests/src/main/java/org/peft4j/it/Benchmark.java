@@ -52,12 +52,13 @@ import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
-import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
+import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.train.AdamW;
 import org.peft4j.djl.train.ClassificationMetrics;
+import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.GradientClipping;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
@@ -202,9 +203,9 @@ public final class Benchmark implements Callable<Integer> {
                 trainableCount += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
             }
             training.profileSteps(fixedBatch, lr, WARMUP);
-            Map.Entry<List<TextTraining.StepPhases>, NativeShareProfiler.Profile> profiled =
+            Map.Entry<List<FineTuning.StepPhases>, NativeShareProfiler.Profile> profiled =
                     NativeShareProfiler.profile(() -> training.profileSteps(fixedBatch, lr, timedSteps));
-            List<TextTraining.StepPhases> phases = profiled.getKey();
+            List<FineTuning.StepPhases> phases = profiled.getKey();
             NativeShareProfiler.Profile profile = profiled.getValue();
             long heapPeak = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
@@ -214,7 +215,7 @@ public final class Benchmark implements Callable<Integer> {
             }
             long rssPeak = rss.finish();
             long start = System.nanoTime();
-            training.fit(train, List.of(), TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(BATCH)
+            training.fit(train, List.of(), FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(BATCH)
                     .setLearningRate(lr).optWarmupRatio(0.1f).optScheduler(LearningRateSchedule.Kind.LINEAR)
                     .optSeed(42).build(), r -> { });
             double trainSeconds = (System.nanoTime() - start) / 1e9;
@@ -231,13 +232,13 @@ public final class Benchmark implements Callable<Integer> {
             row.put("trainable_params", trainableCount);
             row.put("all_params", all);
             row.put("adapter_bytes", adapterBytes);
-            row.put("median_step_ms", medianMs(phases, TextTraining.StepPhases::totalMs));
+            row.put("median_step_ms", medianMs(phases, FineTuning.StepPhases::totalMs));
             Map<String, Object> phaseMedians = new LinkedHashMap<>();
-            phaseMedians.put("encode", medianMs(phases, TextTraining.StepPhases::encodeMs));
-            phaseMedians.put("forward", medianMs(phases, TextTraining.StepPhases::forwardMs));
-            phaseMedians.put("backward", medianMs(phases, TextTraining.StepPhases::backwardMs));
-            phaseMedians.put("clip", medianMs(phases, TextTraining.StepPhases::clipMs));
-            phaseMedians.put("update", medianMs(phases, TextTraining.StepPhases::updateMs));
+            phaseMedians.put("encode", medianMs(phases, FineTuning.StepPhases::encodeMs));
+            phaseMedians.put("forward", medianMs(phases, FineTuning.StepPhases::forwardMs));
+            phaseMedians.put("backward", medianMs(phases, FineTuning.StepPhases::backwardMs));
+            phaseMedians.put("clip", medianMs(phases, FineTuning.StepPhases::clipMs));
+            phaseMedians.put("update", medianMs(phases, FineTuning.StepPhases::updateMs));
             row.put("median_phase_ms", phaseMedians);
             row.put("clip_share", round4(median(phases, p -> p.clipMs() / p.totalMs())));
             row.put("optimizer_share", round4(median(phases, p -> p.updateMs() / p.totalMs())));
@@ -555,12 +556,12 @@ public final class Benchmark implements Callable<Integer> {
     }
 
     /** The median over the updates of {@code phase} in milliseconds, to 0.1 ms. */
-    private static double medianMs(List<TextTraining.StepPhases> phases,
-            ToDoubleFunction<TextTraining.StepPhases> phase) {
+    private static double medianMs(List<FineTuning.StepPhases> phases,
+            ToDoubleFunction<FineTuning.StepPhases> phase) {
         return Math.round(median(phases, phase) * 10) / 10.0;
     }
 
-    private static double median(List<TextTraining.StepPhases> phases, ToDoubleFunction<TextTraining.StepPhases> value) {
+    private static double median(List<FineTuning.StepPhases> phases, ToDoubleFunction<FineTuning.StepPhases> value) {
         double[] values = phases.stream().mapToDouble(value).sorted().toArray();
         return values[values.length / 2];
     }
@@ -573,22 +574,22 @@ public final class Benchmark implements Callable<Integer> {
      * share of the update. Runs after training, so that its updates change no reported accuracy.
      */
     private static Map<String, Object> compareOptimizers(TextTraining training, List<LabeledText> batch, float lr) {
-        Map<TextTraining.AdamWImplementation, List<TextTraining.StepPhases>> timed =
-                new EnumMap<>(TextTraining.AdamWImplementation.class);
-        TextTraining.AdamWImplementation[] order = TextTraining.AdamWImplementation.values();
+        Map<FineTuning.AdamWImplementation, List<FineTuning.StepPhases>> timed =
+                new EnumMap<>(FineTuning.AdamWImplementation.class);
+        FineTuning.AdamWImplementation[] order = FineTuning.AdamWImplementation.values();
         for (int round = 0; round < OPTIMIZER_ROUNDS; round++) {
             for (int i = 0; i < order.length; i++) {
-                TextTraining.AdamWImplementation implementation = order[(i + round) % order.length];
-                List<TextTraining.StepPhases> phases = training.profileSteps(batch, lr, 1 + OPTIMIZER_STEPS, implementation);
+                FineTuning.AdamWImplementation implementation = order[(i + round) % order.length];
+                List<FineTuning.StepPhases> phases = training.profileSteps(batch, lr, 1 + OPTIMIZER_STEPS, implementation);
                 timed.computeIfAbsent(implementation, k -> new ArrayList<>()).addAll(phases.subList(1, phases.size()));
             }
         }
         Map<String, Object> out = new LinkedHashMap<>();
         timed.forEach((implementation, phases) -> {
             Map<String, Object> medians = new LinkedHashMap<>();
-            medians.put("update_ms", medianMs(phases, TextTraining.StepPhases::totalMs));
-            medians.put("clip_ms", medianMs(phases, TextTraining.StepPhases::clipMs));
-            medians.put("optimizer_ms", medianMs(phases, TextTraining.StepPhases::updateMs));
+            medians.put("update_ms", medianMs(phases, FineTuning.StepPhases::totalMs));
+            medians.put("clip_ms", medianMs(phases, FineTuning.StepPhases::clipMs));
+            medians.put("optimizer_ms", medianMs(phases, FineTuning.StepPhases::updateMs));
             medians.put("clip_and_optimizer_share", round4(median(phases, p -> (p.clipMs() + p.updateMs()) / p.totalMs())));
             medians.put("updates", phases.size());
             out.put(implementation.name().toLowerCase(Locale.ROOT), medians);

@@ -24,6 +24,7 @@ import org.peft4j.djl.models.bert.BertLoader;
 import org.peft4j.djl.models.bert.BertModel;
 import org.peft4j.djl.models.bert.BertSequenceClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
+import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine;
@@ -151,7 +152,7 @@ public final class SpamFineTune {
      * @param reloadedMaxAbsDiff the largest logit difference between the trained model and a fresh
      *     base model with the saved adapter loaded
      */
-    record Result(float testAccuracy, List<TextTraining.EpochReport> epochs, Path adapter,
+    record Result(float testAccuracy, List<FineTuning.EpochReport> epochs, Path adapter,
             boolean baseUnchanged, List<String> frozenWithGradient, double reloadedMaxAbsDiff) {}
 
     /** Runs the main job; {@code --help} lists the options. Exits with 2 on bad options, 1 on a failed run. */
@@ -183,14 +184,14 @@ public final class SpamFineTune {
             System.out.printf(Locale.ROOT, "data: %d train, %d dev, %d test rows; labels %s%n",
                     train.size(), dev.size(), test.size(), labels);
             TextTraining training = new TextTraining(model, peft, tokenizer, labels);
-            List<TextTraining.EpochReport> epochs = training.fit(train, dev,
-                    TextTraining.Settings.builder().setEpochs(o.epochs).setBatchSize(o.batch)
+            List<FineTuning.EpochReport> epochs = training.fit(train, dev,
+                    FineTuning.Settings.builder().setEpochs(o.epochs).setBatchSize(o.batch)
                             .setLearningRate(learningRate(o)).optWarmupRatio(o.warmupRatio)
                             .optScheduler(LearningRateSchedule.Kind.fromName(o.scheduler)).optSeed(o.seed)
                             .optOutputDir(o.out).optProgress(System.err).build(),
                     r -> System.out.printf(Locale.ROOT, "epoch %d/%d: %d steps, train loss %.4f, dev loss %.4f,"
                             + " accuracy %.4f, macro F1 %.4f (%.0f s)%n", r.epoch(), o.epochs, r.steps(), r.meanLoss(),
-                            r.devLoss(), r.devAccuracy(), r.devMacroF1(), r.seconds()));
+                            r.devLoss(), r.devMetric("accuracy"), r.devMetric("f1"), r.seconds()));
             float testAccuracy = training.accuracy(test, 32);
             boolean baseUnchanged = java.util.Arrays.equals(baseBefore, frozenDigest(peft));
             List<String> frozenWithGradient = new java.util.ArrayList<>();

@@ -27,12 +27,13 @@ import org.peft4j.api.data.LabeledTexts;
 import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
+import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.models.bert.BertModel;
 import org.peft4j.djl.models.bert.BertSequenceClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
-import org.peft4j.djl.internal.StateDicts;
+import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine.Command;
@@ -165,8 +166,8 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /** The training settings the arguments name. */
-    static TextTraining.Settings settings(TrainArguments args, PrintStream progress) {
-        return TextTraining.Settings.builder().setEpochs(args.numTrainEpochs())
+    static FineTuning.Settings settings(TrainArguments args, PrintStream progress) {
+        return FineTuning.Settings.builder().setEpochs(args.numTrainEpochs())
                 .setBatchSize(args.perDeviceTrainBatchSize()).setLearningRate(args.learningRate().floatValue())
                 .optWeightDecay(args.weightDecay().floatValue()).optWarmupRatio(args.warmupRatio().floatValue())
                 .optScheduler(LearningRateSchedule.Kind.fromName(args.lrSchedulerType().equals("constant_with_warmup")
@@ -203,10 +204,10 @@ final class TrainCommand implements Callable<Integer> {
             trainable += p.getValue().requiresGradient() ? p.getValue().getArray().size() : 0;
         }
         out.printf(Locale.ROOT, "trainable parameters: %,d%n", trainable);
-        TextTraining.Settings settings = settings(args, console.err());
+        FineTuning.Settings settings = settings(args, console.err());
         training.fit(splits.train(), splits.dev(), settings, r -> out.println(r.hasDev()
                 ? String.format(Locale.ROOT, "epoch %d: train loss %.4f, dev loss %.4f, dev accuracy %.4f (%.0f s)",
-                        r.epoch(), r.meanLoss(), r.devLoss(), r.devAccuracy(), r.seconds())
+                        r.epoch(), r.meanLoss(), r.devLoss(), r.devMetric("accuracy"), r.seconds())
                 : String.format(Locale.ROOT, "epoch %d: train loss %.4f (%.0f s)", r.epoch(), r.meanLoss(), r.seconds())));
         Map<String, Object> results = new LinkedHashMap<>();
         results.put("train_runtime", Math.round((System.nanoTime() - start) / 1e7) / 100.0);

@@ -1,69 +1,28 @@
 package org.peft4j.djl.train;
 
 import ai.djl.Model;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.training.DefaultTrainingConfig;
-import ai.djl.training.GradientCollector;
-import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.TrainingConfig;
-import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
-import ai.djl.training.tracker.Tracker;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
-import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Objects;
-import java.util.Random;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.peft4j.api.data.LabeledText;
-import org.peft4j.djl.AttachedAdapter;
-import org.peft4j.djl.internal.NativeScalars;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.models.bert.BertTokenizer;
 
 /**
- * Fine-tunes a PEFT-wrapped text model (a classifier, or a regressor with one output) with DJL's
- * own {@link Trainer} for the forward and backward passes and {@link AdamW} for the updates (DJL's
- * AdamW arithmetic without its copies), a warm-up then linear or cosine learning-rate schedule,
- * gradient clipping by global norm, gradient accumulation,
- * length-bucketed mini-batches each padded to its own longest sequence, evaluation (loss, accuracy,
- * macro F1; for regression the mean squared error) after every epoch, early stopping on dev
- * accuracy (for regression: on the dev loss), the best adapter saved, and
- * LLaMA-Factory's {@code trainer_log.jsonl} and {@code training_loss.png} (redrawn after every
- * evaluation and at the end) plus a console progress bar. Only the active adapter's
- * parameters (and the modules saved with it) train.
+ * Fine-tunes a text classifier (or a regressor with one output): a {@link FineTuning} run of the
+ * {@link TextClassificationTask}, with the classification's own evaluation (accuracy, macro F1 and
+ * the confusion matrix) at hand. Everything about the run itself (AdamW, the schedule, clipping,
+ * accumulation, logs, the best adapter, early stopping on dev accuracy or for regression on the dev
+ * loss) is {@link FineTuning}'s.
  */
 public final class TextTraining {
-    /** Batches are sorted by length within groups of this many batches, then the batches are shuffled. */
-    private static final int BUCKET_BATCHES = 50;
-    /** The curve's file name in the output directory, as LLaMA-Factory names it. */
-    public static final String PLOT_FILE = "training_loss.png";
-
-    private final Model model;
-    private final PeftModel peft;
-    private final Supplier<List<Parameter>> trainable;
-    private final Function<TrainingConfig, Trainer> trainers;
-    private final BertTokenizer tokenizer;
-    private final List<String> labels;
-    private final boolean regression;
+    private final FineTuning<LabeledText> run;
+    private final TextClassificationTask task;
 
     /**
      * Trains the active adapter of {@code peft} (and the modules saved with it).
@@ -74,8 +33,7 @@ public final class TextTraining {
      * @param labels the class names; a text's label index is its position here
      */
     public TextTraining(Model model, PeftModel peft, BertTokenizer tokenizer, List<String> labels) {
-        this(model, peft, () -> ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList(),
-                config -> peft.newTrainer(model, config), tokenizer, labels);
+        this(new FineTuning<>(model, peft, TextClassificationTask.classification(tokenizer, labels)));
     }
 
     /**
@@ -88,18 +46,12 @@ public final class TextTraining {
      */
     public TextTraining(Model model, Supplier<List<Parameter>> trainable,
             Function<TrainingConfig, Trainer> trainers, BertTokenizer tokenizer, List<String> labels) {
-        this(model, null, trainable, trainers, tokenizer, labels);
+        this(new FineTuning<>(model, trainable, trainers, TextClassificationTask.classification(tokenizer, labels)));
     }
 
-    private TextTraining(Model model, PeftModel peft, Supplier<List<Parameter>> trainable,
-            Function<TrainingConfig, Trainer> trainers, BertTokenizer tokenizer, List<String> labels) {
-        this.model = model;
-        this.peft = peft;
-        this.trainable = trainable;
-        this.trainers = trainers;
-        this.tokenizer = tokenizer;
-        this.labels = labels == null ? List.of() : List.copyOf(labels);
-        this.regression = labels == null;
+    private TextTraining(FineTuning<LabeledText> run) {
+        this.run = run;
+        this.task = (TextClassificationTask) run.task();
     }
 
     /**
@@ -108,329 +60,12 @@ public final class TextTraining {
      * the mean squared error.
      */
     public static TextTraining regression(Model model, PeftModel peft, BertTokenizer tokenizer) {
-        return new TextTraining(model, peft, () -> ((AttachedAdapter) peft.adapter(peft.activeAdapter()))
-                .trainableParameterList(), config -> peft.newTrainer(model, config), tokenizer, null);
+        return new TextTraining(new FineTuning<>(model, peft, TextClassificationTask.regression(tokenizer)));
     }
 
-    private Loss loss() {
-        return regression ? new MeanSquaredErrorLoss() : Loss.softmaxCrossEntropyLoss();
-    }
-
-    /**
-     * The settings of a run, with LLaMA-Factory's names in the comments and in the messages of
-     * invalid values. Built with {@link #builder()}: {@code setX} for what a run needs, {@code optX}
-     * for what has a default.
-     */
-    public static final class Settings {
-        private final int epochs;
-        private final int batchSize;
-        private final float learningRate;
-        private final float weightDecay;
-        private final float warmupRatio;
-        private final LearningRateSchedule.Kind scheduler;
-        private final float maxGradNorm;
-        private final int gradientAccumulationSteps;
-        private final int loggingSteps;
-        private final int earlyStoppingPatience;
-        private final long seed;
-        private final Path outputDir;
-        private final PrintStream progress;
-        private final boolean plotLoss;
-        private final float loraplusLrRatio;
-
-        private Settings(Builder b) {
-            required("num_train_epochs", "setEpochs", b.epochs);
-            required("per_device_train_batch_size", "setBatchSize", b.batchSize);
-            required("learning_rate", "setLearningRate", b.learningRate);
-            positive("num_train_epochs", b.epochs);
-            positive("per_device_train_batch_size", b.batchSize);
-            positive("gradient_accumulation_steps", b.gradientAccumulationSteps);
-            positive("logging_steps", b.loggingSteps);
-            if (!(b.learningRate > 0) || !Float.isFinite(b.learningRate)) {
-                throw new IllegalArgumentException("learning_rate must be a positive number, got " + b.learningRate);
-            }
-            if (!(b.weightDecay >= 0) || !Float.isFinite(b.weightDecay)) {
-                throw new IllegalArgumentException("weight_decay must be a number >= 0, got " + b.weightDecay);
-            }
-            if (!(b.warmupRatio >= 0 && b.warmupRatio < 1)) {
-                throw new IllegalArgumentException("warmup_ratio must be in [0, 1), got " + b.warmupRatio);
-            }
-            if (!(b.maxGradNorm >= 0) || !Float.isFinite(b.maxGradNorm)) {
-                throw new IllegalArgumentException("max_grad_norm must be a number >= 0 (0: no clipping), got "
-                        + b.maxGradNorm);
-            }
-            if (!(b.loraplusLrRatio > 0) || !Float.isFinite(b.loraplusLrRatio)) {
-                throw new IllegalArgumentException("loraplus_lr_ratio must be a positive number (1: plain LoRA), got "
-                        + b.loraplusLrRatio);
-            }
-            if (b.earlyStoppingPatience < 0) {
-                throw new IllegalArgumentException("early stopping patience must be >= 0 (0: never stop early), got "
-                        + b.earlyStoppingPatience);
-            }
-            epochs = b.epochs;
-            batchSize = b.batchSize;
-            learningRate = b.learningRate;
-            weightDecay = b.weightDecay;
-            warmupRatio = b.warmupRatio;
-            scheduler = Objects.requireNonNull(b.scheduler, "lr_scheduler_type");
-            maxGradNorm = b.maxGradNorm;
-            gradientAccumulationSteps = b.gradientAccumulationSteps;
-            loggingSteps = b.loggingSteps;
-            earlyStoppingPatience = b.earlyStoppingPatience;
-            seed = b.seed;
-            outputDir = b.outputDir;
-            progress = b.progress;
-            plotLoss = b.plotLoss;
-            loraplusLrRatio = b.loraplusLrRatio;
-        }
-
-        private static void positive(String name, int value) {
-            if (value <= 0) {
-                throw new IllegalArgumentException(name + " must be a positive integer, got " + value);
-            }
-        }
-
-        private static void required(String name, String setter, Object value) {
-            if (value == null) {
-                throw new IllegalArgumentException(name + " is not set: call " + setter);
-            }
-        }
-
-        /** Starts settings; the epochs, the batch size and the learning rate must be set. */
-        public static Builder builder() {
-            return new Builder();
-        }
-
-        /** Passes over the training data ({@code num_train_epochs}). */
-        public int epochs() {
-            return epochs;
-        }
-
-        /** Examples per micro-batch ({@code per_device_train_batch_size}). */
-        public int batchSize() {
-            return batchSize;
-        }
-
-        /** The peak learning rate ({@code learning_rate}). */
-        public float learningRate() {
-            return learningRate;
-        }
-
-        /** AdamW's decoupled weight decay ({@code weight_decay}). */
-        public float weightDecay() {
-            return weightDecay;
-        }
-
-        /** The share of all updates spent warming up ({@code warmup_ratio}). */
-        public float warmupRatio() {
-            return warmupRatio;
-        }
-
-        /** The schedule after the warm-up ({@code lr_scheduler_type}). */
-        public LearningRateSchedule.Kind scheduler() {
-            return scheduler;
-        }
-
-        /** The global gradient norm gradients are clipped to; 0 turns clipping off ({@code max_grad_norm}). */
-        public float maxGradNorm() {
-            return maxGradNorm;
-        }
-
-        /** Micro-batches per update ({@code gradient_accumulation_steps}). */
-        public int gradientAccumulationSteps() {
-            return gradientAccumulationSteps;
-        }
-
-        /** Updates between lines of {@code trainer_log.jsonl} ({@code logging_steps}). */
-        public int loggingSteps() {
-            return loggingSteps;
-        }
-
-        /** Epochs without a better dev score before training stops; 0 never stops early. */
-        public int earlyStoppingPatience() {
-            return earlyStoppingPatience;
-        }
-
-        /** The seed of the shuffling ({@code seed}). */
-        public long seed() {
-            return seed;
-        }
-
-        /**
-         * Where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
-         * ({@code best/}) go; null for none of them ({@code output_dir}).
-         */
-        public Path outputDir() {
-            return outputDir;
-        }
-
-        /** Where the progress bars go; null for none. */
-        public PrintStream progress() {
-            return progress;
-        }
-
-        /** Whether {@code training_loss.png} is drawn in the output directory ({@code plot_loss}). */
-        public boolean plotLoss() {
-            return plotLoss;
-        }
-
-        /**
-         * LoRA+'s ratio of the B matrices' learning rate to the rate ({@code loraplus_lr_ratio}); 1
-         * for plain LoRA. See {@link #loraplusMultipliers}.
-         */
-        public float loraplusLrRatio() {
-            return loraplusLrRatio;
-        }
-
-        /** Builds {@link Settings}; {@link #build()} checks every value and names the first bad one. */
-        public static final class Builder {
-            private Integer epochs;
-            private Integer batchSize;
-            private Float learningRate;
-            private float weightDecay;
-            private float warmupRatio;
-            private LearningRateSchedule.Kind scheduler = LearningRateSchedule.Kind.LINEAR;
-            private float maxGradNorm = 1f;
-            private int gradientAccumulationSteps = 1;
-            private int loggingSteps = 10;
-            private int earlyStoppingPatience;
-            private long seed = 42;
-            private Path outputDir;
-            private PrintStream progress;
-            private boolean plotLoss = true;
-            private float loraplusLrRatio = 1f;
-
-            private Builder() {}
-
-            /** Sets the passes over the training data ({@code num_train_epochs}); required. */
-            public Builder setEpochs(int epochs) {
-                this.epochs = epochs;
-                return this;
-            }
-
-            /** Sets the examples per micro-batch ({@code per_device_train_batch_size}); required. */
-            public Builder setBatchSize(int batchSize) {
-                this.batchSize = batchSize;
-                return this;
-            }
-
-            /** Sets the peak learning rate ({@code learning_rate}); required. */
-            public Builder setLearningRate(float learningRate) {
-                this.learningRate = learningRate;
-                return this;
-            }
-
-            /** Sets AdamW's decoupled weight decay ({@code weight_decay}); default 0. */
-            public Builder optWeightDecay(float weightDecay) {
-                this.weightDecay = weightDecay;
-                return this;
-            }
-
-            /** Sets the share of all updates spent warming up ({@code warmup_ratio}); default 0. */
-            public Builder optWarmupRatio(float warmupRatio) {
-                this.warmupRatio = warmupRatio;
-                return this;
-            }
-
-            /** Sets the schedule after the warm-up ({@code lr_scheduler_type}); default linear. */
-            public Builder optScheduler(LearningRateSchedule.Kind scheduler) {
-                this.scheduler = scheduler;
-                return this;
-            }
-
-            /** Sets the global norm gradients are clipped to, 0 for none ({@code max_grad_norm}); default 1. */
-            public Builder optMaxGradNorm(float maxGradNorm) {
-                this.maxGradNorm = maxGradNorm;
-                return this;
-            }
-
-            /** Sets the micro-batches per update ({@code gradient_accumulation_steps}); default 1. */
-            public Builder optGradientAccumulationSteps(int steps) {
-                this.gradientAccumulationSteps = steps;
-                return this;
-            }
-
-            /** Sets the updates between lines of the log ({@code logging_steps}); default 10. */
-            public Builder optLoggingSteps(int steps) {
-                this.loggingSteps = steps;
-                return this;
-            }
-
-            /**
-             * Stops after this many epochs without a better dev score (accuracy; for regression the
-             * loss); default 0, never stop early. Epochs without dev data never count.
-             */
-            public Builder optEarlyStoppingPatience(int epochs) {
-                this.earlyStoppingPatience = epochs;
-                return this;
-            }
-
-            /** Sets the seed of the shuffling ({@code seed}); default 42. */
-            public Builder optSeed(long seed) {
-                this.seed = seed;
-                return this;
-            }
-
-            /**
-             * Sets where {@code trainer_log.jsonl}, {@code training_loss.png} and the best adapter
-             * ({@code best/}) go; default none.
-             */
-            public Builder optOutputDir(Path outputDir) {
-                this.outputDir = outputDir;
-                return this;
-            }
-
-            /** Sets where the progress bars of training and evaluation go; default none. */
-            public Builder optProgress(PrintStream progress) {
-                this.progress = progress;
-                return this;
-            }
-
-            /** Sets whether {@code training_loss.png} is drawn in the output directory ({@code plot_loss}); default true. */
-            public Builder optPlotLoss(boolean plotLoss) {
-                this.plotLoss = plotLoss;
-                return this;
-            }
-
-            /**
-             * Sets LoRA+'s ratio ({@code loraplus_lr_ratio}): the B matrices, and every 1-D parameter,
-             * learn at this multiple of the rate (see {@link TextTraining#loraplusMultipliers}); default
-             * 1, plain LoRA. The LoRA+ paper suggests about 16, with a learning rate about half the
-             * plain one.
-             */
-            public Builder optLoraplusLrRatio(float ratio) {
-                this.loraplusLrRatio = ratio;
-                return this;
-            }
-
-            /**
-             * Returns the settings.
-             *
-             * @throws IllegalArgumentException naming the first value that is missing or out of range
-             */
-            public Settings build() {
-                return new Settings(this);
-            }
-        }
-    }
-
-    /**
-     * What one epoch did.
-     *
-     * @param epoch the epoch, from 1
-     * @param steps optimizer updates in the epoch
-     * @param meanLoss the mean training loss over the epoch's micro-batches
-     * @param devLoss the mean cross-entropy on the dev data (NaN without dev data)
-     * @param devAccuracy the dev accuracy after the epoch (NaN without dev data)
-     * @param devMacroF1 the dev macro F1 after the epoch (NaN without dev data)
-     * @param seconds the epoch's wall time, evaluation included
-     */
-    public record EpochReport(int epoch, int steps, float meanLoss, float devLoss, float devAccuracy, float devMacroF1,
-            double seconds) {
-        /** Whether the epoch was evaluated on dev data. */
-        public boolean hasDev() {
-            return !Float.isNaN(devLoss);
-        }
+    /** Returns the run, for what this class does not wrap. */
+    public FineTuning<LabeledText> run() {
+        return run;
     }
 
     /**
@@ -448,292 +83,13 @@ public final class TextTraining {
     }
 
     /**
-     * Trains, reporting each epoch to {@code onEpoch}; stops early if the settings say so.
+     * Trains, reporting each epoch to {@code onEpoch} (see {@link FineTuning#fit}).
      *
-     * @throws IllegalStateException if training diverges: a training loss, a trainable weight or
-     *     the dev loss is not finite (no best adapter is saved from such an epoch)
+     * @throws IllegalStateException if training diverges
      */
-    public List<EpochReport> fit(List<LabeledText> train, List<LabeledText> dev, Settings settings,
-            Consumer<EpochReport> onEpoch) {
-        Random random = new Random(settings.seed());
-        int[] lengths = new int[train.size()];
-        for (int i = 0; i < lengths.length; i++) {
-            lengths[i] = tokenizer.ids(train.get(i).text()).length;
-        }
-        int microBatches = (train.size() + settings.batchSize() - 1) / settings.batchSize();
-        int updatesPerEpoch = (microBatches + settings.gradientAccumulationSteps() - 1) / settings.gradientAccumulationSteps();
-        int totalUpdates = updatesPerEpoch * settings.epochs();
-        LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
-                Math.round(settings.warmupRatio() * totalUpdates), totalUpdates, settings.scheduler());
-        List<Parameter> trainable = this.trainable.get();
-        List<EpochReport> reports = new ArrayList<>();
-        long start = System.nanoTime();
-        long tokens = 0;
-        int update = 0;
-        Curves curves = new Curves(totalUpdates);
-        double windowLoss = 0;
-        int windowCount = 0;
-        float bestScore = Float.NEGATIVE_INFINITY;
-        int epochsWithoutGain = 0;
-        try (Trainer trainer = trainers.apply(new DefaultTrainingConfig(loss()));
-                AdamW optimizer = AdamW.builder().optLearningRateTracker(schedule).optWeightDecay(settings.weightDecay())
-                        .optLearningRateMultipliers(loraplusMultipliers(trainable, settings.loraplusLrRatio())).build();
-                TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
-            for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
-                long epochStart = System.nanoTime();
-                List<List<Integer>> batches = bucketedBatches(lengths, settings.batchSize(), random);
-                double epochLoss = 0;
-                try (ProgressBar bar = settings.progress() == null ? null : new ProgressBar(settings.progress(),
-                        "epoch " + epoch + "/" + settings.epochs(), updatesPerEpoch)) {
-                    for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
-                        List<List<Integer>> group = batches.subList(b,
-                                Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
-                        double updateLoss = 0;
-                        for (List<Integer> batch : group) {
-                            float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
-                            if (!Float.isFinite(loss)) {
-                                throw diverged("the training loss is " + loss + " at update " + (update + 1)
-                                        + " (epoch " + epoch + ")", settings);
-                            }
-                            updateLoss += loss;
-                            for (int i : batch) {
-                                tokens += lengths[i];
-                            }
-                        }
-                        epochLoss += updateLoss;
-                        windowLoss += updateLoss;
-                        windowCount += group.size();
-                        optimizer.step(trainable, settings.maxGradNorm() > 0 ? GradientClipping.coefficient(
-                                GradientClipping.globalNorm(trainable), settings.maxGradNorm()) : 1f);
-                        update++;
-                        curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
-                        if (bar != null) {
-                            bar.update(b / settings.gradientAccumulationSteps() + 1,
-                                    String.format(Locale.ROOT, "loss %.4f", updateLoss / group.size()));
-                        }
-                        if (update % settings.loggingSteps() == 0) {
-                            logLoss(log, curves, update, windowLoss / windowCount, schedule, tokens, start,
-                                    updatesPerEpoch);
-                            windowLoss = 0;
-                            windowCount = 0;
-                        }
-                    }
-                }
-                requireFinite(trainable, train.subList(0, Math.min(train.size(), settings.batchSize())), epoch,
-                        settings);
-                Evaluation eval = dev.isEmpty() ? null : evaluate(dev, settings.batchSize(), settings.progress(), "dev");
-                if (eval != null && !eval.isFinite()) {
-                    throw diverged("the dev loss is " + eval.loss() + " after epoch " + epoch, settings);
-                }
-                EpochReport report = new EpochReport(epoch, (batches.size() + settings.gradientAccumulationSteps() - 1)
-                        / settings.gradientAccumulationSteps(), (float) (epochLoss / batches.size()),
-                        eval == null ? Float.NaN : eval.loss(),
-                        eval == null || regression ? Float.NaN : (float) eval.metrics().accuracy(),
-                        eval == null || regression ? Float.NaN : (float) eval.metrics().macroF1(),
-                        (System.nanoTime() - epochStart) / 1e9);
-                reports.add(report);
-                if (log != null && eval != null) {
-                    Map<String, Object> line = progressFields(update, totalUpdates, updatesPerEpoch,
-                            (System.nanoTime() - start) / 1e9);
-                    line.put("eval_loss", round(eval.loss()));
-                    if (!regression) {
-                        line.put("accuracy", round(eval.metrics().accuracy()));
-                        line.put("f1", round(eval.metrics().macroF1()));
-                        curves.accuracy.add(new TrainingPlot.Point(update, eval.metrics().accuracy()));
-                    }
-                    log.write(line);
-                    if (settings.plotLoss()) {
-                        curves.write(settings.outputDir());
-                    }
-                }
-                onEpoch.accept(report);
-                if (eval == null) {
-                    continue; // nothing to choose the best epoch on, nothing to stop early on
-                }
-                // the best epoch: the highest dev accuracy, or for regression the lowest dev loss
-                float score = regression ? -eval.loss() : report.devAccuracy();
-                if (score > bestScore) {
-                    bestScore = score;
-                    epochsWithoutGain = 0;
-                    if (settings.outputDir() != null && peft != null) {
-                        peft.saveAdapter(settings.outputDir().resolve("best"));
-                    }
-                } else if (++epochsWithoutGain >= settings.earlyStoppingPatience() && settings.earlyStoppingPatience() > 0) {
-                    break;
-                }
-            }
-            if (windowCount > 0) {
-                // the last, partial window: a run shorter than logging_steps still logs its loss
-                logLoss(log, curves, update, windowLoss / windowCount, schedule, tokens, start, updatesPerEpoch);
-            }
-            if (log != null && settings.plotLoss()) {
-                curves.write(settings.outputDir());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return reports;
-    }
-
-    /**
-     * LoRA+'s learning-rate multipliers (Hayou et al. 2024), grouped as PEFT's
-     * {@code create_loraplus_optimizer} groups parameters ({@code peft/optimizers/loraplus.py}, lines
-     * 72-113 in PEFT 0.21): the B matrices ({@code lora_B}) and every 1-D parameter (biases, norms,
-     * DoRA magnitudes) learn at {@code ratio} times the rate, all others (A, whole matrices of saved
-     * modules) at the rate. PEFT's group for LoRA on embedding layers has no counterpart here, as
-     * peft4j's LoRA adapts Linear layers only; weight decay stays {@link Settings#weightDecay()} for
-     * every parameter, with each one's own rate. Empty for a ratio of 1.
-     */
-    public static Map<Parameter, Float> loraplusMultipliers(List<Parameter> trainable, float ratio) {
-        Map<Parameter, Float> out = new IdentityHashMap<>();
-        if (ratio == 1f) {
-            return out;
-        }
-        for (Parameter p : trainable) {
-            if (p.getName().startsWith("lora_B.") || p.getArray().getShape().dimension() == 1) {
-                out.put(p, ratio);
-            }
-        }
-        return out;
-    }
-
-    /** The curves of {@code training_loss.png}: the loss of each update, its logged means, the dev accuracy. */
-    private static final class Curves {
-        final List<TrainingPlot.Point> loss = new ArrayList<>();
-        final List<TrainingPlot.Point> meanLoss = new ArrayList<>();
-        final List<TrainingPlot.Point> accuracy = new ArrayList<>();
-        final int totalUpdates;
-
-        Curves(int totalUpdates) {
-            this.totalUpdates = totalUpdates;
-        }
-
-        void write(Path outputDir) throws IOException {
-            TrainingPlot.write(outputDir.resolve(PLOT_FILE), "training loss and dev accuracy", loss, meanLoss, accuracy,
-                    totalUpdates);
-        }
-    }
-
-    /** Writes a loss line of {@code trainer_log.jsonl} (if there is a log) and adds the mean to the curve. */
-    private static void logLoss(TrainerLog log, Curves curves, int update, double meanLoss, LearningRateSchedule schedule,
-            long tokens, long start, int updatesPerEpoch) {
-        curves.meanLoss.add(new TrainingPlot.Point(update, meanLoss));
-        if (log == null) {
-            return;
-        }
-        double elapsed = (System.nanoTime() - start) / 1e9;
-        Map<String, Object> line = progressFields(update, curves.totalUpdates, updatesPerEpoch, elapsed);
-        line.put("loss", round(meanLoss));
-        line.put("lr", schedule.at(update - 1));
-        line.put("throughput", round(tokens / elapsed));
-        log.write(line);
-    }
-
-    private static IllegalStateException diverged(String what, Settings settings) {
-        return new IllegalStateException(String.format(Locale.ROOT,
-                "training diverged: %s; lower the learning rate (learning_rate %.3g)", what, settings.learningRate()));
-    }
-
-    /**
-     * Fails if a trainable weight holds NaN or an infinity, or if the model's outputs on a batch of
-     * training rows are not finite: the losses alone do not show an update that overflowed the
-     * weights after the last loss was computed, nor finite weights whose products overflow.
-     */
-    private void requireFinite(List<Parameter> trainable, List<LabeledText> rows, int epoch, Settings settings) {
-        int bad = 0;
-        try (NDManager scope = model.getNDManager().newSubManager()) {
-            for (Parameter p : trainable) {
-                NDArray weights = p.getArray();
-                weights.tempAttach(scope);
-                if (!finite(weights)) {
-                    bad++;
-                }
-            }
-            if (bad > 0) {
-                throw diverged(bad + " of " + trainable.size() + " trainable weight arrays hold NaN or infinite values"
-                        + " after epoch " + epoch, settings);
-            }
-            NDArray outputs = model.getBlock().forward(new ParameterStore(scope, false),
-                    tokenizer.encode(scope, texts(rows)), false).singletonOrThrow();
-            if (!finite(outputs)) {
-                throw diverged("the model's outputs on training rows are not finite after epoch " + epoch, settings);
-            }
-        }
-    }
-
-    private static boolean finite(NDArray array) {
-        return !array.isNaN().logicalOr(array.isInfinite()).any().getBoolean();
-    }
-
-    private static Map<String, Object> progressFields(int update, int total, int perEpoch, double elapsed) {
-        Map<String, Object> line = new LinkedHashMap<>();
-        line.put("current_steps", update);
-        line.put("total_steps", total);
-        line.put("epoch", round((double) update / perEpoch));
-        line.put("percentage", round(100.0 * update / total));
-        line.put("elapsed_time", TrainerLog.hms(Duration.ofMillis((long) (elapsed * 1000))));
-        line.put("remaining_time", TrainerLog.hms(Duration.ofMillis((long) (elapsed / update * (total - update) * 1000))));
-        return line;
-    }
-
-    /** Rounds to four decimals; a value that is not finite stays as it is (never 0). */
-    private static double round(double v) {
-        return Double.isFinite(v) ? Math.round(v * 1e4) / 1e4 : v;
-    }
-
-    /**
-     * Shuffles the examples, sorts them by token count within groups of {@value #BUCKET_BATCHES}
-     * batches so that a batch pads little, and shuffles the order of the batches.
-     */
-    private static List<List<Integer>> bucketedBatches(int[] lengths, int batchSize, Random random) {
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < lengths.length; i++) {
-            order.add(i);
-        }
-        Collections.shuffle(order, random);
-        List<List<Integer>> batches = new ArrayList<>();
-        int group = batchSize * BUCKET_BATCHES;
-        for (int from = 0; from < order.size(); from += group) {
-            List<Integer> bucket = new ArrayList<>(order.subList(from, Math.min(order.size(), from + group)));
-            bucket.sort(Comparator.comparingInt(i -> lengths[i]));
-            for (int b = 0; b < bucket.size(); b += batchSize) {
-                batches.add(bucket.subList(b, Math.min(bucket.size(), b + batchSize)));
-            }
-        }
-        Collections.shuffle(batches, random);
-        return batches;
-    }
-
-    private static List<LabeledText> rows(List<LabeledText> data, List<Integer> indices) {
-        List<LabeledText> out = new ArrayList<>(indices.size());
-        indices.forEach(i -> out.add(data.get(i)));
-        return out;
-    }
-
-    /** Forward and backward of one micro-batch, its loss divided by {@code microBatches} so gradients average. */
-    private float forwardBackward(Trainer trainer, List<LabeledText> batch, int microBatches, long[] phaseEnds) {
-        try (NDManager scope = trainer.getManager().newSubManager()) {
-            NDList inputs = tokenizer.encode(scope, texts(batch));
-            float[] targets = targets(batch);
-            NDList target = new NDList(regression ? scope.create(targets, new Shape(targets.length, 1))
-                    : scope.create(targets));
-            mark(phaseEnds, StepPhases.ENCODE);
-            try (GradientCollector collector = trainer.newGradientCollector()) {
-                NDList predictions = trainer.forward(inputs, target);
-                NDArray loss = trainer.getLoss().evaluate(target, predictions);
-                float value = loss.getFloat();
-                mark(phaseEnds, StepPhases.FORWARD);
-                collector.backward(microBatches == 1 ? loss : loss.div(NativeScalars.of(scope, microBatches)));
-                mark(phaseEnds, StepPhases.BACKWARD);
-                return value;
-            }
-        }
-    }
-
-    private static void mark(long[] phaseEnds, int phase) {
-        if (phaseEnds != null) {
-            phaseEnds[phase] = System.nanoTime();
-        }
+    public List<FineTuning.EpochReport> fit(List<LabeledText> train, List<LabeledText> dev, FineTuning.Settings settings,
+            Consumer<FineTuning.EpochReport> onEpoch) {
+        return run.fit(train, dev, settings, onEpoch);
     }
 
     /**
@@ -750,170 +106,26 @@ public final class TextTraining {
      * {@code progress} unless it is null.
      */
     public Evaluation evaluate(List<LabeledText> data, int batchSize, PrintStream progress, String label) {
-        Block block = model.getBlock();
-        int[] predicted = new int[data.size()];
-        float[] truth = targets(data);
-        double lossSum = 0;
-        try (ProgressBar bar = progress == null ? null : new ProgressBar(progress, label, data.size());
-                NDManager scope = model.getNDManager().newSubManager()) {
-            ParameterStore ps = new ParameterStore(scope, false);
-            for (int from = 0; from < data.size(); from += batchSize) {
-                try (NDManager batch = scope.newSubManager()) {
-                    List<LabeledText> chunk = data.subList(from, Math.min(data.size(), from + batchSize));
-                    NDArray outputs = block.forward(ps, tokenizer.encode(batch, texts(chunk)), false).singletonOrThrow();
-                    if (regression) {
-                        float[] values = outputs.toFloatArray();
-                        for (int i = 0; i < values.length; i++) {
-                            double error = values[i] - truth[from + i];
-                            lossSum += error * error;
-                        }
-                    } else {
-                        float[] logProbs = outputs.logSoftmax(1).toFloatArray();
-                        long[] best = outputs.argMax(1).toLongArray();
-                        for (int i = 0; i < best.length; i++) {
-                            predicted[from + i] = (int) best[i];
-                            lossSum -= logProbs[i * labels.size() + (int) truth[from + i]];
-                        }
-                    }
-                }
-                if (bar != null) {
-                    bar.update(Math.min(data.size(), from + batchSize), "");
-                }
-            }
-        }
-        if (regression) {
-            return new Evaluation((float) (lossSum / data.size()), null);
-        }
-        int[] truthIndices = new int[truth.length];
-        for (int i = 0; i < truth.length; i++) {
-            truthIndices[i] = (int) truth[i];
-        }
-        return new Evaluation((float) (lossSum / data.size()), ClassificationMetrics.of(predicted, truthIndices, labels.size()));
+        TextClassificationTask.Scorer scorer = run.evaluate(data, batchSize, task.evaluator(), progress, label);
+        return new Evaluation((float) scorer.result().loss(), scorer.classificationMetrics());
     }
 
-    /**
-     * The wall time of one update split into its phases, in milliseconds: tokenizing the texts and
-     * creating the input arrays, the forward pass with the loss, the backward pass, gradient
-     * clipping (with {@link AdamW} only the global norm, as the scaling is part of its step), and
-     * the optimizer step. On the CPU, PyTorch runs each phase's operations before returning, so the
-     * phases add up to the update.
-     */
-    public record StepPhases(double encodeMs, double forwardMs, double backwardMs, double clipMs, double updateMs) {
-        static final int START = 0;
-        static final int ENCODE = 1;
-        static final int FORWARD = 2;
-        static final int BACKWARD = 3;
-        static final int CLIP = 4;
-        static final int UPDATE = 5;
-
-        static StepPhases of(long[] ends) {
-            return new StepPhases(ms(ends, ENCODE), ms(ends, FORWARD), ms(ends, BACKWARD), ms(ends, CLIP), ms(ends, UPDATE));
-        }
-
-        private static double ms(long[] ends, int phase) {
-            return (ends[phase] - ends[phase - 1]) / 1e6;
-        }
-
-        /** The whole update. */
-        public double totalMs() {
-            return encodeMs + forwardMs + backwardMs + clipMs + updateMs;
-        }
+    /** Times {@code steps} updates on one fixed batch with {@link AdamW} (see {@link FineTuning#profileSteps}). */
+    public List<FineTuning.StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps) {
+        return run.profileSteps(batch, learningRate, steps);
     }
 
-    /** The AdamW step that {@link #profileSteps} times. */
-    public enum AdamWImplementation {
-        /** {@link AdamW}, the clipping coefficient folded into its step, as {@link #fit} updates. */
-        PEFT4J,
-        /**
-         * DJL's {@code Optimizer.adamW()} through {@link Trainer#step()}, after
-         * {@link GradientClipping#clipByGlobalNorm} scaled the gradients: the same weights, the
-         * step fit took before {@link AdamW}, for comparisons.
-         */
-        DJL
-    }
-
-    /**
-     * Runs {@code steps} updates of AdamW (weight decay 0.01, PyTorch's and DJL's default) on one
-     * fixed batch, with {@link AdamW}: forward, backward, the global gradient norm (clipping at 1)
-     * and the optimizer step; returns each update's phases, for benchmarks and profiles.
-     */
-    public List<StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps) {
-        return profileSteps(batch, learningRate, steps, AdamWImplementation.PEFT4J);
-    }
-
-    /**
-     * Runs {@code steps} updates of AdamW (weight decay 0.01, PyTorch's and DJL's default) on one
-     * fixed batch with the given implementation: forward, backward, clipping at norm 1 and the
-     * optimizer step; returns each update's phases, for benchmarks and profiles. Each call starts
-     * with fresh optimizer moments.
-     */
-    public List<StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps,
-            AdamWImplementation implementation) {
-        Tracker rate = Tracker.fixed(learningRate);
-        DefaultTrainingConfig config = new DefaultTrainingConfig(loss());
-        if (implementation == AdamWImplementation.DJL) {
-            config.optOptimizer(Optimizer.adamW().optLearningRateTracker(rate).optWeightDecays(0.01f).build());
-        }
-        List<Parameter> trainableNow = trainable.get();
-        List<StepPhases> phases = new ArrayList<>(steps);
-        long[] ends = new long[StepPhases.UPDATE + 1];
-        try (Trainer trainer = trainers.apply(config);
-                AdamW optimizer = AdamW.builder().optLearningRateTracker(rate).optWeightDecay(0.01f).build()) {
-            for (int i = 0; i < steps; i++) {
-                ends[StepPhases.START] = System.nanoTime();
-                forwardBackward(trainer, batch, 1, ends);
-                if (implementation == AdamWImplementation.DJL) {
-                    GradientClipping.clipByGlobalNorm(trainableNow, 1);
-                    mark(ends, StepPhases.CLIP);
-                    trainer.step();
-                } else {
-                    float coefficient = GradientClipping.coefficient(GradientClipping.globalNorm(trainableNow), 1);
-                    mark(ends, StepPhases.CLIP);
-                    optimizer.step(trainableNow, coefficient);
-                }
-                mark(ends, StepPhases.UPDATE);
-                phases.add(StepPhases.of(ends));
-            }
-        }
-        return phases;
+    /** Times {@code steps} updates on one fixed batch with the given AdamW (see {@link FineTuning#profileSteps}). */
+    public List<FineTuning.StepPhases> profileSteps(List<LabeledText> batch, float learningRate, int steps,
+            FineTuning.AdamWImplementation implementation) {
+        return run.profileSteps(batch, learningRate, steps, implementation);
     }
 
     /** Returns the fraction of {@code data} the model classifies correctly (classification only). */
     public float accuracy(List<LabeledText> data, int batchSize) {
-        if (regression) {
+        if (task.isRegression()) {
             throw new IllegalStateException("accuracy is for classification; a regression's evaluate gives its loss");
         }
         return (float) evaluate(data, batchSize).metrics().accuracy();
-    }
-
-    private static List<String> texts(List<LabeledText> rows) {
-        List<String> out = new ArrayList<>(rows.size());
-        rows.forEach(r -> out.add(r.text()));
-        return out;
-    }
-
-    /** The training targets: label indices, or for regression the labels read as numbers. */
-    private float[] targets(List<LabeledText> rows) {
-        float[] out = new float[rows.size()];
-        for (int i = 0; i < out.length; i++) {
-            String label = rows.get(i).label();
-            if (regression) {
-                try {
-                    out[i] = Float.parseFloat(label);
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("regression target \"" + label + "\" is not a number", e);
-                }
-                if (!Float.isFinite(out[i])) {
-                    throw new IllegalArgumentException("regression target " + label + " is not finite");
-                }
-                continue;
-            }
-            int index = labels.indexOf(label);
-            if (index < 0) {
-                throw new IllegalArgumentException("label \"" + label + "\" is not one of " + labels);
-            }
-            out[i] = index;
-        }
-        return out;
     }
 }

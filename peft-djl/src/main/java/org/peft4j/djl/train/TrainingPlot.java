@@ -16,8 +16,8 @@ import org.peft4j.api.internal.AtomicFiles;
 /**
  * Draws the training curve as a PNG with XChart, like LLaMA-Factory's {@code training_loss.png}:
  * the loss of every update (pale blue) and its means over each {@code logging_steps} window (blue),
- * both on the left axis from 0, and the dev accuracy after each evaluation (orange, right axis from
- * 0 to 1). The x-axis counts updates from 0 to the last, with whole-number ticks. Drawn off screen,
+ * both on the left axis from 0, and a dev metric after each evaluation, such as the accuracy (orange,
+ * right axis from 0 to 1). The x-axis counts updates from 0 to the last, with whole-number ticks. Drawn off screen,
  * so it needs no display.
  */
 public final class TrainingPlot {
@@ -29,14 +29,12 @@ public final class TrainingPlot {
     public static final Color LOSS = new Color(31, 119, 180);
     /** The colour of the loss of each update: the loss colour, pale. */
     public static final Color UPDATE_LOSS = new Color(166, 199, 232);
-    /** The dev accuracy colour. */
-    public static final Color ACCURACY = new Color(255, 127, 14);
+    /** The dev metric's colour. */
+    public static final Color METRIC = new Color(255, 127, 14);
     /** The name of the series of each update's loss. */
     static final String UPDATE_LOSS_SERIES = "training loss";
     /** The name of the series of the logged loss means. */
     static final String MEAN_LOSS_SERIES = "mean over logging_steps";
-    /** The name of the dev accuracy series. */
-    static final String ACCURACY_SERIES = "dev accuracy";
     /** Curves with fewer points than this also mark each point, so that a short run still shows. */
     private static final int MARKED_BELOW = 30;
 
@@ -47,13 +45,16 @@ public final class TrainingPlot {
 
     /**
      * Returns the chart: the loss of each update and its logged means on the left axis, the dev
-     * accuracy on the right one; an empty curve is left out.
+     * metric on the right one; an empty curve is left out.
      *
+     * @param metric the dev metric after each evaluation, between 0 and 1
+     * @param metricName its name, such as {@code accuracy} (the series is "dev " and the name);
+     *     null when there is no metric
      * @param totalSteps where the x-axis ends (the run's last update)
      * @throws IllegalArgumentException if there is no loss to draw
      */
-    public static XYChart chart(String title, List<Point> updateLoss, List<Point> meanLoss, List<Point> accuracy,
-            int totalSteps) {
+    public static XYChart chart(String title, List<Point> updateLoss, List<Point> meanLoss, List<Point> metric,
+            String metricName, int totalSteps) {
         if (updateLoss.isEmpty() && meanLoss.isEmpty()) {
             throw new IllegalArgumentException("no training loss to plot");
         }
@@ -75,14 +76,19 @@ public final class TrainingPlot {
         styler.setYAxisDecimalPattern("0.00");
         add(chart, UPDATE_LOSS_SERIES, updateLoss, UPDATE_LOSS, 0);
         add(chart, MEAN_LOSS_SERIES, meanLoss, LOSS, 0);
-        if (!accuracy.isEmpty()) {
-            chart.setYAxisGroupTitle(1, "dev accuracy");
+        if (!metric.isEmpty()) {
+            chart.setYAxisGroupTitle(1, metricSeries(metricName));
             styler.setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
             styler.setYAxisMin(1, 0.0);
             styler.setYAxisMax(1, 1.0);
-            add(chart, ACCURACY_SERIES, accuracy, ACCURACY, 1);
+            add(chart, metricSeries(metricName), metric, METRIC, 1);
         }
         return chart;
+    }
+
+    /** The name of a dev metric's series: "dev " and the metric's name. */
+    static String metricSeries(String metricName) {
+        return "dev " + metricName;
     }
 
     private static void add(XYChart chart, String name, List<Point> points, Color color, int yAxisGroup) {
@@ -105,8 +111,8 @@ public final class TrainingPlot {
 
     /** Draws {@link #chart} and writes it to {@code file} as a PNG, atomically. */
     public static void write(Path file, String title, List<Point> updateLoss, List<Point> meanLoss,
-            List<Point> accuracy, int totalSteps) throws IOException {
-        byte[] png = BitmapEncoder.getBitmapBytes(chart(title, updateLoss, meanLoss, accuracy, totalSteps),
+            List<Point> metric, String metricName, int totalSteps) throws IOException {
+        byte[] png = BitmapEncoder.getBitmapBytes(chart(title, updateLoss, meanLoss, metric, metricName, totalSteps),
                 BitmapEncoder.BitmapFormat.PNG);
         AtomicFiles.write(file, out -> out.write(png));
     }

@@ -41,7 +41,7 @@ class LoraPlusTest {
             List<float[]> before = new ArrayList<>();
             trainable.forEach(p -> before.add(p.getArray().toFloatArray()));
             new TextTraining(model, peft, tokenizer, List.of("ham", "spam")).fit(rows, List.of(),
-                    TextTraining.Settings.builder().setEpochs(1).setBatchSize(8).setLearningRate(LR)
+                    FineTuning.Settings.builder().setEpochs(1).setBatchSize(8).setLearningRate(LR)
                             .optScheduler(LearningRateSchedule.Kind.CONSTANT).optMaxGradNorm(0)
                             .optLoraplusLrRatio(ratio).build(), r -> { });
             for (int i = 0; i < trainable.size(); i++) {
@@ -87,7 +87,7 @@ class LoraPlusTest {
 
     @Test
     void theRatioMustBePositive() {
-        TextTraining.Settings.Builder base = TextTraining.Settings.builder().setEpochs(1).setBatchSize(8).setLearningRate(LR);
+        FineTuning.Settings.Builder base = FineTuning.Settings.builder().setEpochs(1).setBatchSize(8).setLearningRate(LR);
         assertThatThrownBy(() -> base.optLoraplusLrRatio(0).build())
                 .hasMessage("loraplus_lr_ratio must be a positive number (1: plain LoRA), got 0.0");
         assertThatThrownBy(() -> base.optLoraplusLrRatio(Float.NaN).build()).hasMessageContaining("loraplus_lr_ratio");

@@ -40,22 +40,22 @@ class TextTrainingTest {
             PeftModel peft = Peft.apply(classifier, LoraConfig.builder().setTargetModules("query", "value").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
             // a learning rate far too small to change any prediction: dev accuracy cannot improve after epoch 1
-            TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(5).setBatchSize(8)
+            FineTuning.Settings settings = FineTuning.Settings.builder().setEpochs(5).setBatchSize(8)
                     .setLearningRate(1e-12f).optScheduler(LearningRateSchedule.Kind.CONSTANT)
                     .optGradientAccumulationSteps(2).optLoggingSteps(1).optEarlyStoppingPatience(1).optSeed(7)
                     .optOutputDir(dir).build();
-            List<TextTraining.EpochReport> reports = training.fit(train, dev, settings, r -> { });
+            List<FineTuning.EpochReport> reports = training.fit(train, dev, settings, r -> { });
 
             assertThat(reports).hasSize(2); // epoch 1 sets the best, epoch 2 does not beat it: patience 1 stops
             assertThat(reports.get(0).steps()).isEqualTo(2); // 4 micro-batches of 8, two per update
-            assertThat(reports.get(1).devAccuracy()).isEqualTo(reports.get(0).devAccuracy());
+            assertThat(reports.get(1).devMetric("accuracy")).isEqualTo(reports.get(0).devMetric("accuracy"));
             List<String> log = Files.readAllLines(dir.resolve(TrainerLog.FILE));
             // an update line per update (logging_steps 1) and an eval line per epoch: 2 + 1 + 2 + 1
             assertThat(log).hasSize(6);
             assertThat(log.get(0)).contains("\"current_steps\":1", "\"total_steps\":10");
             assertThat(log.get(2)).contains("\"eval_loss\"");
             assertThat(dir.resolve("best").resolve("adapter_model.safetensors")).exists();
-            assertThat(dir.resolve(TextTraining.PLOT_FILE)).exists();
+            assertThat(dir.resolve(FineTuning.PLOT_FILE)).exists();
         }
     }
 
@@ -69,16 +69,16 @@ class TextTrainingTest {
                     .setTargetModules("query", "value").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
             // 2 updates an epoch, 3 epochs: 6 updates, fewer than logging_steps; patience 1 without dev data
-            List<TextTraining.EpochReport> reports = training.fit(train, List.of(), TextTraining.Settings.builder()
+            List<FineTuning.EpochReport> reports = training.fit(train, List.of(), FineTuning.Settings.builder()
                     .setEpochs(3).setBatchSize(8).setLearningRate(1e-3f).optLoggingSteps(10)
                     .optEarlyStoppingPatience(1).optOutputDir(dir)
                     .optProgress(new PrintStream(progress, true, StandardCharsets.UTF_8)).build(), r -> { });
 
-            assertThat(reports).hasSize(3).noneMatch(TextTraining.EpochReport::hasDev);
+            assertThat(reports).hasSize(3).noneMatch(FineTuning.EpochReport::hasDev);
             List<String> log = Files.readAllLines(dir.resolve(TrainerLog.FILE));
             assertThat(log).hasSize(1); // the final, partial window
             assertThat(log.get(0)).contains("\"current_steps\":6", "\"total_steps\":6", "\"loss\":");
-            assertThat(dir.resolve(TextTraining.PLOT_FILE)).exists();
+            assertThat(dir.resolve(FineTuning.PLOT_FILE)).exists();
             assertThat(dir.resolve("best")).doesNotExist(); // nothing to choose a best epoch on
             assertThat(progress.toString(StandardCharsets.UTF_8)).contains("\repoch 3/3 [", "] 2/2 loss ");
         }
@@ -95,7 +95,7 @@ class TextTrainingTest {
                 TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
                 // two updates of 8 rows: the first moves B to about 1e15, the second A, and no training loss is
                 // computed after that: B·A overflows in the forward pass, which only the outputs show
-                TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(1).setBatchSize(8)
+                FineTuning.Settings settings = FineTuning.Settings.builder().setEpochs(1).setBatchSize(8)
                         .setLearningRate(1e15f).optScheduler(LearningRateSchedule.Kind.CONSTANT).optOutputDir(dir)
                         .build();
                 assertThatThrownBy(() -> training.fit(rows.subList(0, 16), dev, settings, r -> { }))
@@ -109,11 +109,11 @@ class TextTrainingTest {
 
     @Test
     void settingsNameWhatIsMissingOrOutOfRange() {
-        assertThatThrownBy(() -> TextTraining.Settings.builder().setBatchSize(8).setLearningRate(1e-3f).build())
+        assertThatThrownBy(() -> FineTuning.Settings.builder().setBatchSize(8).setLearningRate(1e-3f).build())
                 .hasMessage("num_train_epochs is not set: call setEpochs");
-        TextTraining.Settings.Builder base = TextTraining.Settings.builder().setEpochs(1).setBatchSize(8)
+        FineTuning.Settings.Builder base = FineTuning.Settings.builder().setEpochs(1).setBatchSize(8)
                 .setLearningRate(1e-3f);
-        TextTraining.Settings defaults = base.build();
+        FineTuning.Settings defaults = base.build();
         assertThat(defaults.scheduler()).isEqualTo(LearningRateSchedule.Kind.LINEAR);
         assertThat(defaults.maxGradNorm()).isEqualTo(1f);
         assertThat(defaults.loggingSteps()).isEqualTo(10);
@@ -149,7 +149,7 @@ class TextTrainingTest {
             TextTraining training = TextTraining.regression(model, peft, tokenizer);
             float before = training.evaluate(rows, 8).loss();
             assertThat(before).isCloseTo(meanSquaredError(model, tokenizer, rows), within(1e-5f));
-            training.fit(rows, List.of(), TextTraining.Settings.builder().setEpochs(20).setBatchSize(8)
+            training.fit(rows, List.of(), FineTuning.Settings.builder().setEpochs(20).setBatchSize(8)
                     .setLearningRate(1e-2f).optScheduler(LearningRateSchedule.Kind.CONSTANT).optSeed(7).build(), r -> { });
             TextTraining.Evaluation after = training.evaluate(rows, 8);
             assertThat(after.metrics()).isNull();

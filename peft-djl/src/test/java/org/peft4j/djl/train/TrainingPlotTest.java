@@ -42,7 +42,7 @@ class TrainingPlotTest {
     @Test
     void threeUpdatesGiveALineOnWholeNumberTicks(@TempDir Path dir) throws Exception {
         List<TrainingPlot.Point> updates = points(1, 0.9, 2, 0.6, 3, 0.5);
-        XYChart chart = TrainingPlot.chart("three updates", updates, points(3, 2.0 / 3), List.of(), 3);
+        XYChart chart = TrainingPlot.chart("three updates", updates, points(3, 2.0 / 3), List.of(), null, 3);
 
         XYSeries loss = chart.getSeriesMap().get(TrainingPlot.UPDATE_LOSS_SERIES);
         assertThat(loss.getXData()).containsExactly(1, 2, 3);
@@ -51,7 +51,7 @@ class TrainingPlotTest {
         assertThat(chart.getSeriesMap()).containsOnlyKeys(TrainingPlot.UPDATE_LOSS_SERIES, TrainingPlot.MEAN_LOSS_SERIES);
 
         Path png = dir.resolve("training_loss.png");
-        TrainingPlot.write(png, "three updates", updates, points(3, 2.0 / 3), List.of(), 3);
+        TrainingPlot.write(png, "three updates", updates, points(3, 2.0 / 3), List.of(), null, 3);
         BufferedImage image = ImageIO.read(png.toFile());
         assertThat(image).isNotNull();
         assertThat(image.getWidth()).isEqualTo(TrainingPlot.WIDTH);
@@ -75,11 +75,12 @@ class TrainingPlotTest {
         for (int step = 1; step <= 8; step++) {
             updates.add(new TrainingPlot.Point(step, 1.0 / step));
         }
-        XYChart chart = TrainingPlot.chart("after epoch 1 of 2", updates, points(5, 0.5, 8, 0.2), points(8, 0.75), 16);
+        XYChart chart = TrainingPlot.chart("after epoch 1 of 2", updates, points(5, 0.5, 8, 0.2), points(8, 0.75),
+                "accuracy", 16);
         BitmapEncoder.getBufferedImage(chart);
         List<String> labels = xTickLabels(chart);
         assertThat(labels).allMatch(label -> label.matches("-?\\d+")).doesNotHaveDuplicates().contains("0", "16");
-        assertThat(chart.getSeriesMap().get(TrainingPlot.ACCURACY_SERIES).getYAxisGroup()).isEqualTo(1);
+        assertThat(chart.getSeriesMap().get(TrainingPlot.metricSeries("accuracy")).getYAxisGroup()).isEqualTo(1);
     }
 
     /** Whether a pixel within two of (x, y) is within 24 per channel of {@code colour} (lines are anti-aliased). */

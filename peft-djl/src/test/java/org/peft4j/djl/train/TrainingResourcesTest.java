@@ -28,7 +28,7 @@ class TrainingResourcesTest {
             PeftModel peft = Peft.apply(classifier, LoraConfig.builder().optLoraDropout(0.1f)
                     .setTargetModules("query", "value").optModulesToSave("classifier").build());
             TextTraining training = new TextTraining(model, peft, tokenizer, List.of("ham", "spam"));
-            TextTraining.Settings settings = TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(8)
+            FineTuning.Settings settings = FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(8)
                     .setLearningRate(1e-3f).optWeightDecay(0.01f).optWarmupRatio(0.1f)
                     .optScheduler(LearningRateSchedule.Kind.COSINE).optSeed(seed).build();
             // measured inside one run, after its first epoch (caches and pools settled) and after its last;

@@ -23,6 +23,7 @@ import org.peft4j.djl.models.bert.BertModel;
 import org.peft4j.djl.models.bert.BertSequenceClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
+import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
 import org.peft4j.tribuo.internal.CountingTrainer;
@@ -219,8 +220,8 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
      * 2e-3, for LoRA; prompt-tuning wants about 1e-2, prefix-tuning 5e-4). Returns this trainer.
      */
     public TextPeftTrainer<T> schedule(int epochs, int batchSize, float learningRate) {
-        // validated as TextTraining.Settings would, before any training
-        TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
+        // validated as FineTuning.Settings would, before any training
+        FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
                 .optWarmupRatio(warmupRatio).optScheduler(scheduler).build();
         this.epochs = epochs;
         this.batchSize = batchSize;
@@ -230,7 +231,7 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
 
     /** Sets the warm-up share and the schedule after it (defaults 0.1, linear); returns this trainer. */
     public TextPeftTrainer<T> warmup(float warmupRatio, LearningRateSchedule.Kind scheduler) {
-        TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
+        FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
                 .optWarmupRatio(warmupRatio).optScheduler(scheduler).build();
         this.warmupRatio = warmupRatio;
         this.scheduler = scheduler;
@@ -284,7 +285,7 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
             TextTraining training = regression ? TextTraining.regression(model, peft, tokenizer)
                     : new TextTraining(model, peft, tokenizer, names);
             training.fit(rows, List.of(),
-                    TextTraining.Settings.builder().setEpochs(epochs).setBatchSize(batchSize)
+                    FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(batchSize)
                             .setLearningRate(learningRate).optWarmupRatio(warmupRatio).optScheduler(scheduler)
                             .optSeed(runSeed).build(), epoch -> { });
             adapter = peft.checkpoint();

@@ -141,8 +141,8 @@ public final class ClassifierDirectory {
             throw new IllegalArgumentException(directory.resolve(CONFIG) + ": no id2label; cannot tell the classes");
         }
         String head = config.path(HEAD_KEY).asText(TextClassifier.HUGGING_FACE_HEAD);
-        Checkpoint checkpoint = Checkpoint.of(directory, config, EncoderFamilies.readWeights(directory));
-        EncoderFamily family = EncoderFamilies.forModelType(checkpoint.modelType());
+        Checkpoint checkpoint = Checkpoint.of(directory, config, Checkpoint.readWeights(directory));
+        EncoderFamily family = EncoderFamilies.forModelType(EncoderFamilies.modelType(config));
         TextClassifier classifier = family.sequenceClassifier(family.fromHuggingFace(checkpoint, manager), labels.size(),
                 head, manager);
         String encoderKeys = classifier.encoderPath() + ".";

@@ -3,7 +3,7 @@ package org.peft4j.djl.models.distilbert;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
-import org.peft4j.djl.models.ConfigJson;
+import org.peft4j.djl.models.ConfigKeys;
 import org.peft4j.djl.models.EncoderFamilies;
 
 /**
@@ -78,19 +78,21 @@ public record DistilBertConfig(int vocabSize, int dim, int nLayers, int nHeads, 
      * @throws IllegalArgumentException naming the source and the key that is missing or wrong
      */
     public static DistilBertConfig fromJson(JsonNode root, String source) {
-        ConfigJson c = ConfigJson.of(root, source);
         String type = EncoderFamilies.modelType(root);
         if (!type.equals(DistilBertFamily.MODEL_TYPE)) {
-            throw c.error("model_type \"" + type + "\" is not a DistilBERT checkpoint");
+            throw new IllegalArgumentException(source + ": model_type \"" + type + "\" is not a DistilBERT checkpoint");
         }
         try {
-            return new DistilBertConfig(c.requiredInt("vocab_size"), c.requiredInt("dim"), c.requiredInt("n_layers"),
-                    c.requiredInt("n_heads"), c.requiredInt("hidden_dim"), c.requiredInt("max_position_embeddings"),
-                    c.optionalText("activation", "gelu"), c.optionalFloat("dropout", 0.1f),
-                    c.optionalFloat("attention_dropout", 0.1f), c.optionalFloat("seq_classif_dropout", 0.2f),
-                    c.optionalBoolean("sinusoidal_pos_embds", false));
+            return new DistilBertConfig(ConfigKeys.positiveInt(root, "vocab_size", source),
+                    ConfigKeys.positiveInt(root, "dim", source), ConfigKeys.positiveInt(root, "n_layers", source),
+                    ConfigKeys.positiveInt(root, "n_heads", source), ConfigKeys.positiveInt(root, "hidden_dim", source),
+                    ConfigKeys.positiveInt(root, "max_position_embeddings", source),
+                    root.path("activation").asText("gelu"), (float) ConfigKeys.number(root, "dropout", 0.1, source),
+                    (float) ConfigKeys.number(root, "attention_dropout", 0.1, source),
+                    (float) ConfigKeys.number(root, "seq_classif_dropout", 0.2, source),
+                    ConfigKeys.bool(root, "sinusoidal_pos_embds", false, source));
         } catch (IllegalArgumentException e) {
-            throw c.wrap(e);
+            throw e.getMessage().startsWith(source) ? e : new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }
     }
 

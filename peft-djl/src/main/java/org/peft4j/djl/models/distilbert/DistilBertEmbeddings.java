@@ -11,7 +11,7 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.models.bert.BertLayerNorm;
-import org.peft4j.djl.models.bert.EmbeddingTable;
+import org.peft4j.djl.models.EmbeddingTable;
 
 /**
  * DistilBERT's {@code Embeddings}: word + position (from 0, padding included: transformers 5.18

@@ -1,9 +1,12 @@
 package org.peft4j.djl.models.distilbert;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import org.peft4j.djl.models.Checkpoint;
-import org.peft4j.djl.models.CheckpointTensors;
+import org.peft4j.djl.models.CheckpointWeights;
+import org.peft4j.djl.models.EncoderFamilies;
 import org.peft4j.djl.models.EncoderFamily;
 import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.TextEncoder;
@@ -30,8 +33,9 @@ public final class DistilBertFamily implements EncoderFamily {
     public TextEncoder fromHuggingFace(Checkpoint checkpoint, NDManager manager) {
         DistilBertModel model = new DistilBertModel(
                 DistilBertConfig.fromJson(checkpoint.config(), checkpoint.configSource()));
-        CheckpointTensors.load(model, CheckpointTensors.withoutPrefix(checkpoint.weights(), List.of(PREFIX + ".")),
-                checkpoint.weightsSource(), manager);
+        model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
+        CheckpointWeights.load(model, EncoderFamilies.withoutPrefix(checkpoint.weights(), PREFIX + "."),
+                checkpoint.weightsSource());
         return model;
     }
 

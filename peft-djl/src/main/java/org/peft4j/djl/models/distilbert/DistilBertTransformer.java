@@ -12,6 +12,7 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.internal.NativeScalars;
+import org.peft4j.djl.models.LayerList;
 import org.peft4j.djl.models.bert.BertLayerNorm;
 
 /**
@@ -23,17 +24,18 @@ import org.peft4j.djl.models.bert.BertLayerNorm;
  * and {@code output_layer_norm} of that plus its input.
  */
 public final class DistilBertTransformer extends AbstractBlock {
-    private final Layers layers;
+    private final LayerList<Block> layers;
 
     DistilBertTransformer(DistilBertConfig config) {
-        layers = addChildBlock("layer", new Layers(config));
+        layers = addChildBlock("layer", new LayerList<>(config.nLayers(), i -> new Block(config),
+                new Shape(1, 1, config.dim())));
     }
 
     /** Runs every block on {@code hidden} [B, S, H] under an additive mask [B, 1, 1, S]. */
     NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, boolean training) {
         NDArray h = hidden;
-        for (Block block : layers.blocks) {
-            h = block.apply(ps, h, additiveMask, training);
+        for (int l = 0; l < layers.size(); l++) {
+            h = layers.get(l).apply(ps, h, additiveMask, training);
         }
         return h;
     }
@@ -51,39 +53,6 @@ public final class DistilBertTransformer extends AbstractBlock {
     @Override
     protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
         layers.initialize(manager, dataType, inputShapes);
-    }
-
-    /** The {@code layer} container; its children are named by their index. */
-    static final class Layers extends AbstractBlock {
-        private final java.util.List<Block> blocks = new java.util.ArrayList<>();
-
-        Layers(DistilBertConfig config) {
-            for (int i = 0; i < config.nLayers(); i++) {
-                blocks.add(addChildBlock(Integer.toString(i), new Block(config)));
-            }
-        }
-
-        @Override
-        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
-                PairList<String, Object> params) {
-            NDArray h = inputs.get(0);
-            for (Block block : blocks) {
-                h = block.apply(ps, h, inputs.get(1), training);
-            }
-            return new NDList(h);
-        }
-
-        @Override
-        public Shape[] getOutputShapes(Shape[] inputShapes) {
-            return new Shape[] {inputShapes[0]};
-        }
-
-        @Override
-        protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
-            for (Block block : blocks) {
-                block.initialize(manager, dataType, inputShapes[0]);
-            }
-        }
     }
 
     /** One {@code TransformerBlock}. */

@@ -2,7 +2,7 @@ package org.peft4j.djl.models.roberta;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.peft4j.djl.models.ConfigJson;
+import org.peft4j.djl.models.ConfigKeys;
 import org.peft4j.djl.models.EncoderFamilies;
 import org.peft4j.djl.models.bert.BertConfig;
 
@@ -42,24 +42,37 @@ public record RobertaConfig(String modelType, BertConfig layers, int padTokenId)
      * @throws IllegalArgumentException naming the source and the key that is missing or wrong
      */
     public static RobertaConfig fromJson(JsonNode root, String source) {
-        ConfigJson c = ConfigJson.of(root, source);
         String type = EncoderFamilies.modelType(root);
         if (!RobertaFamily.MODEL_TYPES.contains(type)) {
-            throw c.error("model_type \"" + type + "\" is not a RoBERTa checkpoint; expected one of "
-                    + RobertaFamily.MODEL_TYPES);
+            throw new IllegalArgumentException(source + ": model_type \"" + type + "\" is not a RoBERTa checkpoint;"
+                    + " expected one of " + RobertaFamily.MODEL_TYPES);
         }
-        c.requireText("hidden_act", "gelu", "gelu");
-        c.requireText("position_embedding_type", "absolute", "absolute");
+        for (String[] fixed : new String[][] {{"hidden_act", "gelu"}, {"position_embedding_type", "absolute"}}) {
+            String value = root.path(fixed[0]).asText(fixed[1]);
+            if (!value.equals(fixed[1])) {
+                throw new IllegalArgumentException(source + ": " + fixed[0] + " \"" + value
+                        + "\" is not supported; expected \"" + fixed[1] + "\"");
+            }
+        }
+        JsonNode pad = root.path("pad_token_id");
+        if (!pad.isMissingNode() && !pad.isNull() && !pad.canConvertToInt()) {
+            throw new IllegalArgumentException(source + ": key \"pad_token_id\": expected an integer, found " + pad);
+        }
         try {
-            BertConfig layers = new BertConfig(c.requiredInt("vocab_size"), c.requiredInt("hidden_size"),
-                    c.requiredInt("num_hidden_layers"), c.requiredInt("num_attention_heads"),
-                    c.requiredInt("intermediate_size"), c.requiredInt("max_position_embeddings"),
-                    c.optionalInt("type_vocab_size", 1), c.optionalFloat("layer_norm_eps", 1e-12f),
-                    c.optionalFloat("hidden_dropout_prob", 0.1f), c.optionalFloat("attention_probs_dropout_prob", 0.1f),
-                    c.optionalFloat("classifier_dropout", null));
-            return new RobertaConfig(type, layers, c.optionalInt("pad_token_id", 1));
+            BertConfig layers = new BertConfig(ConfigKeys.positiveInt(root, "vocab_size", source),
+                    ConfigKeys.positiveInt(root, "hidden_size", source),
+                    ConfigKeys.positiveInt(root, "num_hidden_layers", source),
+                    ConfigKeys.positiveInt(root, "num_attention_heads", source),
+                    ConfigKeys.positiveInt(root, "intermediate_size", source),
+                    ConfigKeys.positiveInt(root, "max_position_embeddings", source),
+                    ConfigKeys.positiveInt(root, "type_vocab_size", 1, source),
+                    (float) ConfigKeys.number(root, "layer_norm_eps", 1e-12, source),
+                    (float) ConfigKeys.number(root, "hidden_dropout_prob", 0.1, source),
+                    (float) ConfigKeys.number(root, "attention_probs_dropout_prob", 0.1, source),
+                    root.path("classifier_dropout").isNumber() ? (float) root.get("classifier_dropout").asDouble() : null);
+            return new RobertaConfig(type, layers, pad.isIntegralNumber() ? pad.intValue() : 1);
         } catch (IllegalArgumentException e) {
-            throw c.wrap(e);
+            throw e.getMessage().startsWith(source) ? e : new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }
     }
 

@@ -12,7 +12,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.models.bert.BertConfig;
 import org.peft4j.djl.models.bert.BertLayerNorm;
-import org.peft4j.djl.models.bert.EmbeddingTable;
+import org.peft4j.djl.models.EmbeddingTable;
 
 /**
  * RoBERTa's input embeddings, Hugging Face's {@code RobertaEmbeddings}: word + position + token

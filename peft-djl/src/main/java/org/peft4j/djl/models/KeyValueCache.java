@@ -1,0 +1,42 @@
+package org.peft4j.djl.models;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+
+/**
+ * The keys and values every attention layer computed for the positions seen so far, so that
+ * generation computes each new token's keys and values once (transformers' {@code DynamicCache}).
+ * Layer l holds keys and values [B, key/value heads, length, head size]; {@link #append} extends
+ * a layer and returns the whole. The arrays belong to the manager of the first arrays appended;
+ * close that manager to free them.
+ */
+public final class KeyValueCache {
+    private final NDArray[] keys;
+    private final NDArray[] values;
+
+    /** An empty cache for a model with {@code layers} attention layers. */
+    public KeyValueCache(int layers) {
+        keys = new NDArray[layers];
+        values = new NDArray[layers];
+    }
+
+    /** Returns the number of positions cached (0 when empty). */
+    public long length() {
+        return keys[0] == null ? 0 : keys[0].getShape().get(2);
+    }
+
+    /**
+     * Appends a layer's new keys and values [B, heads, T, d] after the cached ones and returns the
+     * layer's keys and values of every position, [B, heads, length + T, d].
+     */
+    public NDList append(int layer, NDArray newKeys, NDArray newValues) {
+        if (keys[layer] == null) {
+            keys[layer] = newKeys;
+            values[layer] = newValues;
+        } else {
+            keys[layer] = keys[layer].concat(newKeys, 2);
+            values[layer] = values[layer].concat(newValues, 2);
+        }
+        return new NDList(keys[layer], values[layer]);
+    }
+}
