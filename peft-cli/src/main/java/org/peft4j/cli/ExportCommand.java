@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.peft4j.api.PeftMethod;
 import org.peft4j.api.PeftMethods;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,7 +49,7 @@ final class ExportCommand implements Callable<Integer> {
         }
         try (TrainedModel trained = TrainedModel.load(directory, run)) {
             Block merged = trained.peft != null ? trained.peft.mergeAndUnload() : trained.classifier;
-            ClassifierDirectory.save((BertSequenceClassifier) merged, run.labels(), to,
+            ClassifierDirectory.save((TextClassifier) merged, run.labels(), to,
                     TokenizerFiles.read(trained.tokenizerSource));
             run.asWholeModel().write(to);
         }

@@ -45,6 +45,12 @@ public interface TextClassifier extends TaskModel, Block {
     /** Returns the module path of the encoder's layer {@code layer}, such as {@code roberta.encoder.layer.0}. */
     String layerPath(int layer);
 
+    /**
+     * Returns the longest input, in tokens, the encoder's position table holds (virtual tokens
+     * included): {@code max_position_embeddings}, less RoBERTa's {@code pad_token_id + 1} offset.
+     */
+    int maxTokens();
+
     /** Returns the number of encoder layers. */
     default int numLayers() {
         return encoder().numLayers();

@@ -92,6 +92,11 @@ public final class BertSequenceClassifier extends AbstractBlock implements TextC
     }
 
     @Override
+    public int maxTokens() {
+        return bert.config().maxPositionEmbeddings();
+    }
+
+    @Override
     public String layerPath(int layer) {
         return "bert.encoder.layer." + layer;
     }

@@ -76,6 +76,11 @@ public final class DistilBertSequenceClassifier extends SequenceClassifierBlock 
     }
 
     @Override
+    public int maxTokens() {
+        return distilbert.config().maxPositionEmbeddings();
+    }
+
+    @Override
     public String layerPath(int layer) {
         return DistilBertFamily.PREFIX + ".transformer.layer." + layer;
     }

@@ -70,6 +70,11 @@ public final class RobertaSequenceClassifier extends SequenceClassifierBlock {
     }
 
     @Override
+    public int maxTokens() {
+        return roberta.config().maxTokens();
+    }
+
+    @Override
     public String layerPath(int layer) {
         return RobertaFamily.PREFIX + ".encoder.layer." + layer;
     }
