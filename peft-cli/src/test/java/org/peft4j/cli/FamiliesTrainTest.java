@@ -96,4 +96,13 @@ class FamiliesTrainTest {
         // head (pre_classifier 32·32+32, classifier 32·2+2: 1,122)
         assertThat(train.out()).contains("trainable parameters: 7,911");
     }
+
+    @Test
+    void meanPoolingIsBertsAloneAndIsRefusedForRoberta() throws Exception {
+        Peft4jCommandTest.Result train = Peft4jCommandTest.run("train", config("mean", base("roberta"),
+                "classifier_head: mean_pooling\n").toString());
+        assertThat(train.status()).isEqualTo(2);
+        assertThat(train.err()).contains("mean.yaml, line ", "classifier head \"mean_pooling\" is not offered for model_type roberta");
+        assertThat(dir.resolve("mean").resolve("adapter_config.json")).doesNotExist();
+    }
 }
