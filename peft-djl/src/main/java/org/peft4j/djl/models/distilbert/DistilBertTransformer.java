@@ -97,8 +97,8 @@ public final class DistilBertTransformer extends AbstractBlock {
     }
 
     /**
-     * {@code DistilBertSelfAttention} (lines 143-203): softmax(Q Kᵀ / sqrt(d) + mask) V per head,
-     * then {@code out_lin}.
+     * {@code DistilBertSelfAttention} (lines 150-203, with {@code eager_attention_forward}, lines
+     * 122-147): softmax(Q Kᵀ / sqrt(d) + mask) V per head, then {@code out_lin}.
      */
     static final class Attention extends AbstractBlock {
         private final Linear qLin;

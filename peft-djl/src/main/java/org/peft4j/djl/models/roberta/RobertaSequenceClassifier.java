@@ -21,7 +21,10 @@ import org.peft4j.djl.models.TextClassifier;
  * Hugging Face's {@code RobertaForSequenceClassification} (and XLM-RoBERTa's and CamemBERT's):
  * the encoder under {@code roberta} and {@code classifier}, a {@link Head} with {@code dense} and
  * {@code out_proj}, on the first position's hidden state ({@code <s>}, or under prompt-tuning the
- * first virtual token, as in PEFT). Make one with {@link RobertaFamily#sequenceClassifier}.
+ * first virtual token, as in PEFT). As in transformers 5.18 ({@code models/roberta/modeling_roberta.py}
+ * line 907, {@code RobertaModel(config, add_pooling_layer=False)}; line 946,
+ * {@code self.classifier(sequence_output)}), the encoder has no pooler and the head reads the last
+ * hidden states. Make one with {@link RobertaFamily#sequenceClassifier}.
  */
 public final class RobertaSequenceClassifier extends SequenceClassifierBlock {
     private final RobertaModel roberta;
