@@ -15,7 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.djl.Peft;
+import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.DecoderFamilies;
 import org.peft4j.djl.models.KeyValueCache;
@@ -24,14 +26,15 @@ import org.peft4j.djl.models.KeyValueCache;
  * Causal language models saved by Python's transformers, and LoRA adapters saved by PEFT for
  * them (src/test/python/make_decoder_golden.py, the versions in golden.json), load in peft4j and
  * give Python's logits on a batch whose second row is left-padded, with generate()'s position ids;
- * greedy decoding with the key/value cache gives Python's tokens.
+ * greedy decoding with the key/value cache gives Python's tokens; prompt- and prefix-tuning
+ * adapters (CAUSAL_LM, the prefixes sized by the key/value heads) give Python's logits too.
  */
 class DecoderGoldenTest {
     private static final Path DIR = Path.of("src", "test", "resources", "golden", "causal-lm");
     private static final double TOLERANCE = 1e-4;
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "gpt2"})
     void aModelSavedByTransformersGivesItsLogitsAndGreedyTokens(String family) throws IOException {
         JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
         try (NDManager manager = NDManager.newBaseManager()) {
@@ -50,14 +53,39 @@ class DecoderGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "gpt2"})
     void aLoraAdapterSavedByPeftGivesPythonsLogits(String family) throws IOException {
         JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
         try (NDManager manager = NDManager.newBaseManager()) {
             CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve(family).resolve("model"), manager);
-            Peft.load(model, DIR.resolve(family).resolve("lora"));
-            double diff = maxRealDiff(logits(model, golden, manager), golden, "/families/" + family + "/lora_logits");
+            PeftModel peft = Peft.load(model, DIR.resolve(family).resolve("lora"));
+            // PEFT records fan_in_fan_out for Conv1D targets (GPT-2's c_attn); peft4j reads it and sets it the same way
+            assertThat(((LoraConfig) peft.adapter(peft.activeAdapter()).config()).fanInFanOut())
+                    .isEqualTo(golden.at("/families/" + family + "/lora_fan_in_fan_out").asBoolean());
+            NDArray unmerged = logits(model, golden, manager);
+            double diff = maxRealDiff(unmerged, golden, "/families/" + family + "/lora_logits");
             System.out.printf("%s + LoRA: max |logit difference| %.2e%n", family, diff);
+            assertThat(diff).isLessThan(TOLERANCE);
+
+            peft.mergeAndUnload();
+            double merged = maxDiff(logits(model, golden, manager), unmerged);
+            System.out.printf("%s + LoRA merged: max |logit difference| from unmerged %.2e%n", family, merged);
+            assertThat(merged).isLessThan(1e-5);
+        }
+    }
+
+    /** PEFT's forward ignores position ids for prompt learning, so positions count from the first virtual token. */
+    @ParameterizedTest
+    @ValueSource(strings = {"prompt", "prefix", "prefix-projection"})
+    void promptAndPrefixAdaptersSavedByPeftGivePythonsLogits(String adapter) throws IOException {
+        JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
+        try (NDManager manager = NDManager.newBaseManager()) {
+            CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve("llama").resolve("model"), manager);
+            Peft.load(model, DIR.resolve("llama").resolve(adapter));
+            NDArray logits = model.logits(new ParameterStore(manager, false), matrix(manager, golden.get("input_ids")),
+                    matrix(manager, golden.get("attention_mask")), null, null, false);
+            double diff = maxRealDiff(logits, golden, "/families/llama/virtual/" + adapter);
+            System.out.printf("llama + %s: max |logit difference| %.2e%n", adapter, diff);
             assertThat(diff).isLessThan(TOLERANCE);
         }
     }
@@ -84,6 +112,11 @@ class DecoderGoldenTest {
             }
         }
         return tokens;
+    }
+
+    /** The largest difference between two [B, T, vocab] logits, over every position. */
+    private static double maxDiff(NDArray actual, NDArray expected) {
+        return actual.sub(expected).abs().max().getFloat();
     }
 
     /** The largest difference over the real (unpadded) positions. */

@@ -2,7 +2,6 @@ package org.peft4j.djl.models;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
@@ -17,21 +16,15 @@ public final class VirtualTokenInputs {
 
     /**
      * Returns the virtual tokens shaped for one forward pass, [1, n, H] for a prompt and
-     * [n, layers·2, H] for prefixes, owned by the inputs' manager. The block computes from
-     * parameters, whose results DJL would attach to the model's manager until it closes; the
-     * scope closes those intermediates now (autograd keeps what it needs).
+     * [n, layers·2, H] for prefixes, owned by the inputs' manager
+     * ({@link VirtualTokenBlock#virtualTokensFor}).
      */
     public static NDArray shaped(VirtualTokenBlock v, ParameterStore ps, NDArray inputIds, int layers, int hidden,
             boolean training) {
-        try (NDScope scope = new NDScope()) {
-            NDArray tokens = v.virtualTokens(ps, inputIds.getDevice(), training);
-            NDArray shaped = v.kind() == VirtualTokenBlock.Kind.PROMPT
-                    ? tokens.expandDims(0)
-                    : tokens.reshape(v.numVirtualTokens(), 2L * layers, hidden);
-            NDScope.unregister(shaped);
-            shaped.attach(inputIds.getManager());
-            return shaped;
-        }
+        NDArray tokens = v.virtualTokensFor(ps, inputIds, training);
+        return v.kind() == VirtualTokenBlock.Kind.PROMPT
+                ? tokens.expandDims(0)
+                : tokens.reshape(v.numVirtualTokens(), 2L * layers, hidden);
     }
 
     /**

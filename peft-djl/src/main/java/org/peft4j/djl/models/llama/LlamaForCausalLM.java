@@ -6,10 +6,18 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.Map;
+import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.models.CausalLanguageModel;
+import org.peft4j.djl.models.CausalMask;
+import org.peft4j.djl.models.CheckpointWeights;
 import org.peft4j.djl.models.EmbeddingTable;
 import org.peft4j.djl.models.KeyValueCache;
 import org.peft4j.djl.models.LayerList;
@@ -26,12 +34,23 @@ import org.peft4j.djl.models.LayerList;
  * <p>Forward input: {@code input_ids} [B, T], then optionally {@code attention_mask} [B, T] and
  * {@code position_ids} [B, T]; output: logits [B, T, vocab]. Load weights through
  * {@link LlamaFamily} ({@code DecoderFamilies.fromHuggingFace}).
+ *
+ * <p>It hosts prompt- and prefix-tuning
+ * as PEFT's {@code PeftModelForCausalLM} runs them ({@code peft_model.py}, {@code forward} and
+ * {@code get_prompt}): a prompt's n vectors go before the token embeddings at positions 0 to n - 1
+ * (the real tokens follow at n, n + 1, ...; their logits alone are returned); prefixes are the
+ * first n cached keys and values of every layer, [n, key/value heads, head size] each (PEFT's
+ * {@code token_dim} is key/value heads times head size under grouped-query attention), and the
+ * real tokens sit at positions n, n + 1, ... after them. An attention mask or position ids given
+ * for the real tokens are extended over the virtual ones (a mask of ones, positions shifted by n),
+ * also on later calls with a cache the virtual tokens started.
  */
-public final class LlamaForCausalLM extends AbstractBlock implements CausalLanguageModel {
+public final class LlamaForCausalLM extends AbstractBlock implements CausalLanguageModel, VirtualTokenHost {
     private final LlamaConfig config;
     private final Body body;
     private final Linear lmHead;
     private final RotaryEmbedding rotary;
+    private VirtualTokenBlock virtualTokens;
 
     /** Creates a model with the given architecture; initialize or load it before use. */
     public LlamaForCausalLM(LlamaConfig config) {
@@ -69,19 +88,54 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
         if (shape.dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + shape);
         }
-        long length = shape.get(1);
+        NDManager manager = inputIds.getManager();
+        long batch = shape.get(0);
         long past = cache == null ? 0 : cache.length();
+        NDArray hidden = body.embedTokens.lookup(ps, inputIds, training);
+        NDArray realMask = attentionMask;
+        NDArray positions = positionIds;
+        KeyValueCache layerCache = cache;
+        int promptTokens = 0;
+        VirtualTokenBlock v = virtualTokens;
+        if (v != null) {
+            int n = v.numVirtualTokens();
+            if (realMask != null) {
+                realMask = manager.ones(new Shape(batch, n), realMask.getDataType()).concat(realMask, 1);
+            }
+            if (positions != null) {
+                positions = positions.add(n);
+            }
+            if (past == 0) {
+                NDArray tokens = v.virtualTokensFor(ps, inputIds, training);
+                if (v.kind() == VirtualTokenBlock.Kind.PROMPT) {
+                    promptTokens = n;
+                    hidden = tokens.expandDims(0).broadcast(new Shape(batch, n, config.hiddenSize())).concat(hidden, 1);
+                    if (positions != null) {
+                        positions = manager.arange(0L, (long) n).expandDims(0).broadcast(new Shape(batch, n))
+                                .concat(positions, 1);
+                    }
+                } else {
+                    layerCache = layerCache != null ? layerCache : new KeyValueCache(config.numHiddenLayers());
+                    fillPrefixes(layerCache, tokens, batch);
+                    past = n;
+                }
+            }
+        }
+        long length = hidden.getShape().get(1);
         if (config.slidingWindow() != null && past + length > config.slidingWindow()) {
             throw new IllegalArgumentException("the sequence of " + (past + length) + " tokens is longer than the"
                     + " sliding_window of " + config.slidingWindow() + ", which this model does not implement");
         }
-        NDManager manager = inputIds.getManager();
-        NDArray positions = positionIds != null ? positionIds : manager.arange(past, past + length).expandDims(0);
+        if (positions == null) {
+            positions = manager.arange(past, past + length).expandDims(0);
+        }
         NDList cosSin = rotary.cosSin(positions);
-        NDArray mask = additiveMask(manager, attentionMask, length, past);
-        NDArray hidden = body.embedTokens.lookup(ps, inputIds, training);
+        NDArray mask = CausalMask.additive(manager, realMask, length, past);
         for (int i = 0; i < body.layers.size(); i++) {
-            hidden = body.layers.get(i).apply(ps, hidden, cosSin.get(0), cosSin.get(1), mask, cache, i, training);
+            hidden = body.layers.get(i).apply(ps, hidden, cosSin.get(0), cosSin.get(1), mask, layerCache, i, training);
+        }
+        if (promptTokens > 0) {
+            hidden = hidden.get(new NDIndex(":, {}:, :", promptTokens));
         }
         hidden = body.norm.normalize(ps, hidden, training);
         if (lmHead != null) {
@@ -92,18 +146,67 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
     }
 
     /**
-     * The additive mask [B or 1, 1, T, past + T]: 0 where query i may attend to key j (j <= past + i,
-     * and key j is not padding), the float minimum elsewhere, as transformers builds it.
+     * Puts prefix-tuning's keys and values in front of every layer's cache: the rows [n, layers·2·w]
+     * hold layer l's key in columns [2l·w, (2l+1)·w) and its value in the next w, each w split into
+     * key/value heads (PEFT's {@code get_prompt}: view [B, n, layers·2, heads, d], permute to
+     * [layers·2, B, heads, n, d]).
      */
-    private static NDArray additiveMask(NDManager manager, NDArray attentionMask, long length, long past) {
-        NDArray queries = manager.arange(past, past + length).reshape(length, 1);
-        NDArray keys = manager.arange(past + length).reshape(1, past + length);
-        NDArray allowed = keys.lte(queries).expandDims(0).expandDims(0);
-        if (attentionMask != null) {
-            NDArray real = attentionMask.neq(0).expandDims(1).expandDims(1);
-            allowed = allowed.logicalAnd(real);
+    private void fillPrefixes(KeyValueCache cache, NDArray rows, long batch) {
+        int n = virtualTokens.numVirtualTokens();
+        int heads = config.numKeyValueHeads();
+        NDArray perLayer = rows.reshape(n, 2L * config.numHiddenLayers(), heads, config.headDim()).transpose(1, 2, 0, 3);
+        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+            Shape expanded = new Shape(batch, heads, n, config.headDim());
+            cache.append(layer, perLayer.get(2 * layer).expandDims(0).broadcast(expanded),
+                    perLayer.get(2 * layer + 1).expandDims(0).broadcast(expanded));
         }
-        return allowed.toType(DataType.FLOAT32, false).sub(1f).mul(Float.MAX_VALUE);
+    }
+
+    @Override
+    public int hiddenSize() {
+        return config.hiddenSize();
+    }
+
+    @Override
+    public int numAttentionHeads() {
+        return config.numAttentionHeads();
+    }
+
+    @Override
+    public int prefixWidth() {
+        return config.numKeyValueHeads() * config.headDim();
+    }
+
+    @Override
+    public int prefixHeads() {
+        return config.numKeyValueHeads();
+    }
+
+    @Override
+    public Parameter wordEmbeddings() {
+        return body.embedTokens.weight();
+    }
+
+    @Override
+    public VirtualTokenBlock virtualTokens() {
+        return virtualTokens;
+    }
+
+    @Override
+    public void setVirtualTokens(VirtualTokenBlock block) {
+        if (virtualTokens != null) {
+            children.remove(children.values().indexOf(virtualTokens));
+        }
+        virtualTokens = block;
+        if (block != null) {
+            addChildBlock("prompt_encoder", block);
+        }
+    }
+
+    /** The parameters by their state-dict names, which are transformers' for this family. */
+    @Override
+    public Map<String, Tensor> huggingFaceWeights() {
+        return CheckpointWeights.plainWeights(this);
     }
 
     @Override
