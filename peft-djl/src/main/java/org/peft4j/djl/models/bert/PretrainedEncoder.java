@@ -11,9 +11,10 @@ import org.peft4j.djl.models.EncoderFamilies;
 import org.peft4j.djl.models.TextEncoder;
 
 /**
- * Where a pretrained BERT-family encoder and its tokenizer come from: a Hugging Face model
- * directory ({@code config.json}, {@code model.safetensors}, {@code tokenizer.json}), an ONNX export
- * with a {@code tokenizer.json} beside it, or a pair of classpath resources (such as
+ * Where a pretrained encoder and its tokenizer come from: a Hugging Face model directory
+ * ({@code config.json}, {@code model.safetensors}, {@code tokenizer.json}) of any supported family
+ * ({@link #loadEncoder}: BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT), or a BERT exported to
+ * ONNX with a {@code tokenizer.json} beside it, or a pair of classpath resources (such as
  * all-MiniLM-L6-v2 from its Maven artifact). A small serializable value, so a model trained on it
  * can record it and load the encoder again later.
  *
