@@ -2,13 +2,14 @@ package org.peft4j.djl.models;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 
 /**
  * The keys and values every attention layer computed for the positions seen so far, so that
  * generation computes each new token's keys and values once (transformers' {@code DynamicCache}).
  * Layer l holds keys and values [B, key/value heads, length, head size]; {@link #append} extends
- * a layer and returns the whole. The arrays belong to the manager of the first arrays appended;
- * close that manager to free them.
+ * a layer and returns the whole. The arrays belong to the manager of the arrays appended last
+ * (each step's, in a loop) until {@link #attach} moves them.
  */
 public final class KeyValueCache {
     private final NDArray[] keys;
@@ -23,6 +24,19 @@ public final class KeyValueCache {
     /** Returns the number of positions cached (0 when empty). */
     public long length() {
         return keys[0] == null ? 0 : keys[0].getShape().get(2);
+    }
+
+    /**
+     * Moves the cached arrays to {@code manager}, so that they outlive the manager of the step that
+     * made them (a generation loop closes each step's arrays but keeps the cache).
+     */
+    public void attach(NDManager manager) {
+        for (int layer = 0; layer < keys.length; layer++) {
+            if (keys[layer] != null) {
+                keys[layer].attach(manager);
+                values[layer].attach(manager);
+            }
+        }
     }
 
     /**
