@@ -16,7 +16,13 @@ import org.peft4j.djl.models.TextEncoder;
  * {@link EncoderFamily}. Checkpoint keys may carry the task models' prefix {@code distilbert.};
  * heads in the checkpoint are ignored. PEFT 0.21 has no default LoRA targets for it
  * ({@code peft/utils/constants.py} line 67, {@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING},
- * lists no {@code distilbert}): name them, usually {@code q_lin} and {@code v_lin}.
+ * lists no {@code distilbert}): name them, usually {@code q_lin} and {@code v_lin}. Do not use
+ * {@code all-linear} for an adapter Python must load: PEFT 0.21 expands it on
+ * {@code DistilBertForSequenceClassification} to {@code pre_classifier} too (it leaves out only
+ * {@code classifier}, {@code tuners/tuners_utils.py} lines 2470-2478), and then its
+ * {@code modules_to_save} entry {@code classifier}, which also matches {@code pre_classifier},
+ * raises a TypeError on the LoRA layer there. peft4j itself trains and loads such an adapter
+ * (both head layers saved whole, LoRA on the encoder's linear layers).
  */
 public final class DistilBertFamily implements EncoderFamily {
     /** The {@code model_type} this family reads. */
