@@ -12,7 +12,7 @@ import org.peft4j.api.PeftMethod;
 import org.peft4j.api.PeftMethods;
 import org.peft4j.api.internal.AtomicDirectory;
 import org.peft4j.api.internal.AtomicFiles;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.OnnxExport;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
@@ -77,7 +77,7 @@ final class ExportCommand implements Callable<Integer> {
         }
         try (TrainedModel trained = TrainedModel.load(directory, run)) {
             Block merged = trained.peft != null ? trained.peft.mergeAndUnload() : trained.classifier;
-            ClassifierDirectory.save((BertSequenceClassifier) merged, run.labels(), to,
+            ClassifierDirectory.save((TextClassifier) merged, run.labels(), to,
                     TokenizerFiles.read(trained.tokenizerSource));
             run.asWholeModel().write(to);
         }

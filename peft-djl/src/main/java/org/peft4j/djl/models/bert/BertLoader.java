@@ -54,11 +54,6 @@ public final class BertLoader {
         return fromCheckpoint(Checkpoint.read(modelDir), manager);
     }
 
-    /** Builds the encoder of a model directory from its {@code config.json} and its weights, already read. */
-    static BertModel fromHuggingFace(Path modelDir, Map<String, Tensor> weights, NDManager manager) throws IOException {
-        return fromCheckpoint(Checkpoint.of(modelDir, Checkpoint.readConfig(modelDir), weights), manager);
-    }
-
     /** Builds the encoder from a checkpoint's config and tensors. */
     static BertModel fromCheckpoint(Checkpoint checkpoint, NDManager manager) {
         BertConfig bertConfig = BertConfig.fromJson(checkpoint.config(), checkpoint.configSource());
