@@ -2,6 +2,7 @@ package org.peft4j.djl.models;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 
 /**
  * The keys and values every attention layer computed for the positions seen so far, so that
@@ -38,5 +39,19 @@ public final class KeyValueCache {
             values[layer] = values[layer].concat(newValues, 2);
         }
         return new NDList(keys[layer], values[layer]);
+    }
+
+    /**
+     * Moves every cached array to {@code manager} ({@link NDArray#attach}): a generator that runs
+     * each decoding step in a scope of its own keeps the cache this way and frees the rest, the
+     * cache's previous (shorter) arrays included.
+     */
+    public void attach(NDManager manager) {
+        for (int layer = 0; layer < keys.length; layer++) {
+            if (keys[layer] != null) {
+                keys[layer].attach(manager);
+                values[layer].attach(manager);
+            }
+        }
     }
 }
