@@ -12,7 +12,9 @@ untied output layer, Qwen2 with q/k/v biases and tied embeddings):
   golden.json          the inputs (a batch of two sequences, the second left-padded, with
                        attention_mask and position_ids as generate() computes them), the logits of
                        each base model and adapter in eval mode, greedy generation from one prompt,
-                       and the library versions
+                       the next-token scores of that prompt before and after generate()'s logits
+                       processors for the SAMPLING settings (null where a token is removed), and the
+                       library versions
 
 peft4j's DecoderGoldenTest loads every file with Java and must reproduce the logits.
 """
@@ -39,6 +41,7 @@ FAMILIES = {
 }
 IDS = [[1, 4, 5, 6, 7, 4, 8, 17, 2], [1, 14, 15, 4, 16, 13, 14, 15, 17]]
 PAD_LEFT = 3  # the second row keeps its last 6 tokens, after 3 pads
+SAMPLING = dict(do_sample=True, repetition_penalty=1.3, temperature=0.7, top_k=5, top_p=0.9)
 
 
 def tokenizer(directory):
@@ -60,6 +63,19 @@ def inputs():
     return ids, mask, positions
 
 
+def processed_scores(model, prompt):
+    """The prompt's next-token logits, and the scores after the processors generate() builds for SAMPLING."""
+    generation_config, _ = model._prepare_generation_config(None, **SAMPLING)
+    processors = model._get_logits_processor(generation_config=generation_config,
+                                             input_ids_seq_length=prompt.shape[1], device=prompt.device,
+                                             model_kwargs={})
+    with torch.no_grad():
+        logits = model(prompt).logits[:, -1].float()
+        scores = processors(prompt, logits.clone())
+    return ([type(p).__name__ for p in processors], logits[0].tolist(),
+            [None if s == float("-inf") else s for s in scores[0].tolist()])
+
+
 def main(out):
     if os.path.exists(out):
         shutil.rmtree(out)
@@ -68,7 +84,7 @@ def main(out):
     golden = {"versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                            "peft": peft.__version__},
               "input_ids": ids.tolist(), "attention_mask": mask.tolist(), "position_ids": positions.tolist(),
-              "prompt": IDS[1][:6], "families": {}}
+              "prompt": IDS[1][:6], "sampling": SAMPLING, "families": {}}
     for name, (config_class, model_class, extra) in FAMILIES.items():
         torch.manual_seed(7)
         model = model_class(config_class(**SIZES, **extra)).eval()
@@ -84,6 +100,7 @@ def main(out):
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
             greedy = model.generate(torch.tensor([golden["prompt"]]), max_new_tokens=8, do_sample=False,
                                     eos_token_id=None, pad_token_id=0)
+        golden["logits_processors"], next_logits, scores = processed_scores(model, torch.tensor([golden["prompt"]]))
         peft_model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8))
         with torch.no_grad():
             g = torch.Generator().manual_seed(11)
@@ -97,7 +114,8 @@ def main(out):
             lora_logits = peft_model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
         golden["families"][name] = {"logits": logits.tolist(), "greedy": greedy[0].tolist(),
                                     "lora_logits": lora_logits.tolist(),
-                                    "lora_targets": sorted(peft_model.peft_config["default"].target_modules)}
+                                    "lora_targets": sorted(peft_model.peft_config["default"].target_modules),
+                                    "next_token_logits": next_logits, "processed_scores": scores}
     with open(os.path.join(out, "golden.json"), "w") as f:
         json.dump(golden, f)
 

@@ -62,6 +62,11 @@ public final class Generator {
         return generate(manager, List.of(prompt), null)[0];
     }
 
+    /** Returns the new tokens that follow one prompt, handing each to {@code listener} as it is chosen. */
+    public long[] generate(NDManager manager, long[] prompt, TokenListener listener) {
+        return generate(manager, List.of(prompt), listener)[0];
+    }
+
     /**
      * Returns the new tokens of each prompt, a batch run together; see
      * {@link #generate(NDManager, List, TokenListener)}.
