@@ -11,7 +11,8 @@ untied output layer, Qwen2 with q/k/v biases and tied embeddings):
                        saved by PEFT's save_pretrained, its B matrices moved away from zero
   golden.json          the inputs (a batch of two sequences, the second left-padded, with
                        attention_mask and position_ids as generate() computes them), the logits of
-                       each base model and adapter in eval mode, greedy generation from one prompt,
+                       each base model and adapter in eval mode, greedy generation from one prompt
+                       (with and without the adapter),
                        the next-token scores of that prompt before and after generate()'s logits
                        processors for the SAMPLING settings (null where a token is removed), and the
                        library versions
@@ -112,9 +113,12 @@ def main(out):
         os.remove(os.path.join(out, name, "lora", "README.md"))
         with torch.no_grad():
             lora_logits = peft_model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
+            lora_greedy = peft_model.generate(input_ids=torch.tensor([golden["prompt"]]), max_new_tokens=8,
+                                              do_sample=False, eos_token_id=None, pad_token_id=0)
         golden["families"][name] = {"logits": logits.tolist(), "greedy": greedy[0].tolist(),
                                     "lora_logits": lora_logits.tolist(),
                                     "lora_targets": sorted(peft_model.peft_config["default"].target_modules),
+                                    "lora_greedy": lora_greedy[0].tolist(),
                                     "next_token_logits": next_logits, "processed_scores": scores}
     with open(os.path.join(out, "golden.json"), "w") as f:
         json.dump(golden, f)

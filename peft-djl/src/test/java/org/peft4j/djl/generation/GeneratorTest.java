@@ -24,14 +24,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.peft4j.djl.Peft;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.DecoderFamilies;
 
 /**
  * Generation with the tiny LLaMA and Qwen2 checkpoints that transformers 5.18 saved
- * (integration-tests/src/test/python/make_decoder_golden.py): Python's greedy tokens, the cache
- * changing nothing, left-padded batches, sampling, stopping, memory, and transformers' processed
- * next-token scores.
+ * (integration-tests/src/test/python/make_decoder_golden.py): Python's greedy tokens (with and
+ * without PEFT's LoRA adapter), the cache changing nothing, left-padded batches, sampling,
+ * stopping, memory, and transformers' processed next-token scores.
  */
 class GeneratorTest {
     private static final Path DIR = Path.of("..", "integration-tests", "src", "test", "resources", "golden", "causal-lm");
@@ -64,6 +65,20 @@ class GeneratorTest {
         assertThat(new Generator(model, config.build()).generate(manager, prompt)).containsExactly(expected);
         assertThat(new Generator(model, config.optUseCache(false).build()).generate(manager, prompt))
                 .containsExactly(expected);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "qwen2"})
+    void greedyTokensWithALoraAdapterArePeftsTokens(String family) throws IOException {
+        long[] prompt = ids(golden.get("prompt"));
+        long[] greedy = ids(golden.at("/families/" + family + "/lora_greedy"));
+        try (NDManager scope = NDManager.newBaseManager()) {
+            CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve(family).resolve("model"), scope);
+            Peft.load(model, DIR.resolve(family).resolve("lora"));
+            long[] generated = new Generator(model, GenerationConfig.builder().optMaxNewTokens(greedy.length - prompt.length)
+                    .build()).generate(scope, prompt);
+            assertThat(generated).containsExactly(Arrays.copyOfRange(greedy, prompt.length, greedy.length));
+        }
     }
 
     @ParameterizedTest
