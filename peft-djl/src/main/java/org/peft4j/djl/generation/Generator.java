@@ -29,7 +29,9 @@ import org.peft4j.djl.models.KeyValueCache;
  *       arrays) is closed, so memory does not grow with the steps beyond the cache itself.
  *   <li>The scores of the last position go through {@link LogitsProcessing#process} (repetition
  *       penalty, then when sampling temperature, top-k and top-p); the token is the highest score
- *       or a draw from their softmax.
+ *       or a draw from their softmax. As in transformers, the repetition penalty counts every
+ *       token of the row, its left padding included (so with a penalty, a padded row may differ
+ *       from its prompt run alone).
  *   <li>A row stops at any of the end-of-sequence tokens and from then on emits the padding token
  *       (line 3251); generation ends when every row has stopped or after {@code max_new_tokens}.
  * </ul>

@@ -98,13 +98,13 @@ class GeneratorTest {
         CausalLanguageModel model = MODELS.get("llama");
         long[] prompt = ids(golden.get("prompt"));
         GenerationConfig.Builder sampling = GenerationConfig.builder().optDoSample(true).optTemperature(1.5)
-                .optMaxNewTokens(12).optSeed(5);
+                .optMaxNewTokens(10).optSeed(5);
         long[] first = new Generator(model, sampling.build()).generate(manager, prompt);
         assertThat(new Generator(model, sampling.build()).generate(manager, prompt)).containsExactly(first);
         assertThat(new Generator(model, sampling.optSeed(6).build()).generate(manager, prompt)).isNotEqualTo(first);
-        assertThat(first).hasSize(12);
+        assertThat(first).hasSize(10);
 
-        long[] greedy = new Generator(model, GenerationConfig.builder().optMaxNewTokens(12).build())
+        long[] greedy = new Generator(model, GenerationConfig.builder().optMaxNewTokens(10).build())
                 .generate(manager, prompt);
         assertThat(greedy).isNotEqualTo(first);
         assertThat(new Generator(model, sampling.optTopK(1).build()).generate(manager, prompt)).containsExactly(greedy);
@@ -160,11 +160,11 @@ class GeneratorTest {
         CausalLanguageModel model = MODELS.get("llama");
         try (NDManager caller = manager.newSubManager()) {
             List<Integer> arrays = new ArrayList<>();
-            long[] out = new Generator(model, GenerationConfig.builder().optMaxNewTokens(50).build())
+            long[] out = new Generator(model, GenerationConfig.builder().optMaxNewTokens(30).build())
                     .generate(caller, new long[] {1, 4}, (row, token) -> arrays.add(caller.getManagedArrays().size()));
-            assertThat(out).hasSize(50);
+            assertThat(out).hasSize(30);
             // during decoding: the cache (2 layers x keys, values) and nothing that grows with the steps
-            assertThat(arrays).hasSize(50).containsOnly(2 * model.numLayers());
+            assertThat(arrays).hasSize(30).containsOnly(2 * model.numLayers());
             assertThat(caller.getManagedArrays()).isEmpty();
         }
     }
