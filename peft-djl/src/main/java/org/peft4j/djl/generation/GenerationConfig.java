@@ -205,7 +205,7 @@ public final class GenerationConfig {
             return this;
         }
 
-        /** Sets the temperature of sampling, strictly positive (default 1). */
+        /** Sets the temperature of sampling, strictly positive when sampling (default 1). */
         public Builder optTemperature(double temperature) {
             this.temperature = temperature;
             return this;
@@ -267,9 +267,10 @@ public final class GenerationConfig {
             if (maxNewTokens < 1) {
                 throw new IllegalArgumentException("max_new_tokens must be at least 1, got " + maxNewTokens);
             }
-            if (!(temperature > 0) || Double.isInfinite(temperature)) {
-                throw new IllegalArgumentException("temperature must be a finite number > 0, got " + temperature
-                        + (temperature == 0 ? " (for greedy decoding, leave do_sample false)" : ""));
+            // 0 is allowed when greedy: configs write "temperature": 0 for greedy decoding
+            if (!(temperature >= 0) || Double.isInfinite(temperature) || (doSample && temperature == 0)) {
+                throw new IllegalArgumentException("temperature must be a finite number > 0 when sampling, got "
+                        + temperature + (temperature == 0 ? " (for greedy decoding, leave do_sample false)" : ""));
             }
             if (topK < 0) {
                 throw new IllegalArgumentException("top_k must be >= 0 (0 keeps every token), got " + topK);

@@ -70,8 +70,11 @@ class GenerationConfigTest {
 
     @Test
     void outOfRangeSettingsAreRefusedWithTheirNames() {
-        assertThatThrownBy(() -> GenerationConfig.builder().optTemperature(0).build())
+        assertThatThrownBy(() -> GenerationConfig.builder().optDoSample(true).optTemperature(0).build())
                 .hasMessageContaining("temperature").hasMessageContaining("do_sample");
+        assertThat(GenerationConfig.builder().optTemperature(0).build().temperature()).as("greedy").isZero();
+        assertThatThrownBy(() -> GenerationConfig.builder().optTemperature(-1).build())
+                .hasMessageContaining("temperature");
         assertThatThrownBy(() -> GenerationConfig.builder().optTemperature(Double.NaN).build())
                 .hasMessageContaining("temperature");
         assertThatThrownBy(() -> GenerationConfig.builder().optTopK(-1).build()).hasMessageContaining("top_k");
