@@ -58,7 +58,10 @@ public final class GenerationConfig {
      * Returns a builder whose defaults are those of {@code modelDir/generation_config.json} where it
      * sets them ({@code max_new_tokens}, {@code do_sample}, {@code temperature}, {@code top_k},
      * {@code top_p}, {@code repetition_penalty}, {@code eos_token_id} as one id or a list,
-     * {@code pad_token_id}), transformers' defaults elsewhere and when the file is absent.
+     * {@code pad_token_id}; {@code max_length} is not read), transformers' defaults elsewhere. Without
+     * that file the same keys are read from {@code config.json}, as transformers'
+     * {@code GenerationConfig.from_model_config} does (there usually only the token ids); without
+     * either, the builder has transformers' defaults.
      *
      * @throws IllegalArgumentException naming the file and the key whose value has the wrong type
      * @throws IOException if the file exists but cannot be read
@@ -67,7 +70,10 @@ public final class GenerationConfig {
         Builder b = new Builder();
         Path file = modelDir.resolve(FILE_NAME);
         if (!Files.exists(file)) {
-            return b;
+            file = modelDir.resolve("config.json");
+            if (!Files.exists(file)) {
+                return b;
+            }
         }
         JsonNode json = new ObjectMapper().readTree(file.toFile());
         String source = file.toString();

@@ -53,9 +53,15 @@ class GenerationConfigTest {
     }
 
     @Test
-    void aDirectoryWithoutTheFileGivesTheDefaults() throws IOException {
+    void withoutTheFileTheTokenIdsComeFromConfigJsonAndWithoutBothTheDefaults() throws IOException {
         assertThat(GenerationConfig.builder(dir).build().toString())
                 .isEqualTo(GenerationConfig.builder().build().toString());
+        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\", \"hidden_size\": 64,"
+                + " \"eos_token_id\": [5, 6], \"pad_token_id\": 1}");
+        GenerationConfig config = GenerationConfig.builder(dir).build();
+        assertThat(config.eosTokenIds()).containsExactly(5L, 6L);
+        assertThat(config.padTokenId()).hasValue(1);
+        assertThat(config.doSample()).isFalse();
     }
 
     @Test
