@@ -85,7 +85,8 @@ public final class Generator {
      * @param prompts the token ids of each prompt, not padded
      * @param listener receives each row's tokens while they are generated; null for none
      * @throws IllegalArgumentException if a prompt is empty or holds an id outside the vocabulary,
-     *     or prompts of different lengths come without a padding token (pad_token_id or eos_token_id)
+     *     the padding token is outside it, or prompts of different lengths come without a padding
+     *     token (pad_token_id or eos_token_id)
      */
     public long[][] generate(NDManager manager, List<long[]> prompts, TokenListener listener) {
         if (prompts.isEmpty()) {
@@ -107,6 +108,10 @@ public final class Generator {
             promptLength = Math.max(promptLength, prompt.length);
         }
         Long padId = padTokenId();
+        if (padId != null && padId >= model.vocabSize()) {
+            throw new IllegalArgumentException("the padding token " + padId + " (pad_token_id, else the first"
+                    + " eos_token_id) is outside the " + model.modelType() + " vocabulary of " + model.vocabSize());
+        }
         boolean padded = false;
         for (long[] prompt : prompts) {
             padded |= prompt.length < promptLength;

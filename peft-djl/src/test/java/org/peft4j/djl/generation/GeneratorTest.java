@@ -205,6 +205,8 @@ class GeneratorTest {
                 .hasMessageContaining("21").hasMessageContaining("vocabulary of 21");
         assertThatThrownBy(() -> generator.generate(manager, List.of(new long[] {1, 2}, new long[] {1})))
                 .hasMessageContaining("pad_token_id");
+        assertThatThrownBy(() -> new Generator(MODELS.get("llama"), GenerationConfig.builder().optPadTokenId(21).build())
+                .generate(manager, new long[] {1})).hasMessageContaining("padding token 21");
     }
 
     /** The difference where Python kept a token (Java must keep the same ones; null = removed). */
