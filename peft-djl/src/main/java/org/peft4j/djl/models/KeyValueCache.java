@@ -27,19 +27,6 @@ public final class KeyValueCache {
     }
 
     /**
-     * Moves the cached arrays to {@code manager}, so that they outlive the manager of the step that
-     * made them (a generation loop closes each step's arrays but keeps the cache).
-     */
-    public void attach(NDManager manager) {
-        for (int layer = 0; layer < keys.length; layer++) {
-            if (keys[layer] != null) {
-                keys[layer].attach(manager);
-                values[layer].attach(manager);
-            }
-        }
-    }
-
-    /**
      * Appends a layer's new keys and values [B, heads, T, d] after the cached ones and returns the
      * layer's keys and values of every position, [B, heads, length + T, d].
      */
@@ -52,5 +39,19 @@ public final class KeyValueCache {
             values[layer] = values[layer].concat(newValues, 2);
         }
         return new NDList(keys[layer], values[layer]);
+    }
+
+    /**
+     * Moves every cached array to {@code manager} ({@link NDArray#attach}): a generator that runs
+     * each decoding step in a scope of its own keeps the cache this way and frees the rest, the
+     * cache's previous (shorter) arrays included.
+     */
+    public void attach(NDManager manager) {
+        for (int layer = 0; layer < keys.length; layer++) {
+            if (keys[layer] != null) {
+                keys[layer].attach(manager);
+                values[layer].attach(manager);
+            }
+        }
     }
 }
