@@ -115,6 +115,7 @@ public final class DecoderBenchmark implements Callable<Integer> {
             FineTuning<SftExample> run = new FineTuning<>(model, peft, new CausalLmTask(0));
             RawStep raw = new RawStep(config, weights, model.getNDManager());
             List<Double> library = new ArrayList<>();
+            List<FineTuning.StepPhases> phases = new ArrayList<>();
             List<Double> handWritten = new ArrayList<>();
             run.profileSteps(rows, LEARNING_RATE, 2); // warm-up: allocations, the optimizer's moments
             raw.steps(rows, 2);
@@ -122,7 +123,9 @@ public final class DecoderBenchmark implements Callable<Integer> {
                 boolean libraryFirst = round % 2 == 0;
                 for (int turn = 0; turn < 2; turn++) {
                     if (libraryFirst == (turn == 0)) {
-                        library.add(run.profileSteps(rows, LEARNING_RATE, 1).get(0).totalMs());
+                        FineTuning.StepPhases step = run.profileSteps(rows, LEARNING_RATE, 1).get(0);
+                        phases.add(step);
+                        library.add(step.totalMs());
                     } else {
                         handWritten.add(raw.steps(rows, 1).get(0));
                     }
@@ -134,6 +137,10 @@ public final class DecoderBenchmark implements Callable<Integer> {
                     "ratio", round(peftMs / rawMs), "rounds", rounds, "peft4j_all_ms", library, "raw_all_ms", handWritten));
             System.out.printf(Locale.ROOT, "LoRA SFT update: peft4j %.1f ms, raw NDArray ops %.1f ms, ratio %.3f%n",
                     peftMs, rawMs, peftMs / rawMs);
+            System.out.printf(Locale.ROOT, "peft4j phases (median ms): batch %.1f, forward %.1f, backward %.1f, clip %.1f,"
+                    + " update %.1f%n", median(phases, FineTuning.StepPhases::encodeMs), median(phases,
+                    FineTuning.StepPhases::forwardMs), median(phases, FineTuning.StepPhases::backwardMs),
+                    median(phases, FineTuning.StepPhases::clipMs), median(phases, FineTuning.StepPhases::updateMs));
             peft.unload();
             results.put("generation", generation(llama, model.getNDManager()));
         }
@@ -261,7 +268,10 @@ public final class DecoderBenchmark implements Callable<Integer> {
                     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                         NDArray loss = new CausalLmLoss().evaluate(new NDList(input), new NDList(logits(input)));
                         loss.getFloat();
+                        long forwardEnd = System.nanoTime();
                         collector.backward(loss);
+                        System.out.printf(Locale.ROOT, "raw: forward %.1f ms, backward %.1f ms%n",
+                                (forwardEnd - begin) / 1e6, (System.nanoTime() - forwardEnd) / 1e6);
                     }
                     optimizer.step(lora, GradientClipping.coefficient(GradientClipping.globalNorm(lora), 1f));
                 }
@@ -333,6 +343,13 @@ public final class DecoderBenchmark implements Callable<Integer> {
         private NDArray rms(NDArray x, NDArray scale) {
             return x.div(x.square().mean(new int[] {-1}, true).add(c.rmsNormEps()).sqrt()).mul(scale);
         }
+    }
+
+    private static double median(List<FineTuning.StepPhases> phases,
+            java.util.function.ToDoubleFunction<FineTuning.StepPhases> phase) {
+        List<Double> values = new ArrayList<>();
+        phases.forEach(p -> values.add(phase.applyAsDouble(p)));
+        return median(values);
     }
 
     private static double median(List<Double> values) {
