@@ -1,10 +1,10 @@
 """Loads the causal-LM files peft4j wrote (DecoderFilesForPythonTest) with Python's PEFT and transformers.
 
-    python check_java_decoder_files.py MODEL_DIR JAVA_DIR
+    python check_java_decoder_files.py JAVA_DIR
 
-MODEL_DIR is the golden tiny LLaMA (make_decoder_golden.py); JAVA_DIR holds adapter directories
-(LoRA, prompt- and prefix-tuning, each task_type CAUSAL_LM), a merged export, inputs.json and
-expected_logits.json, peft4j's logits. Each adapter must load with PeftModel.from_pretrained onto
+JAVA_DIR holds adapter directories (LoRA, prompt- and prefix-tuning, each task_type CAUSAL_LM)
+and merged exports, inputs.json, bases.json (each file's base model: a golden tiny model of
+make_decoder_golden.py) and expected_logits.json, peft4j's logits. Each adapter must load with PeftModel.from_pretrained onto
 the base with no missing and no unexpected keys and give peft4j's logits on the real positions
 (PEFT ignores position_ids for prompt learning, so those run without them); the export must load
 with AutoModelForCausalLM and AutoTokenizer and give peft4j's logits. Exits 1 on a difference.
@@ -20,8 +20,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 TOLERANCE = 1e-4
 
 
-def main(model_dir, java_dir):
+def main(java_dir):
     inputs = json.load(open(os.path.join(java_dir, "inputs.json")))
+    bases = json.load(open(os.path.join(java_dir, "bases.json")))
     expected = json.load(open(os.path.join(java_dir, "expected_logits.json")))
     ids = torch.tensor(inputs["input_ids"])
     mask = torch.tensor(inputs["attention_mask"])
@@ -29,7 +30,8 @@ def main(model_dir, java_dir):
     failures = []
     for name, want in expected.items():
         directory = os.path.join(java_dir, name)
-        if name == "export":
+        model_dir = bases[name]
+        if name.startswith("export"):
             model = AutoModelForCausalLM.from_pretrained(directory).eval()
             tokenizer = AutoTokenizer.from_pretrained(directory)
             if tokenizer("the cat sat")["input_ids"] != AutoTokenizer.from_pretrained(model_dir)("the cat sat")["input_ids"]:
@@ -56,4 +58,4 @@ def main(model_dir, java_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1])

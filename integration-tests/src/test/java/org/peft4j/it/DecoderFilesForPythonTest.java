@@ -40,19 +40,21 @@ import org.peft4j.djl.train.LearningRateSchedule;
 /**
  * Causal-LM files peft4j writes, for Python to load: LoRA, prompt- and prefix-tuning adapters
  * trained a few steps of supervised fine-tuning on the golden tiny LLaMA (grouped-query
- * attention), and the LoRA model merged and exported as a complete Hugging Face directory, each with
- * peft4j's logits. With {@code -Dpeft4j.python=PYTHON} (see {@link JavaFilesForPythonTest}),
+ * attention), a LoRA adapter on the golden tiny GPT-2's Conv1D layers, and both LoRA models merged
+ * and exported as complete Hugging Face directories, each with peft4j's logits. With {@code -Dpeft4j.python=PYTHON} (see {@link JavaFilesForPythonTest}),
  * {@code src/test/python/check_java_decoder_files.py} loads each with Python's PEFT and transformers
  * and must get the same logits.
  */
 class DecoderFilesForPythonTest {
-    private static final Path MODEL = Path.of("src", "test", "resources", "golden", "causal-lm", "llama", "model");
+    private static final Path GOLDEN = Path.of("src", "test", "resources", "golden", "causal-lm");
+    private static final Path MODEL = GOLDEN.resolve("llama").resolve("model");
+    private static final Path GPT2 = GOLDEN.resolve("gpt2").resolve("model");
     private static final Path OUT = Path.of("target", "java-written-decoders");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
     void adaptersAndAnExportLoadInPythonWithTheSameLogits() throws Exception {
-        JsonNode golden = JSON.readTree(MODEL.getParent().getParent().resolve("golden.json").toFile());
+        JsonNode golden = JSON.readTree(GOLDEN.resolve("golden.json").toFile());
         Files.createDirectories(OUT);
         Files.writeString(OUT.resolve("inputs.json"), JSON.writeValueAsString(Map.of("input_ids", golden.get("input_ids"),
                 "attention_mask", golden.get("attention_mask"), "position_ids", golden.get("position_ids"))));
@@ -60,11 +62,16 @@ class DecoderFilesForPythonTest {
         configs.put("lora", LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("q_proj", "v_proj").build());
         configs.put("prompt", PromptTuningConfig.builder().setNumVirtualTokens(4).build());
         configs.put("prefix", PrefixTuningConfig.builder().setNumVirtualTokens(3).build());
+        // GPT-2's Conv1D layers: the export must write their weights back as [in, out]
+        configs.put("lora-gpt2", LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("c_attn", "c_fc").build());
         ObjectNode expected = JSON.createObjectNode();
+        ObjectNode bases = JSON.createObjectNode();
         for (Map.Entry<String, PeftConfig> e : configs.entrySet()) {
             Engine.getInstance().setRandomSeed(5);
+            Path base = e.getKey().endsWith("gpt2") ? GPT2 : MODEL;
+            bases.put(e.getKey(), base.toAbsolutePath().toString());
             try (Model model = Model.newInstance(e.getKey())) {
-                CausalLanguageModel llama = DecoderFamilies.fromHuggingFace(MODEL, model.getNDManager());
+                CausalLanguageModel llama = DecoderFamilies.fromHuggingFace(base, model.getNDManager());
                 model.setBlock(llama);
                 PeftModel peft = Peft.apply(llama, e.getValue());
                 new FineTuning<>(model, peft, new CausalLmTask(0)).fit(examples(golden), List.of(),
@@ -74,34 +81,38 @@ class DecoderFilesForPythonTest {
                 peft.saveAdapter(dir);
                 AdapterCheckpoint saved = AdapterCheckpoint.load(dir);
                 assertThat(saved.config().taskType()).isEqualTo(TaskType.CAUSAL_LM);
-                boolean promptLearning = !e.getKey().equals("lora");
+                boolean promptLearning = !e.getKey().startsWith("lora");
                 float[] logits = logits(llama, golden, model.getNDManager(), !promptLearning);
                 expected.set(e.getKey(), JSON.valueToTree(rows(logits, golden)));
-                if (e.getKey().equals("lora")) {
-                    assertThat(saved.tensors()).containsKey("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
-                    assertThatThrownBy(() -> DecoderDirectory.save(llama, MODEL, OUT.resolve("export")))
+                if (!promptLearning) {
+                    String export = e.getKey().replace("lora", "export");
+                    assertThatThrownBy(() -> DecoderDirectory.save(llama, base, OUT.resolve(export)))
                             .hasMessageContaining("merge and unload it first");
                     peft.mergeAndUnload();
                     float[] merged = logits(llama, golden, model.getNDManager(), true);
                     for (int i = 0; i < merged.length; i++) {
                         assertThat(Math.abs(merged[i] - logits[i])).isLessThan(1e-5f);
                     }
-                    DecoderDirectory.save(llama, MODEL, OUT.resolve("export"));
-                    expected.set("export", JSON.valueToTree(rows(merged, golden)));
+                    DecoderDirectory.save(llama, base, OUT.resolve(export));
+                    expected.set(export, JSON.valueToTree(rows(merged, golden)));
+                    bases.put(export, base.toAbsolutePath().toString());
                 }
             }
         }
         assertThat(OUT.resolve("export").resolve("tokenizer.json")).exists();
+        assertThat(AdapterCheckpoint.load(OUT.resolve("lora")).tensors())
+                .containsKey("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
         Files.writeString(OUT.resolve("expected_logits.json"), JSON.writeValueAsString(expected), StandardCharsets.UTF_8);
+        Files.writeString(OUT.resolve("bases.json"), JSON.writeValueAsString(bases), StandardCharsets.UTF_8);
         String python = System.getProperty("peft4j.python", "");
         if (!python.isBlank()) {
             Process p = new ProcessBuilder(python, Path.of("src", "test", "python", "check_java_decoder_files.py").toString(),
-                    MODEL.toString(), OUT.toString()).redirectErrorStream(true).start();
+                    OUT.toString()).redirectErrorStream(true).start();
             String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(p.waitFor(10, TimeUnit.MINUTES)).isTrue();
             System.out.print(output);
             assertThat(p.exitValue()).as("check_java_decoder_files.py:%n%s", output).isZero();
-            assertThat(output).contains("all 4 files load in Python with the same logits");
+            assertThat(output).contains("all 6 files load in Python with the same logits");
         }
     }
 

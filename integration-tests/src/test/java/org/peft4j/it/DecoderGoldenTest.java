@@ -15,7 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.djl.Peft;
+import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.DecoderFamilies;
 import org.peft4j.djl.models.KeyValueCache;
@@ -32,7 +34,7 @@ class DecoderGoldenTest {
     private static final double TOLERANCE = 1e-4;
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "gpt2"})
     void aModelSavedByTransformersGivesItsLogitsAndGreedyTokens(String family) throws IOException {
         JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
         try (NDManager manager = NDManager.newBaseManager()) {
@@ -51,15 +53,24 @@ class DecoderGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "qwen2"})
+    @ValueSource(strings = {"llama", "qwen2", "gpt2"})
     void aLoraAdapterSavedByPeftGivesPythonsLogits(String family) throws IOException {
         JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
         try (NDManager manager = NDManager.newBaseManager()) {
             CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve(family).resolve("model"), manager);
-            Peft.load(model, DIR.resolve(family).resolve("lora"));
-            double diff = maxRealDiff(logits(model, golden, manager), golden, "/families/" + family + "/lora_logits");
+            PeftModel peft = Peft.load(model, DIR.resolve(family).resolve("lora"));
+            // PEFT records fan_in_fan_out for Conv1D targets (GPT-2's c_attn); peft4j reads it and sets it the same way
+            assertThat(((LoraConfig) peft.adapter(peft.activeAdapter()).config()).fanInFanOut())
+                    .isEqualTo(golden.at("/families/" + family + "/lora_fan_in_fan_out").asBoolean());
+            NDArray unmerged = logits(model, golden, manager);
+            double diff = maxRealDiff(unmerged, golden, "/families/" + family + "/lora_logits");
             System.out.printf("%s + LoRA: max |logit difference| %.2e%n", family, diff);
             assertThat(diff).isLessThan(TOLERANCE);
+
+            peft.mergeAndUnload();
+            double merged = maxDiff(logits(model, golden, manager), unmerged);
+            System.out.printf("%s + LoRA merged: max |logit difference| from unmerged %.2e%n", family, merged);
+            assertThat(merged).isLessThan(1e-5);
         }
     }
 
@@ -101,6 +112,11 @@ class DecoderGoldenTest {
             }
         }
         return tokens;
+    }
+
+    /** The largest difference between two [B, T, vocab] logits, over every position. */
+    private static double maxDiff(NDArray actual, NDArray expected) {
+        return actual.sub(expected).abs().max().getFloat();
     }
 
     /** The largest difference over the real (unpadded) positions. */

@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
 /**
  * The {@code peft4j} command: fine-tunes a text classifier from a YAML config and uses what it
  * trained. Commands: {@code train}, {@code eval}, {@code predict}, {@code export}, and the adapter
- * algebra {@code merge-adapters} and {@code extract-lora}; each has
+ * algebra {@code merge-adapters} and {@code extract-lora}, and {@code generate} with a causal
+ * language model; each has
  * {@code --help}, and {@code peft4j --version} prints the version.
  *
  * <p>Exit status: 0 on success; 2 on bad input (a bad option, config, dataset or run directory),
@@ -58,6 +59,7 @@ public final class Peft4j implements Runnable {
                 .addSubcommand(new ExportCommand(console))
                 .addSubcommand(new MergeAdaptersCommand(console))
                 .addSubcommand(new ExtractLoraCommand(console))
+                .addSubcommand(new GenerateCommand(console))
                 .setOut(new PrintWriter(console.out(), true, StandardCharsets.UTF_8))
                 .setErr(new PrintWriter(console.err(), true, StandardCharsets.UTF_8))
                 .setExecutionExceptionHandler((e, command, parsed) -> {
@@ -72,7 +74,7 @@ public final class Peft4j implements Runnable {
     /** Without a command: asks for one. */
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: train, eval, predict, export, merge-adapters or extract-lora");
+        throw new ParameterException(spec.commandLine(), "missing command: train, eval, predict, export, merge-adapters, extract-lora or generate");
     }
 
     /** Whether {@code e} reports bad input rather than a failure of the run. */

@@ -3,8 +3,11 @@ package org.peft4j.djl.models;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
+import java.util.List;
 import java.util.Map;
+import org.peft4j.api.TaskType;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.TaskModel;
 
 /**
  * A decoder-only language model of any family (LLaMA, Qwen2, Mistral, GPT-2, ...), as Hugging
@@ -12,9 +15,10 @@ import org.peft4j.api.safetensors.Tensor;
  * {@link KeyValueCache} for generation. Each family's model is a DJL block whose module paths are
  * Hugging Face's ({@code model.layers.0.self_attn.q_proj}, ...), so {@code target_modules} and
  * adapter keys are Python's. Families are found by {@code model_type} through
- * {@link DecoderFamilies}.
+ * {@link DecoderFamilies}. As a {@link TaskModel} its task type is {@code CAUSAL_LM}, with no head
+ * modules: PEFT's {@code PeftModelForCausalLM} saves none.
  */
-public interface CausalLanguageModel extends Block {
+public interface CausalLanguageModel extends Block, TaskModel {
     /** Returns the family's {@code model_type}, as {@code config.json} names it. */
     String modelType();
 
@@ -44,4 +48,28 @@ public interface CausalLanguageModel extends Block {
      * @throws IllegalStateException if an adapter is still attached (merge and unload it first)
      */
     Map<String, Tensor> huggingFaceWeights();
+
+    /** Returns {@code CAUSAL_LM}. */
+    @Override
+    default TaskType taskType() {
+        return TaskType.CAUSAL_LM;
+    }
+
+    /** None: the output layer is the pretrained one, and no head is saved with an adapter. */
+    @Override
+    default List<String> headModules() {
+        return List.of();
+    }
+
+    /** None. */
+    @Override
+    default Map<String, String> headMetadata() {
+        return Map.of();
+    }
+
+    /** Accepts any adapter: there is no task head to disagree with. */
+    @Override
+    default void checkHeadMetadata(Map<String, String> metadata) {
+        // nothing to check
+    }
 }

@@ -4,10 +4,12 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.VirtualTokenHost;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
 import org.slf4j.Logger;
@@ -57,5 +59,41 @@ public final class CheckpointWeights {
         for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
             TensorConversions.copyInto(tensors.get(e.getKey()), e.getValue().getArray());
         }
+    }
+
+    /**
+     * Returns the parameters of a model with no adapter attached, by state-dict name, as float32
+     * tensors: what a merged model saves.
+     *
+     * @throws IllegalStateException if an adapter is still attached (LoRA or IA3 weights in the
+     *     tree, or prompt- or prefix-tuning's virtual tokens)
+     */
+    public static Map<String, Tensor> plainWeights(Block model) {
+        if (model instanceof VirtualTokenHost host && host.virtualTokens() != null) {
+            throw new IllegalStateException("a prompt- or prefix-tuning adapter is attached; it cannot be merged into"
+                    + " the weights: unload it first");
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        StateDicts.namedParameters(model).forEach((name, parameter) -> {
+            if (name.contains("lora_") || name.contains("ia3_")) {
+                throw new IllegalStateException("an adapter is still attached (" + name + "): merge and unload it first");
+            }
+            out.put(name, TensorConversions.toTensor(parameter.getArray()));
+        });
+        return out;
+    }
+
+    /** Returns the transpose of a 2-D tensor, as float32: a checkpoint's [in, out] weight as [out, in], or back. */
+    public static Tensor transpose(Tensor t) {
+        int rows = (int) t.shape()[0];
+        int cols = (int) t.shape()[1];
+        float[] in = t.toFloatArray();
+        float[] out = new float[in.length];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[c * rows + r] = in[r * cols + c];
+            }
+        }
+        return Tensor.ofFloats(new long[] {cols, rows}, out);
     }
 }

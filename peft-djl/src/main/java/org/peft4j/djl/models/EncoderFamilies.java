@@ -4,6 +4,9 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.peft4j.api.safetensors.Tensor;
 
 /**
  * The registry of encoder families, keyed by {@code config.json}'s {@code model_type} (as
@@ -42,5 +45,23 @@ public final class EncoderFamilies {
     public static TextEncoder fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
         Checkpoint checkpoint = Checkpoint.read(modelDir);
         return forModelType(modelType(checkpoint.config())).fromHuggingFace(checkpoint, manager);
+    }
+
+    /**
+     * Puts a new sequence classification head on {@code encoder}, chosen by its family (see
+     * {@link EncoderFamily#sequenceClassifier}).
+     */
+    public static TextClassifier sequenceClassifier(TextEncoder encoder, int numLabels, String head, NDManager manager) {
+        return forModelType(encoder.modelType()).sequenceClassifier(encoder, numLabels, head, manager);
+    }
+
+    /**
+     * Returns a task model's tensors under the encoder's own names: each name that starts with
+     * {@code prefix} (such as {@code roberta.}) without it, the others as they are.
+     */
+    public static Map<String, Tensor> withoutPrefix(Map<String, Tensor> weights, String prefix) {
+        Map<String, Tensor> out = new HashMap<>();
+        weights.forEach((key, tensor) -> out.put(key.startsWith(prefix) ? key.substring(prefix.length()) : key, tensor));
+        return out;
     }
 }

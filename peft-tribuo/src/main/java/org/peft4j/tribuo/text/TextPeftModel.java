@@ -20,7 +20,8 @@ import java.util.Map;
 import java.util.Optional;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.djl.Peft;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.tribuo.io.ModelReader;
@@ -154,8 +155,8 @@ public final class TextPeftModel<T extends Output<T>> extends org.tribuo.Model<T
         if (runtime == null) {
             Model model = Model.newInstance("peft4j-tribuo-text");
             try {
-                BertSequenceClassifier classifier = new BertSequenceClassifier(encoder.load(model.getNDManager()),
-                        regression ? 1 : outputIDInfo.size()).initializeHead(model.getNDManager());
+                TextClassifier classifier = EncoderFamilies.sequenceClassifier(encoder.loadEncoder(model.getNDManager()),
+                        regression ? 1 : outputIDInfo.size(), TextClassifier.HUGGING_FACE_HEAD, model.getNDManager());
                 model.setBlock(classifier);
                 Peft.load(classifier, adapter(), getName());
                 runtime = new Runtime(model, encoder.tokenizer(maxLength));

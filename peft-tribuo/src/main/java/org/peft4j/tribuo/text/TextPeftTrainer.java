@@ -19,8 +19,8 @@ import org.peft4j.api.checkpoint.AdapterConfigJson;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.models.bert.BertModel;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.djl.train.FineTuning;
@@ -277,9 +277,8 @@ public final class TextPeftTrainer<T extends Output<T>> extends CountingTrainer<
         Engine.getInstance().setRandomSeed((int) runSeed);
         try (Model model = Model.newInstance("peft4j-tribuo-text");
                 BertTokenizer tokenizer = source.tokenizer(maxLength)) {
-            BertModel bert = source.load(model.getNDManager());
-            BertSequenceClassifier classifier = new BertSequenceClassifier(bert, regression ? 1 : names.size())
-                    .initializeHead(model.getNDManager());
+            TextClassifier classifier = EncoderFamilies.sequenceClassifier(source.loadEncoder(model.getNDManager()),
+                    regression ? 1 : names.size(), TextClassifier.HUGGING_FACE_HEAD, model.getNDManager());
             model.setBlock(classifier);
             PeftModel peft = Peft.apply(classifier, config, PeftModel.DEFAULT_ADAPTER, tokenizer);
             TextTraining training = regression ? TextTraining.regression(model, peft, tokenizer)

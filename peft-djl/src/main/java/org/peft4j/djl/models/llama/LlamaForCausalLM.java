@@ -11,17 +11,13 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import org.peft4j.api.TaskType;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.TaskModel;
 import org.peft4j.djl.VirtualTokenBlock;
 import org.peft4j.djl.VirtualTokenHost;
-import org.peft4j.djl.internal.StateDicts;
-import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.models.CausalLanguageModel;
+import org.peft4j.djl.models.CausalMask;
+import org.peft4j.djl.models.CheckpointWeights;
 import org.peft4j.djl.models.EmbeddingTable;
 import org.peft4j.djl.models.KeyValueCache;
 import org.peft4j.djl.models.LayerList;
@@ -39,7 +35,7 @@ import org.peft4j.djl.models.LayerList;
  * {@code position_ids} [B, T]; output: logits [B, T, vocab]. Load weights through
  * {@link LlamaFamily} ({@code DecoderFamilies.fromHuggingFace}).
  *
- * <p>Its task type is {@code CAUSAL_LM}, with no head modules. It hosts prompt- and prefix-tuning
+ * <p>It hosts prompt- and prefix-tuning
  * as PEFT's {@code PeftModelForCausalLM} runs them ({@code peft_model.py}, {@code forward} and
  * {@code get_prompt}): a prompt's n vectors go before the token embeddings at positions 0 to n - 1
  * (the real tokens follow at n, n + 1, ...; their logits alone are returned); prefixes are the
@@ -49,7 +45,7 @@ import org.peft4j.djl.models.LayerList;
  * for the real tokens are extended over the virtual ones (a mask of ones, positions shifted by n),
  * also on later calls with a cache the virtual tokens started.
  */
-public final class LlamaForCausalLM extends AbstractBlock implements CausalLanguageModel, VirtualTokenHost, TaskModel {
+public final class LlamaForCausalLM extends AbstractBlock implements CausalLanguageModel, VirtualTokenHost {
     private final LlamaConfig config;
     private final Body body;
     private final Linear lmHead;
@@ -134,7 +130,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
             positions = manager.arange(past, past + length).expandDims(0);
         }
         NDList cosSin = rotary.cosSin(positions);
-        NDArray mask = additiveMask(manager, realMask, length, past);
+        NDArray mask = CausalMask.additive(manager, realMask, length, past);
         for (int i = 0; i < body.layers.size(); i++) {
             hidden = body.layers.get(i).apply(ps, hidden, cosSin.get(0), cosSin.get(1), mask, layerCache, i, training);
         }
@@ -210,57 +206,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
     /** The parameters by their state-dict names, which are transformers' for this family. */
     @Override
     public Map<String, Tensor> huggingFaceWeights() {
-        if (virtualTokens != null) {
-            throw new IllegalStateException("a prompt- or prefix-tuning adapter is attached; it cannot be merged into"
-                    + " the weights: unload it first");
-        }
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        StateDicts.namedParameters(this).forEach((name, parameter) -> {
-            if (!name.startsWith("model.") && !name.startsWith("lm_head.")
-                    || name.contains("lora_") || name.contains("ia3_")) {
-                throw new IllegalStateException("an adapter is still attached (" + name + "): merge and unload it first");
-            }
-            out.put(name, TensorConversions.toTensor(parameter.getArray()));
-        });
-        return out;
-    }
-
-    /** Returns {@code CAUSAL_LM}. */
-    @Override
-    public TaskType taskType() {
-        return TaskType.CAUSAL_LM;
-    }
-
-    /** None: PEFT saves no head with a causal language model's adapters. */
-    @Override
-    public List<String> headModules() {
-        return List.of();
-    }
-
-    @Override
-    public Map<String, String> headMetadata() {
-        return Map.of();
-    }
-
-    /** Accepts any: the output layer is the pretrained one. */
-    @Override
-    public void checkHeadMetadata(Map<String, String> metadata) {
-        // nothing to check: there is no task head
-    }
-
-    /**
-     * The additive mask [B or 1, 1, T, past + T]: 0 where query i may attend to key j (j <= past + i,
-     * and key j is not padding), the float minimum elsewhere, as transformers builds it.
-     */
-    private static NDArray additiveMask(NDManager manager, NDArray attentionMask, long length, long past) {
-        NDArray queries = manager.arange(past, past + length).reshape(length, 1);
-        NDArray keys = manager.arange(past + length).reshape(1, past + length);
-        NDArray allowed = keys.lte(queries).expandDims(0).expandDims(0);
-        if (attentionMask != null) {
-            NDArray real = attentionMask.neq(0).expandDims(1).expandDims(1);
-            allowed = allowed.logicalAnd(real);
-        }
-        return allowed.toType(DataType.FLOAT32, false).sub(1f).mul(Float.MAX_VALUE);
+        return CheckpointWeights.plainWeights(this);
     }
 
     @Override
