@@ -54,6 +54,10 @@ final class EvalCommand implements Callable<Integer> {
         }
         RunRecord run = RunRecord.resolve(directory, runOptions);
         Path file = dataset != null ? dataset : run.datasetFile();
+        if (TokenClassificationRun.holdsTagger(directory)) {
+            new TokenClassificationRun(console).evaluate(directory, run, file, maxSamples);
+            return 0;
+        }
         List<LabeledText> rows = TextFiles.readRows(file,
                 new LabeledTexts.Columns(run.textColumn(), run.labelColumn(), run.splitColumn()));
         String wanted = split != null ? split : rows.stream().anyMatch(r -> "test".equals(r.split())) ? "test" : null;

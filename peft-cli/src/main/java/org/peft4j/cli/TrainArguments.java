@@ -76,6 +76,9 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     every one is merged and a new adapter trains (default none)
  * @param createNewAdapter {@code create_new_adapter}: merge every adapter of
  *     {@code adapter_name_or_path} into the base and train a new one (default false)
+ * @param taskType {@code task_type}, PEFT's name of the task: {@code SEQ_CLS} (the default), text
+ *     classification from {@code text_column} and {@code label_column}; {@code TOKEN_CLS}, tagging
+ *     each word (such as named-entity recognition) from a CoNLL or JSON Lines {@code dataset}
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -115,7 +118,8 @@ public record TrainArguments(
         @JsonProperty("use_rslora") Boolean useRslora,
         @JsonProperty("loraplus_lr_ratio") Double loraplusLrRatio,
         @JsonProperty("adapter_name_or_path") String adapterNameOrPath,
-        @JsonProperty("create_new_adapter") Boolean createNewAdapter) {
+        @JsonProperty("create_new_adapter") Boolean createNewAdapter,
+        @JsonProperty("task_type") String taskType) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -132,6 +136,9 @@ public record TrainArguments(
      */
     public static final List<String> METHODS = java.util.stream.Stream.concat(
             PeftMethods.finetuningTypes().stream(), WHOLE_MODEL_METHODS.stream()).toList();
+
+    /** The tasks {@code task_type} names, as PEFT's {@code TaskType} does. */
+    public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "TOKEN_CLS");
 
     /** The schedules {@code lr_scheduler_type} names; constant_with_warmup is constant after the warm-up. */
     public static final List<String> SCHEDULERS = List.of("linear", "cosine", "constant", "constant_with_warmup");
@@ -271,6 +278,11 @@ public record TrainArguments(
         if (pissaInit && adapterNameOrPath != null && !createNewAdapter) {
             throw new BadValueException("pissa_init", "pissa_init starts a new adapter from the base's weights, and"
                     + " adapter_name_or_path continues an existing one; set create_new_adapter: true to merge it first");
+        }
+        taskType = (taskType != null ? taskType : "SEQ_CLS").toUpperCase(Locale.ROOT);
+        if (!TASK_TYPES.contains(taskType)) {
+            throw new BadValueException("task_type", "task_type must be one of " + TASK_TYPES + ", got "
+                    + org.peft4j.api.internal.Excerpt.quote(taskType));
         }
         if (createNewAdapter && adapterNameOrPath == null) {
             throw new BadValueException("create_new_adapter", "create_new_adapter merges the adapters of"

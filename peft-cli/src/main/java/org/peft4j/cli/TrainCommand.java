@@ -72,6 +72,10 @@ final class TrainCommand implements Callable<Integer> {
         ConfigFile file = ConfigFile.read(config);
         TrainArguments args = file.arguments();
         PrintStream out = console.out();
+        if (args.taskType().equals("TOKEN_CLS")) {
+            new TokenClassificationRun(console).run(file, args);
+            return 0;
+        }
         List<LabeledText> rows = TextFiles.readRows(args.datasetFile(),
                 new LabeledTexts.Columns(args.textColumn(), args.labelColumn(), args.splitColumn()));
         DataSplits splits = DataSplits.of(rows, args.valSize(), args.seed(), args.datasetFile(), out)

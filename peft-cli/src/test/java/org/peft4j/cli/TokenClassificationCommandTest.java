@@ -1,0 +1,84 @@
+package org.peft4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.cli.Peft4jCommandTest.Result;
+
+/** {@code peft4j train} and {@code eval} with {@code task_type: TOKEN_CLS} on a small CoNLL file, and their refusals. */
+class TokenClassificationCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Twenty sentences with numbers and e-mail addresses, tagged B-NUM and B-EMAIL, in CoNLL form. */
+    private static String conll() {
+        String[] names = {"alice", "bob", "carol", "dave", "erin"};
+        StringBuilder out = new StringBuilder("-DOCSTART- O\n\n");
+        for (int i = 0; i < 20; i++) {
+            out.append("Call\tO\n").append(100 + 37 * i).append("\tB-NUM\n").append("or\tO\nmail\tO\n")
+                    .append(names[i % 5]).append(i).append("@example.org\tB-EMAIL\n").append("today\tO\n\n");
+        }
+        return out.toString();
+    }
+
+    @Test
+    void trainsATaggerAndWritesATokenClsAdapter(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("tags.conll");
+        Files.writeString(data, conll());
+        Path out = dir.resolve("run");
+        Path config = dir.resolve("ner.yaml");
+        Files.writeString(config, "task_type: TOKEN_CLS\nfinetuning_type: lora\nlora_target: query,value\ndataset: "
+                + data + "\noutput_dir: " + out + "\nnum_train_epochs: 1\nper_device_train_batch_size: 8\n"
+                + "val_size: 0.25\ncutoff_len: 32\n");
+        Result result = Peft4jCommandTest.run("train", config.toString());
+        assertThat(result.status()).as(result.err()).isZero();
+        assertThat(result.out()).contains("lora TOKEN_CLS on", "15 train, 5 dev sentences; tags [B-EMAIL, B-NUM, O]",
+                "dev entity P", "eval entities: precision", "EMAIL ", "NUM ", "adapter written to " + out);
+        JsonNode adapter = JSON.readTree(out.resolve("adapter_config.json").toFile());
+        assertThat(adapter.get("task_type").asText()).isEqualTo("TOKEN_CLS");
+        assertThat(adapter.get("modules_to_save").toString()).contains("classifier");
+        assertThat(JSON.readTree(out.resolve(RunRecord.FILE).toFile()).get("labels").toString())
+                .isEqualTo("[\"B-EMAIL\",\"B-NUM\",\"O\"]");
+        JsonNode results = JSON.readTree(out.resolve("all_results.json").toFile());
+        assertThat(results.has("eval_f1")).isTrue();
+        assertThat(results.get("eval_accuracy").asDouble()).isBetween(0.0, 1.0);
+
+        // eval scores a file with the trained tagger; a tag it never learned is named
+        Result eval = Peft4jCommandTest.run("eval", out.toString(), "--dataset", data.toString());
+        assertThat(eval.status()).as(eval.err()).isZero();
+        JsonNode scores = JSON.readTree(eval.out());
+        assertThat(scores.get("eval_f1").asDouble()).isBetween(0.0, 1.0);
+        assertThat(scores.has("eval_NUM_f1")).isTrue();
+        assertThat(eval.err()).contains("eval entities: precision");
+        Path unseen = dir.resolve("unseen.jsonl");
+        Files.writeString(unseen, "{\"tokens\": [\"Call\", \"555-0100\"], \"tags\": [\"O\", \"B-PHONE\"]}\n");
+        Result refused = Peft4jCommandTest.run("eval", out.toString(), "--dataset", unseen.toString());
+        assertThat(refused.status()).isEqualTo(2);
+        assertThat(refused.err()).contains("tag \"B-PHONE\" (word 2 of the sentence \"Call 555-0100\") is not one of"
+                + " the model's tags [B-EMAIL, B-NUM, O]");
+    }
+
+    @Test
+    void refusesAnUnknownTaskAMalformedLineAndWholeModelTuning(@TempDir Path dir) throws Exception {
+        Path data = dir.resolve("bad.conll");
+        Files.writeString(data, "Call O\n555 B-NUM\nnow\n");
+        Path config = dir.resolve("bad.yaml");
+        Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o") + "\ntask_type: POS\n");
+        Result unknown = Peft4jCommandTest.run("train", config.toString());
+        assertThat(unknown.status()).isEqualTo(2);
+        assertThat(unknown.err()).contains(config + ", line 3: task_type must be one of [SEQ_CLS, TOKEN_CLS], got \"POS\"");
+        Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o") + "\ntask_type: TOKEN_CLS\n");
+        Result malformed = Peft4jCommandTest.run("train", config.toString());
+        assertThat(malformed.status()).isEqualTo(2);
+        assertThat(malformed.err()).contains(data + ", line 3: expected a token and its tag");
+        Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o")
+                + "\ntask_type: token_cls\nfinetuning_type: full\n");
+        Result full = Peft4jCommandTest.run("train", config.toString());
+        assertThat(full.status()).isEqualTo(2);
+        assertThat(full.err()).contains(config + ", line 4: task_type TOKEN_CLS trains an adapter");
+    }
+}
