@@ -86,9 +86,14 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
 
     /** Reads the tokenizer, truncating to {@code maxLength} tokens. */
     public BertTokenizer tokenizer(int maxLength) throws IOException {
-        try (InputStream in = kind == Kind.CLASSPATH ? open(tokenizer) : Files.newInputStream(Path.of(tokenizer))) {
+        try (InputStream in = openTokenizer()) {
             return BertTokenizer.fromTokenizerJson(in, maxLength);
         }
+    }
+
+    /** Opens the {@code tokenizer.json} file or resource; the caller closes the stream. */
+    public InputStream openTokenizer() throws IOException {
+        return kind == Kind.CLASSPATH ? open(tokenizer) : Files.newInputStream(Path.of(tokenizer));
     }
 
     private static InputStream open(String resource) throws IOException {
