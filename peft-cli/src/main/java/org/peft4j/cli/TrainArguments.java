@@ -76,6 +76,16 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     every one is merged and a new adapter trains (default none)
  * @param createNewAdapter {@code create_new_adapter}: merge every adapter of
  *     {@code adapter_name_or_path} into the base and train a new one (default false)
+ * @param taskType {@code task_type}, as PEFT names tasks: {@code SEQ_CLS} (the default) trains a
+ *     classifier on labelled texts; {@code FEATURE_EXTRACTION} trains sentence embeddings on
+ *     (anchor, positive) pairs with in-batch negatives and reports retrieval (recall@1, recall@10,
+ *     MRR@10)
+ * @param positiveColumn {@code positive_column} (peft4j's own; FEATURE_EXTRACTION): the column of
+ *     each pair's positive, {@code text_column} being the anchor's (default positive)
+ * @param pairSeparator {@code pair_separator} (peft4j's own; FEATURE_EXTRACTION): instead of two
+ *     columns, split each text of {@code text_column} at the first occurrence of this string into
+ *     anchor and positive, skipping texts with an empty side (such as {@code " | "} for the bundled
+ *     spam data's {@code subject | body})
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -115,10 +125,19 @@ public record TrainArguments(
         @JsonProperty("use_rslora") Boolean useRslora,
         @JsonProperty("loraplus_lr_ratio") Double loraplusLrRatio,
         @JsonProperty("adapter_name_or_path") String adapterNameOrPath,
-        @JsonProperty("create_new_adapter") Boolean createNewAdapter) {
+        @JsonProperty("create_new_adapter") Boolean createNewAdapter,
+        @JsonProperty("task_type") String taskType,
+        @JsonProperty("positive_column") String positiveColumn,
+        @JsonProperty("pair_separator") String pairSeparator) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
+
+    /** The second built-in model: bge-small-en-v1.5, from its Maven artifact. */
+    public static final String BGE_SMALL_MODEL = "bge-small-en-v1.5";
+
+    /** The {@code task_type}s the command trains. */
+    public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "FEATURE_EXTRACTION");
 
     /** The {@code finetuning_type}s that train the model's own weights rather than an adapter. */
     public static final List<String> WHOLE_MODEL_METHODS = List.of("full", "freeze");
@@ -275,6 +294,25 @@ public record TrainArguments(
         if (createNewAdapter && adapterNameOrPath == null) {
             throw new BadValueException("create_new_adapter", "create_new_adapter merges the adapters of"
                     + " adapter_name_or_path into the base before a new one trains, and adapter_name_or_path is not set");
+        }
+        taskType = (taskType != null ? taskType : "SEQ_CLS").toUpperCase(Locale.ROOT);
+        if (!TASK_TYPES.contains(taskType)) {
+            throw new BadValueException("task_type", "task_type must be one of " + TASK_TYPES + ", got "
+                    + org.peft4j.api.internal.Excerpt.quote(taskType));
+        }
+        positiveColumn = positiveColumn != null ? positiveColumn : "positive";
+        if (pairSeparator != null && pairSeparator.isEmpty()) {
+            throw new BadValueException("pair_separator", "pair_separator must not be empty");
+        }
+        if (taskType.equals("FEATURE_EXTRACTION")) {
+            if (WHOLE_MODEL_METHODS.contains(finetuningType)) {
+                throw new BadValueException("finetuning_type", "task_type FEATURE_EXTRACTION trains an adapter"
+                        + " (lora, prefix, prompt, ...), not " + finetuningType);
+            }
+            if (adapterNameOrPath != null) {
+                throw new BadValueException("adapter_name_or_path", "adapter_name_or_path is not supported with"
+                        + " task_type FEATURE_EXTRACTION yet");
+            }
         }
     }
 
@@ -448,6 +486,12 @@ public record TrainArguments(
      * given.
      */
     public String baseModelName() {
-        return TrainedModel.isBuiltIn(modelNameOrPath) ? TrainedModel.BUILT_IN_HUB_ID : modelNameOrPath;
+        return TrainedModel.isBuiltIn(modelNameOrPath) ? TrainedModel.BUILT_IN_HUB_ID
+                : TrainedModel.isBgeSmall(modelNameOrPath) ? TrainedModel.BGE_SMALL_HUB_ID : modelNameOrPath;
+    }
+
+    /** Whether the run trains sentence embeddings on pairs ({@code task_type: FEATURE_EXTRACTION}). */
+    public boolean isFeatureExtraction() {
+        return taskType.equals("FEATURE_EXTRACTION");
     }
 }

@@ -12,6 +12,7 @@ import java.util.Locale;
 import java.util.Objects;
 import org.peft4j.djl.internal.NativeScalars;
 import org.peft4j.djl.models.bert.Pooling;
+import org.peft4j.djl.models.bert.PretrainedEncoder;
 
 /**
  * How an encoder's hidden states [B, T, H] become one sentence embedding [B, H]: a {@link Pooling}
@@ -153,6 +154,33 @@ public record EmbeddingPooling(Pooling pooling, boolean normalize) {
             return JSON.readTree(file.toFile());
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
+    /**
+     * The pooling a pretrained encoder's sentence embeddings use: the built-ins' own
+     * ({@link PretrainedEncoder#BGE_SMALL_EN_V15}: {@link #CLS_NORMALIZED};
+     * {@link PretrainedEncoder#ALL_MINILM_L6_V2}: {@link #MEAN_NORMALIZED}), a Hugging Face
+     * directory's sentence-transformers modules ({@link #fromSentenceTransformers}), and for an ONNX
+     * file those of the directory it lies in.
+     *
+     * @throws IllegalArgumentException if other classpath resources are named, or the modules are unsupported
+     */
+    public static EmbeddingPooling forEncoder(PretrainedEncoder encoder) throws IOException {
+        switch (encoder.kind()) {
+            case HUGGING_FACE:
+                return fromSentenceTransformers(Path.of(encoder.location()));
+            case ONNX:
+                Path parent = Path.of(encoder.location()).getParent();
+                return parent != null ? fromSentenceTransformers(parent) : MEAN;
+            default:
+                if (encoder.equals(PretrainedEncoder.BGE_SMALL_EN_V15)) {
+                    return CLS_NORMALIZED;
+                }
+                if (encoder.equals(PretrainedEncoder.ALL_MINILM_L6_V2)) {
+                    return MEAN_NORMALIZED;
+                }
+                throw new IllegalArgumentException("no known pooling for " + encoder + "; build an EmbeddingPooling for it");
         }
     }
 
