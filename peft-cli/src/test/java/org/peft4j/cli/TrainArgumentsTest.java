@@ -43,7 +43,7 @@ class TrainArgumentsTest {
         assertThat(prompt.loraTargets()).containsExactly("query", "value");
         assertThat(prompt.numTrainEpochs()).isEqualTo(3); // LLaMA-Factory's examples write epochs as 3.0
         assertThat(TrainArguments.knownKeys()).startsWith("model_name_or_path", "finetuning_type").contains("plot_loss")
-                .hasSize(38);
+                .hasSize(41); // with task_type, positive_column and pair_separator
     }
 
     @Test
