@@ -2,7 +2,8 @@
 
     python check_java_files.py GOLDEN_DIR JAVA_DIR
 
-GOLDEN_DIR is what make_golden.py wrote (the tiny base model and the inputs); JAVA_DIR holds one
+GOLDEN_DIR is what make_golden.py wrote (the tiny base model, tiny-*, and the inputs: bert-seq-cls, or
+one family's directory of --families); JAVA_DIR holds one
 adapter directory per method, two exported model directories and expected_logits.json, peft4j's
 logits on the golden inputs. Each adapter must load with PeftModel.from_pretrained onto the base
 with no missing and no unexpected keys and give peft4j's logits to 1e-5; each export must load
@@ -16,7 +17,7 @@ import sys
 
 import torch
 from peft import PeftConfig, PeftModel, get_peft_model, load_peft_weights, set_peft_model_state_dict
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertForSequenceClassification
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 TOLERANCE = 1e-5
 
@@ -32,7 +33,7 @@ def mean_pooled_logits(model, batch):
 def main(golden_dir, java_dir):
     golden = json.load(open(os.path.join(golden_dir, "golden.json")))
     expected = json.load(open(os.path.join(java_dir, "expected_logits.json")))
-    base_dir = os.path.join(golden_dir, "tiny-bert")
+    base_dir = os.path.join(golden_dir, next(d for d in sorted(os.listdir(golden_dir)) if d.startswith("tiny-")))
     batch = {k: torch.tensor(v) for k, v in golden["inputs"].items() if k != "texts"}
     failures = []
     for name, logits in expected.items():
@@ -51,7 +52,7 @@ def main(golden_dir, java_dir):
             else:
                 # the keys: every tensor of the file goes somewhere, and no adapter weight is left out
                 config = PeftConfig.from_pretrained(directory)
-                fresh = get_peft_model(BertForSequenceClassification.from_pretrained(base_dir), config)
+                fresh = get_peft_model(AutoModelForSequenceClassification.from_pretrained(base_dir), config)
                 result = set_peft_model_state_dict(fresh, load_peft_weights(directory))
                 # prompt learning: set_peft_model_state_dict loads prompt_embeddings on its own, strictly
                 # (prompt_encoder[adapter].embedding.load_state_dict(..., strict=True), which raises on a
@@ -64,7 +65,8 @@ def main(golden_dir, java_dir):
                            and not (config.is_prompt_learning and k.startswith("prompt_encoder."))]
                 if unexpected or missing:
                     failures.append(f"{name}: unexpected keys {unexpected}, missing {missing}")
-                model = PeftModel.from_pretrained(BertForSequenceClassification.from_pretrained(base_dir), directory).eval()
+                model = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(base_dir),
+                                                  directory).eval()
                 got = model(**batch).logits
                 keys = f"{config.peft_type.value}, no missing or unexpected keys"
         diff = (got - want).abs().max().item()

@@ -83,7 +83,7 @@ class JavaFilesForPythonTest {
     }
 
     /** A few AdamW steps on the golden inputs with made-up labels, so that every trained weight moves. */
-    private static void train(Model model, PeftModel peft, NDList inputs) {
+    static void train(Model model, PeftModel peft, NDList inputs) {
         DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(Optimizer.adamW().optLearningRateTracker(Tracker.fixed(0.05f)).build());
         try (Trainer trainer = peft != null ? peft.newTrainer(model, config) : model.newTrainer(config)) {
@@ -184,8 +184,13 @@ class JavaFilesForPythonTest {
     }
 
     private static String runPython(String python) throws Exception {
+        return runPython(python, GoldenFiles.DIR, OUT);
+    }
+
+    /** Runs check_java_files.py on the files in {@code javaDir} against the golden files in {@code goldenDir}. */
+    static String runPython(String python, Path goldenDir, Path javaDir) throws Exception {
         Process p = new ProcessBuilder(python, Path.of("src", "test", "python", "check_java_files.py").toString(),
-                GoldenFiles.DIR.toString(), OUT.toString()).redirectErrorStream(true).start();
+                goldenDir.toString(), javaDir.toString()).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(10, TimeUnit.MINUTES)).isTrue();
         assertThat(p.exitValue()).as("check_java_files.py:%n%s", output).isZero();

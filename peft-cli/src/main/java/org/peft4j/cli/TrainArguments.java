@@ -455,23 +455,37 @@ public record TrainArguments(
      * @throws BadValueException naming the key whose value the model cannot take
      */
     public void checkFits(BertConfig config, String model) {
+        checkFits(config.maxPositionEmbeddings(), config.hiddenSize(), config.numHiddenLayers(), model);
+    }
+
+    /**
+     * Checks the values that depend on the model (see {@link #checkFits(BertConfig, String)}) for
+     * an encoder of any family.
+     *
+     * @param maxTokens the longest input the position table holds, virtual tokens included
+     * @param hiddenSize the encoder's hidden size
+     * @param numLayers the encoder's number of layers
+     * @param model names the model in messages
+     * @throws BadValueException naming the key whose value the model cannot take
+     */
+    public void checkFits(int maxTokens, int hiddenSize, int numLayers, String model) {
         boolean virtualTokens = trainsAdapter() && PeftMethods.forFinetuningType(finetuningType).isPromptLearning();
         long positions = cutoffLen + (virtualTokens ? (long) numVirtualTokens : 0);
-        if (positions > config.maxPositionEmbeddings()) {
-            String key = virtualTokens && cutoffLen <= config.maxPositionEmbeddings() ? "num_virtual_tokens" : "cutoff_len";
+        if (positions > maxTokens) {
+            String key = virtualTokens && cutoffLen <= maxTokens ? "num_virtual_tokens" : "cutoff_len";
             throw new BadValueException(key, "cutoff_len " + cutoffLen + (virtualTokens ? " + num_virtual_tokens "
-                    + numVirtualTokens : "") + " is more than the " + config.maxPositionEmbeddings()
+                    + numVirtualTokens : "") + " is more than the " + maxTokens
                     + " positions " + model + " has (max_position_embeddings)");
         }
-        // every linear layer of a BERT encoder maps from or to hidden_size: min(in, out) <= hidden_size
-        if (finetuningType.equals("lora") && loraRank > config.hiddenSize()) {
+        // every linear layer of these encoders maps from or to hidden_size: min(in, out) <= hidden_size
+        if (finetuningType.equals("lora") && loraRank > hiddenSize) {
             throw new BadValueException("lora_rank", "lora_rank " + loraRank + " is larger than the layers it adapts: "
-                    + model + " has hidden size " + config.hiddenSize() + ", and a rank above min(in, out) of a"
+                    + model + " has hidden size " + hiddenSize + ", and a rank above min(in, out) of a"
                     + " layer adds weights and no expressiveness");
         }
-        if (finetuningType.equals("freeze") && freezeTrainableLayers > config.numHiddenLayers()) {
+        if (finetuningType.equals("freeze") && freezeTrainableLayers > numLayers) {
             throw new BadValueException("freeze_trainable_layers", "freeze_trainable_layers " + freezeTrainableLayers
-                    + " is more than the " + config.numHiddenLayers() + " layers " + model + " has");
+                    + " is more than the " + numLayers + " layers " + model + " has");
         }
     }
 

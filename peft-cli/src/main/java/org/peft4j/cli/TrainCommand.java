@@ -28,8 +28,9 @@ import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.internal.StateDicts;
-import org.peft4j.djl.models.bert.BertModel;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.TextClassifier;
+import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
@@ -95,15 +96,8 @@ final class TrainCommand implements Callable<Integer> {
         try (OutputLock lock = OutputLock.acquire(args.outputDirectory());
                 Model model = Model.newInstance("peft4j");
                 BertTokenizer tokenizer = encoder.tokenizer(args.cutoffLen())) {
-            BertModel bert = encoder.load(model.getNDManager());
-            try {
-                args.checkFits(bert.config(), encoder.toString());
-            } catch (TrainArguments.BadValueException e) {
-                throw file.error(e.key(), e.getMessage());
-            }
-            out.printf(Locale.ROOT, "%s on %s: %d train, %d dev, %d test rows; labels %s%n", args.finetuningType(),
-                    encoder, splits.train().size(), splits.dev().size(), splits.test().size(), labels);
-            train(args, file, adapters, encoder, model, bert, tokenizer, splits, labels);
+            TextEncoder base = encoder.loadEncoder(model.getNDManager());
+            train(args, file, adapters, encoder, model, base, tokenizer, splits, labels);
         }
         return 0;
     }
@@ -149,7 +143,7 @@ final class TrainCommand implements Callable<Integer> {
      * @throws IllegalArgumentException naming {@code adapter_name_or_path} if an adapter does not fit the model
      */
     private PeftModel adapter(TrainArguments args, ConfigFile file, List<AdapterCheckpoint> adapters,
-            BertSequenceClassifier classifier, BertTokenizer tokenizer) {
+            TextClassifier classifier, BertTokenizer tokenizer) {
         List<Path> paths = args.adapterPaths();
         Path resumed = args.resumedAdapterPath();
         PeftModel peft = null;
@@ -184,13 +178,26 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private void train(TrainArguments args, ConfigFile file, List<AdapterCheckpoint> adapters, PretrainedEncoder encoder,
-            Model model, BertModel bert, BertTokenizer tokenizer, DataSplits splits, List<String> labels)
+            Model model, TextEncoder base, BertTokenizer tokenizer, DataSplits splits, List<String> labels)
             throws IOException {
         PrintStream out = console.out();
         Engine.getInstance().setRandomSeed(args.seed());
         long start = System.nanoTime();
-        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), args.head())
-                .initializeHead(model.getNDManager());
+        TextClassifier classifier;
+        try {
+            // the family's *ForSequenceClassification head: BERT's pooler (or mean pooling), RoBERTa's, DistilBERT's
+            classifier = EncoderFamilies.sequenceClassifier(base, labels.size(), args.head().recordedName(),
+                    model.getNDManager());
+        } catch (IllegalArgumentException e) {
+            throw file.error("classifier_head", e.getMessage());
+        }
+        try {
+            args.checkFits(classifier.maxTokens(), base.hiddenSize(), classifier.numLayers(), encoder.toString());
+        } catch (TrainArguments.BadValueException e) {
+            throw file.error(e.key(), e.getMessage());
+        }
+        out.printf(Locale.ROOT, "%s on %s: %d train, %d dev, %d test rows; labels %s%n", args.finetuningType(),
+                encoder, splits.train().size(), splits.dev().size(), splits.test().size(), labels);
         model.setBlock(classifier);
         PeftModel peft = null;
         AdapterCheckpoint initialPissa = null;
@@ -275,19 +282,19 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     /**
-     * Unfreezes what {@code full} and {@code freeze} train: every parameter, or the head (the
-     * classifier, and the pooler it reads) and the last {@code freeze_trainable_layers} encoder
-     * layers (LLaMA-Factory's freeze tuning).
+     * Unfreezes what {@code full} and {@code freeze} train: every parameter, or the head (such as
+     * BERT's classifier and the pooler it reads) and the last {@code freeze_trainable_layers}
+     * encoder layers (LLaMA-Factory's freeze tuning).
      */
-    private static List<Parameter> unfreeze(BertSequenceClassifier classifier, TrainArguments args) {
-        int layers = classifier.bert().config().numHiddenLayers();
+    private static List<Parameter> unfreeze(TextClassifier classifier, TrainArguments args) {
+        int layers = classifier.numLayers();
         int first = layers - args.freezeTrainableLayers();
         List<Parameter> trainable = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
-            boolean trains = args.finetuningType().equals("full") || e.getKey().startsWith("classifier.")
-                    || e.getKey().startsWith("bert.pooler.");
+            boolean trains = args.finetuningType().equals("full")
+                    || classifier.headPaths().stream().anyMatch(head -> e.getKey().startsWith(head + "."));
             for (int l = first; l < layers && !trains; l++) {
-                trains = e.getKey().startsWith("bert.encoder.layer." + l + ".");
+                trains = e.getKey().startsWith(classifier.layerPath(l) + ".");
             }
             e.getValue().freeze(!trains);
             if (trains) {

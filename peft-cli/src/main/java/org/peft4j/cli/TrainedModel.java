@@ -16,7 +16,8 @@ import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.safetensors.SafeTensorsFormatException;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.models.bert.BertSequenceClassifier;
+import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.ClassifierHead;
@@ -39,14 +40,14 @@ final class TrainedModel implements AutoCloseable {
 
     final RunRecord run;
     final Model model;
-    final BertSequenceClassifier classifier;
+    final TextClassifier classifier;
     /** The adapter, or null for a whole model. */
     final PeftModel peft;
     final BertTokenizer tokenizer;
     /** Where the tokenizer came from, for writing it out again. */
     final PretrainedEncoder tokenizerSource;
 
-    private TrainedModel(RunRecord run, Model model, BertSequenceClassifier classifier, PeftModel peft,
+    private TrainedModel(RunRecord run, Model model, TextClassifier classifier, PeftModel peft,
             BertTokenizer tokenizer, PretrainedEncoder tokenizerSource) {
         this.run = run;
         this.model = model;
@@ -121,14 +122,14 @@ final class TrainedModel implements AutoCloseable {
         }
         Model model = Model.newInstance("peft4j");
         try {
-            BertSequenceClassifier classifier;
+            TextClassifier classifier;
             PeftModel peft = null;
             if (run.holdsAdapter()) {
                 AdapterCheckpoint adapter = AdapterCheckpoint.load(directory);
-                String head = adapter.metadata().getOrDefault(BertSequenceClassifier.HEAD_METADATA,
-                        ClassifierHead.POOLER.recordedName());
-                classifier = new BertSequenceClassifier(base.load(model.getNDManager()), run.labels().size(),
-                        ClassifierHead.fromRecordedName(head)).initializeHead(model.getNDManager());
+                String head = adapter.metadata().getOrDefault(TextClassifier.HEAD_METADATA,
+                        TextClassifier.HUGGING_FACE_HEAD);
+                classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()),
+                        run.labels().size(), head, model.getNDManager());
                 try {
                     for (String merged : run.mergedAdapters()) {
                         // the base the run trained on (adapter_name_or_path with create_new_adapter)
@@ -139,7 +140,7 @@ final class TrainedModel implements AutoCloseable {
                     throw new IllegalArgumentException(e.getMessage(), e); // it does not fit the base: not damage
                 }
             } else {
-                ClassifierDirectory.Loaded loaded = ClassifierDirectory.load(directory, model.getNDManager());
+                ClassifierDirectory.LoadedClassifier loaded = ClassifierDirectory.read(directory, model.getNDManager());
                 if (!loaded.labels().equals(run.labels())) {
                     throw new IllegalArgumentException(ClassifierDirectory.CONFIG + " has the labels " + loaded.labels()
                             + ", " + RunRecord.FILE + " " + run.labels());

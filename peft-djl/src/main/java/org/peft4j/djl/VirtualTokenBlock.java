@@ -3,6 +3,7 @@ package org.peft4j.djl;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDScope;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
@@ -32,6 +33,24 @@ public abstract class VirtualTokenBlock extends AbstractBlock {
      * @param training whether gradients are being recorded
      */
     public abstract NDArray virtualTokens(ParameterStore parameterStore, Device device, boolean training);
+
+    /**
+     * Returns the virtual tokens ({@link #virtualTokens}) owned by the manager of {@code input},
+     * an array of the forward pass. The block computes from parameters, whose results DJL would
+     * attach to the model's manager and keep until the model closes; a scope closes those
+     * intermediates now (autograd keeps what it needs).
+     */
+    public NDArray virtualTokensFor(ParameterStore parameterStore, NDArray input, boolean training) {
+        try (NDScope scope = new NDScope()) {
+            // a new array over the result (which may be a parameter's own array): closing it with the
+            // forward pass's manager must never free the parameter
+            NDArray tokens = virtualTokens(parameterStore, input.getDevice(), training);
+            NDArray owned = tokens.reshape(tokens.getShape());
+            NDScope.unregister(owned);
+            owned.attach(input.getManager());
+            return owned;
+        }
+    }
 
     @Override
     protected NDList forwardInternal(

@@ -12,10 +12,10 @@ import ai.djl.nn.Parameter;
  *   <li>for {@link VirtualTokenBlock.Kind#PROMPT}: puts the n rows [n, hidden] in front of the
  *       input's word embeddings (positions and token types then count them as ordinary tokens),
  *       extends the attention mask by n ones, and drops the n positions from its output;
- *   <li>for {@link VirtualTokenBlock.Kind#PREFIX}: splits the [n, layers·2·hidden] rows into a key
- *       and a value prefix [n, hidden] per layer (layer l's key is columns [2l·hidden, (2l+1)·hidden),
- *       its value the next hidden columns, Hugging Face's layout), puts them in front of that
- *       layer's own keys and values, and extends the mask its attention sees by n ones.
+ *   <li>for {@link VirtualTokenBlock.Kind#PREFIX}: splits the [n, layers·2·w] rows (w =
+ *       {@link #prefixWidth()}) into a key and a value prefix [n, w] per layer (layer l's key is
+ *       columns [2l·w, (2l+1)·w), its value the next w columns, Hugging Face's layout), puts them in
+ *       front of that layer's own keys and values, and extends the mask its attention sees by n ones.
  * </ul>
  */
 public interface VirtualTokenHost extends Block {
@@ -27,6 +27,21 @@ public interface VirtualTokenHost extends Block {
 
     /** Returns the number of attention heads per layer. */
     int numAttentionHeads();
+
+    /**
+     * Returns the width of one layer's key (or value) prefix per virtual token, PEFT's
+     * {@code token_dim} for prefix-tuning: the hidden size, or under grouped-query attention the
+     * key/value heads times the head size ({@code peft/utils/other.py},
+     * {@code _prepare_prompt_learning_config}: "For grouped-query attention, see #1901").
+     */
+    default int prefixWidth() {
+        return hiddenSize();
+    }
+
+    /** Returns the heads a layer's prefix is split into: the attention heads, or the key/value heads. */
+    default int prefixHeads() {
+        return numAttentionHeads();
+    }
 
     /** Returns the word embedding table [vocab, hidden], read to start prompts from text or vocabulary. */
     Parameter wordEmbeddings();

@@ -35,6 +35,7 @@ public final class SiteBuilder {
             new String[] {"install", "Install"},
             new String[] {"methods", "LoRA, prefix and prompt"},
             new String[] {"djl", "DJL quick start"},
+            new String[] {"language-models", "Language models"},
             new String[] {"tribuo", "Tribuo quick start"},
             new String[] {"cli", "The peft4j command"},
             new String[] {"format", "Adapter files and Python"},

@@ -41,6 +41,9 @@ import org.peft4j.api.internal.ModulePatterns;
  *     other initialisations
  * @param useDora whether each targeted layer is DoRA (weight-decomposed LoRA, {@code use_dora}): its
  *     output rows are rescaled to a trained magnitude m, y = m / ||W + s·B·A||_row · (W x + s·B·A x) + b
+ * @param fanInFanOut PEFT's {@code fan_in_fan_out}: the targeted layers store W as [in, out] in the
+ *     Python model (transformers' {@code Conv1D}, GPT-2). A and B mean the same either way; PEFT sets
+ *     it from the targets' type, and so does attaching the adapter to a model
  */
 public record LoraConfig(
         int r,
@@ -58,7 +61,8 @@ public record LoraConfig(
         String baseModelNameOrPath,
         boolean inferenceMode,
         int pissaNiter,
-        boolean useDora)
+        boolean useDora,
+        boolean fanInFanOut)
         implements TargetingConfig {
 
     /** Validates every field and copies the collections. */
@@ -181,6 +185,7 @@ public record LoraConfig(
         private boolean inferenceMode;
         private int pissaNiter;
         private boolean useDora;
+        private boolean fanInFanOut;
 
         private Builder() {}
 
@@ -201,6 +206,7 @@ public record LoraConfig(
             inferenceMode = c.inferenceMode;
             pissaNiter = c.pissaNiter;
             useDora = c.useDora;
+            fanInFanOut = c.fanInFanOut;
         }
 
         /** Sets the rank {@code r} (default 8). */
@@ -334,6 +340,15 @@ public record LoraConfig(
         }
 
         /**
+         * Records PEFT's {@code fan_in_fan_out} (default false): the targeted layers are
+         * {@code Conv1D} layers in the Python model. Attaching the adapter sets it from the targets.
+         */
+        public Builder optFanInFanOut(boolean fanInFanOut) {
+            this.fanInFanOut = fanInFanOut;
+            return this;
+        }
+
+        /**
          * Returns the validated config.
          *
          * @throws IllegalArgumentException naming the first field with a bad value
@@ -341,7 +356,7 @@ public record LoraConfig(
         public LoraConfig build() {
             return new LoraConfig(r, loraAlpha, loraDropout, targetModules, excludeModules, useRslora, bias,
                     initLoraWeights, rankPattern, alphaPattern, modulesToSave, taskType, baseModelNameOrPath,
-                    inferenceMode, pissaNiter, useDora);
+                    inferenceMode, pissaNiter, useDora, fanInFanOut);
         }
     }
 }

@@ -74,7 +74,8 @@ public final class LoraMethod implements PeftMethod {
                 f.baseModelNameOrPath(),
                 f.inferenceMode(),
                 pissaNiter,
-                f.bool("use_dora", false));
+                f.bool("use_dora", false),
+                f.bool("fan_in_fan_out", false));
     }
 
     @Override
@@ -94,7 +95,7 @@ public final class LoraMethod implements PeftMethod {
         c.alphaPattern().forEach((k, v) -> alphas.put(k, number(v)));
         out.put("rank_pattern", c.rankPattern());
         out.put("alpha_pattern", alphas);
-        out.put("fan_in_fan_out", false);
+        out.put("fan_in_fan_out", c.fanInFanOut());
         out.put("use_dora", c.useDora());
         out.put("layers_to_transform", null);
         out.put("layers_pattern", null);

@@ -79,13 +79,22 @@ class AdapterConfigJsonTest {
     }
 
     @Test
+    void fanInFanOutIsReadAndWritten() {
+        LoraConfig c = (LoraConfig) AdapterConfigJson.parse(
+                HF_LORA.replace("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true"), "f");
+        assertThat(c.fanInFanOut()).isTrue();
+        assertThat(((LoraConfig) AdapterConfigJson.parse(HF_LORA, "f")).fanInFanOut()).isFalse();
+        assertThat(AdapterConfigJson.toJson(c)).contains("\"fan_in_fan_out\" : true");
+    }
+
+    @Test
     void wrongTypesBadValuesAndUnsupportedFeaturesAreErrors() {
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"r\": 8", "\"r\": \"eight\""), "f"))
                 .hasMessage("f: key \"r\": expected an integer, found \"eight\"");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"r\": 8", "\"r\": 0"), "f"))
                 .hasMessageContaining("r must be a positive integer, got 0");
-        assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"fan_in_fan_out\": false", "\"fan_in_fan_out\": true"), "f"))
-                .hasMessageContaining("key \"fan_in_fan_out\" is set to true, a feature this version of peft4j does not support");
+        assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"layers_to_transform\": null", "\"layers_to_transform\": [0]"), "f"))
+                .hasMessageContaining("key \"layers_to_transform\" is set to [0], a feature this version of peft4j does not support");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"bias\": \"none\"", "\"bias\": \"some\""), "f"))
                 .hasMessageContaining("bias must be one of none, all, lora_only; got \"some\"");
         assertThatThrownBy(() -> AdapterConfigJson.parse(HF_LORA.replace("\"LORA\"", "\"LOHA\""), "f"))

@@ -16,6 +16,7 @@ import org.peft4j.api.PeftType;
 import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.Conv1dLayers;
 import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
 import org.peft4j.djl.TextTokenizer;
@@ -71,7 +72,17 @@ public final class Ia3Injector implements DjlMethod {
         }
         Map<String, Ia3Linear> layers = LayerInjection.addToLayers(targets, name, Ia3Linear.class, Ia3Linear::new,
                 (layer, path, rollback) -> newVector(layer, path, name, config, saved), savedWhole, saved);
-        return new DjlIa3Adapter(name, config, layers, savedWhole);
+        return new DjlIa3Adapter(name, withFanInFanOut(config, targets), layers, savedWhole);
+    }
+
+    /**
+     * The config with {@code fan_in_fan_out} true when a target is a {@code Conv1D} layer in the
+     * Python model ({@link Conv1dLayers}), false otherwise, as PEFT sets it from the targets' type
+     * ({@code peft/tuners/ia3/model.py}, {@code _create_new_module}); the vectors mean the same either way.
+     */
+    private static Ia3Config withFanInFanOut(Ia3Config config, Map<String, ModuleTree.Node> targets) {
+        boolean conv1d = targets.values().stream().anyMatch(n -> n.parent instanceof Conv1dLayers);
+        return conv1d == config.fanInFanOut() ? config : config.toBuilder().optFanInFanOut(conv1d).build();
     }
 
     /** PEFT's shape of a module's vector: [1, in] for a feed-forward module, [out, 1] otherwise. */

@@ -22,6 +22,7 @@ import org.peft4j.api.lora.algebra.DecomposedInit;
 import org.peft4j.api.lora.algebra.LoraDecompositionInit;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.AttachedAdapter;
+import org.peft4j.djl.Conv1dLayers;
 import org.peft4j.djl.DjlMethod;
 import org.peft4j.djl.ModuleTree;
 import org.peft4j.djl.TextTokenizer;
@@ -78,7 +79,18 @@ public final class LoraInjector implements DjlMethod {
                         ? decompositionWeights(layer, path, name, config, saved, rollback)
                         : newWeights(layer, path, name, config, saved),
                 savedWhole, saved);
-        return new DjlLoraAdapter(name, config, layers, savedWhole);
+        return new DjlLoraAdapter(name, withFanInFanOut(config, targets), layers, savedWhole);
+    }
+
+    /**
+     * The config with {@code fan_in_fan_out} true when a target is a {@code Conv1D} layer in the
+     * Python model ({@link Conv1dLayers}), false otherwise, as PEFT sets it from the targets' type
+     * ({@code peft/tuners/lora/layer.py} lines 2723-2736, {@code dispatch_default}, PEFT 0.21). It
+     * changes no arithmetic here: every DJL Linear holds its weight [out, in].
+     */
+    private static LoraConfig withFanInFanOut(LoraConfig config, Map<String, ModuleTree.Node> targets) {
+        boolean conv1d = targets.values().stream().anyMatch(n -> n.parent instanceof Conv1dLayers);
+        return conv1d == config.fanInFanOut() ? config : config.toBuilder().optFanInFanOut(conv1d).build();
     }
 
     /** The modules to save and, unless bias is none, the trainable biases, keyed as PEFT saves them. */

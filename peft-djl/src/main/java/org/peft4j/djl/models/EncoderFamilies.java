@@ -2,16 +2,10 @@ package org.peft4j.djl.models;
 
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
-import java.util.ServiceLoader;
-import java.util.TreeMap;
-import org.peft4j.api.internal.Excerpt;
-import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.Tensor;
 
 /**
@@ -22,24 +16,10 @@ import org.peft4j.api.safetensors.Tensor;
 public final class EncoderFamilies {
     /** The {@code model_type} a {@code config.json} without one is read as (older BERT exports omit it). */
     public static final String DEFAULT_MODEL_TYPE = "bert";
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Map<String, EncoderFamily> BY_TYPE = load();
+    private static final FamilyRegistry<EncoderFamily> REGISTRY =
+            new FamilyRegistry<>(EncoderFamily.class, "encoder", EncoderFamily::modelTypes);
 
     private EncoderFamilies() {}
-
-    private static Map<String, EncoderFamily> load() {
-        Map<String, EncoderFamily> byType = new TreeMap<>();
-        for (EncoderFamily family : ServiceLoader.load(EncoderFamily.class, EncoderFamily.class.getClassLoader())) {
-            for (String type : family.modelTypes()) {
-                EncoderFamily previous = byType.putIfAbsent(type, family);
-                if (previous != null) {
-                    throw new IllegalStateException("model_type \"" + type + "\" is registered twice: by "
-                            + previous.getClass().getName() + " and " + family.getClass().getName());
-                }
-            }
-        }
-        return byType;
-    }
 
     /**
      * Returns the family that loads {@code modelType}.
@@ -47,49 +27,12 @@ public final class EncoderFamilies {
      * @throws IllegalArgumentException listing the supported {@code model_type} values
      */
     public static EncoderFamily forModelType(String modelType) {
-        EncoderFamily family = BY_TYPE.get(modelType);
-        if (family == null) {
-            throw new IllegalArgumentException("model_type " + Excerpt.quote(modelType)
-                    + " is not a supported encoder; supported: " + String.join(", ", BY_TYPE.keySet()));
-        }
-        return family;
+        return REGISTRY.forModelType(modelType);
     }
 
     /** Returns the {@code model_type} of a parsed {@code config.json}, {@value #DEFAULT_MODEL_TYPE} when it has none. */
     public static String modelType(JsonNode config) {
         return config.path("model_type").asText(DEFAULT_MODEL_TYPE);
-    }
-
-    /**
-     * Reads a Hugging Face model directory's {@code config.json}.
-     *
-     * @throws IllegalArgumentException if it is missing or not a JSON object
-     */
-    public static JsonNode readConfig(Path modelDir) throws IOException {
-        Path file = modelDir.resolve("config.json");
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
-        }
-        if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException(file + ": expected a JSON object");
-        }
-        return root;
-    }
-
-    /**
-     * Reads a Hugging Face model directory's weights (see {@link ModelWeights}).
-     *
-     * @throws IllegalArgumentException if it has none
-     */
-    public static Map<String, Tensor> readWeights(Path modelDir) throws IOException {
-        try {
-            return ModelWeights.read(modelDir);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("not a Hugging Face model directory: " + e.getFile() + " does not exist", e);
-        }
     }
 
     /**
@@ -100,14 +43,25 @@ public final class EncoderFamilies {
      *     supported (the message lists those that are) or the weights do not fit the config
      */
     public static TextEncoder fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
-        JsonNode config = readConfig(modelDir);
-        EncoderFamily family = forModelType(modelType(config));
-        return family.fromHuggingFace(Checkpoint.of(modelDir, config, readWeights(modelDir)), manager);
+        Checkpoint checkpoint = Checkpoint.read(modelDir);
+        return forModelType(modelType(checkpoint.config())).fromHuggingFace(checkpoint, manager);
     }
 
-    /** The file a directory's weights are read from, for messages: the single file or the index. */
-    public static String weightsSource(Path modelDir) {
-        Path single = modelDir.resolve(ModelWeights.SINGLE_FILE);
-        return (Files.exists(single) ? single : modelDir.resolve(ModelWeights.INDEX)).toString();
+    /**
+     * Puts a new sequence classification head on {@code encoder}, chosen by its family (see
+     * {@link EncoderFamily#sequenceClassifier}).
+     */
+    public static TextClassifier sequenceClassifier(TextEncoder encoder, int numLabels, String head, NDManager manager) {
+        return forModelType(encoder.modelType()).sequenceClassifier(encoder, numLabels, head, manager);
+    }
+
+    /**
+     * Returns a task model's tensors under the encoder's own names: each name that starts with
+     * {@code prefix} (such as {@code roberta.}) without it, the others as they are.
+     */
+    public static Map<String, Tensor> withoutPrefix(Map<String, Tensor> weights, String prefix) {
+        Map<String, Tensor> out = new HashMap<>();
+        weights.forEach((key, tensor) -> out.put(key.startsWith(prefix) ? key.substring(prefix.length()) : key, tensor));
+        return out;
     }
 }

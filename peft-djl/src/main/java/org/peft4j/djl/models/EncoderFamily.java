@@ -21,4 +21,16 @@ public interface EncoderFamily {
      * @throws IllegalArgumentException naming the key or tensor that is missing or does not fit
      */
     TextEncoder fromHuggingFace(Checkpoint checkpoint, NDManager manager);
+
+    /**
+     * Puts a new sequence classification head on an encoder of this family, as the family's
+     * {@code *ForSequenceClassification} class does, the head's weights initialized.
+     *
+     * @param encoder an encoder this family built
+     * @param numLabels the number of outputs (one makes a regressor)
+     * @param head {@link TextClassifier#HUGGING_FACE_HEAD} for the family's Hugging Face head, or
+     *     another head the family offers
+     * @throws IllegalArgumentException if the encoder is not of this family or the head is unknown
+     */
+    TextClassifier sequenceClassifier(TextEncoder encoder, int numLabels, String head, NDManager manager);
 }

@@ -47,13 +47,13 @@ public final class PrefixTuningInjector implements DjlMethod {
      */
     public static AttachedAdapter attach(Block root, String name, PrefixTuningConfig config, Map<String, Tensor> saved) {
         VirtualTokenHost host = VirtualTokenAdapter.findHost(root, config);
-        int hidden = host.hiddenSize();
+        int hidden = host.prefixWidth();
         if (config.tokenDim() != null && config.tokenDim() != hidden
                 || config.numLayers() != null && config.numLayers() != host.numLayers()) {
             throw new IllegalArgumentException("token_dim " + config.tokenDim() + " and num_layers " + config.numLayers()
-                    + " do not match the model's hidden size " + hidden + " and " + host.numLayers() + " layers");
+                    + " do not match the model's prefix width " + hidden + " and " + host.numLayers() + " layers");
         }
-        PrefixTuningConfig filled = config.withModelDimensions(hidden, host.numLayers(), host.numAttentionHeads());
+        PrefixTuningConfig filled = config.withModelDimensions(hidden, host.numLayers(), host.prefixHeads());
         int n = config.numVirtualTokens();
         long width = 2L * host.numLayers() * hidden;
         SavedModules modules = SavedModules.capture(SavedModules.find(ModuleTree.nodes(root), config.modulesToSave(), PeftType.PREFIX_TUNING));

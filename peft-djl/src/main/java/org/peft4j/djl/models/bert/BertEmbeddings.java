@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import org.peft4j.djl.models.EmbeddingTable;
 
 /**
  * BERT's input embeddings: word + absolute position + token type, then LayerNorm and dropout.

@@ -20,7 +20,8 @@ import java.util.List;
 public final class BertEncoder extends AbstractBlock {
     private final Layers layers;
 
-    BertEncoder(BertConfig config) {
+    /** Creates the stack of {@code num_hidden_layers} layers; other families (RoBERTa) reuse it. */
+    public BertEncoder(BertConfig config) {
         layers = addChildBlock("layer", new Layers(config));
     }
 
@@ -32,8 +33,11 @@ public final class BertEncoder extends AbstractBlock {
     /**
      * Runs every layer. {@code prefixes}, if not null, holds prefix-tuning's keys and values as
      * [n, layers·2, H]: layer l's key prefix at index 2l of the middle axis, its value at 2l + 1.
+     *
+     * @param hidden [B, S, H]
+     * @param additiveMask [B, 1, 1, n + S]: 0 where attention may look, a large negative number where not
      */
-    NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, NDArray prefixes, boolean training) {
+    public NDArray apply(ParameterStore ps, NDArray hidden, NDArray additiveMask, NDArray prefixes, boolean training) {
         NDArray h = hidden;
         for (int l = 0; l < layers.list.size(); l++) {
             NDArray key = prefixes == null ? null : prefixes.get(new NDIndex(":, {}, :", 2 * l));

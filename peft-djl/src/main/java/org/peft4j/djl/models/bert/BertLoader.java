@@ -20,7 +20,7 @@ import org.peft4j.api.safetensors.ModelWeights;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.models.Checkpoint;
-import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.CheckpointWeights;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,11 +52,6 @@ public final class BertLoader {
      */
     public static BertModel fromHuggingFace(Path modelDir, NDManager manager) throws IOException {
         return fromCheckpoint(Checkpoint.read(modelDir), manager);
-    }
-
-    /** Builds the encoder of a model directory from its {@code config.json} and its weights, already read. */
-    static BertModel fromHuggingFace(Path modelDir, Map<String, Tensor> weights, NDManager manager) throws IOException {
-        return fromCheckpoint(Checkpoint.of(modelDir, EncoderFamilies.readConfig(modelDir), weights), manager);
     }
 
     /** Builds the encoder from a checkpoint's config and tensors. */
@@ -139,24 +134,10 @@ public final class BertLoader {
             for (String input : add.inputs()) {
                 if (input.endsWith(".bias") && tensors.containsKey(input)) {
                     String name = input.substring(0, input.length() - ".bias".length()) + ".weight";
-                    tensors.put(name, transpose(weight));
+                    tensors.put(name, CheckpointWeights.transpose(weight));
                 }
             }
         }
-    }
-
-    private static Tensor transpose(Tensor t) {
-        long[] s = t.shape();
-        int rows = (int) s[0];
-        int cols = (int) s[1];
-        float[] in = t.toFloatArray();
-        float[] out = new float[in.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                out[c * rows + r] = in[r * cols + c];
-            }
-        }
-        return Tensor.ofFloats(new long[] {cols, rows}, out);
     }
 
     private static BertConfig configFromOnnx(OnnxGraph graph, Map<String, Tensor> tensors, String source) {

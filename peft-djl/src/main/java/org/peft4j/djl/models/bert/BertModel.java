@@ -3,7 +3,6 @@ package org.peft4j.djl.models.bert;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -13,6 +12,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.VirtualTokenBlock;
 import org.peft4j.djl.models.TextEncoder;
+import org.peft4j.djl.models.VirtualTokenInputs;
 
 /**
  * A BERT-family encoder built from DJL blocks that reproduces Hugging Face's {@code BertModel}:
@@ -39,9 +39,6 @@ import org.peft4j.djl.models.TextEncoder;
  * output stays [B, T, hidden].
  */
 public final class BertModel extends AbstractBlock implements TextEncoder {
-    /** Added to attention scores at padded positions, as Hugging Face does (the float minimum). */
-    private static final float MASKED = -Float.MAX_VALUE;
-
     private final BertConfig config;
     private final BertEmbeddings embeddings;
     private final BertEncoder encoder;
@@ -160,40 +157,15 @@ public final class BertModel extends AbstractBlock implements TextEncoder {
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
         }
-        Shape shape = inputIds.getShape();
-        NDManager manager = inputIds.getManager();
         VirtualTokenBlock v = virtualTokens;
         boolean prompt = v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT;
-        NDArray tokens = v == null ? null : virtualTokenInput(v, ps, inputIds, training);
+        NDArray tokens = v == null ? null
+                : VirtualTokenInputs.shaped(v, ps, inputIds, config.numHiddenLayers(), config.hiddenSize(), training);
         int positionOffset = v != null && !prompt ? v.numVirtualTokens() : 0;
         NDArray hidden = embeddings.embed(ps, inputIds, tokenTypeIds, prompt ? tokens : null, positionOffset, training);
-        NDArray mask = attentionMask != null
-                ? attentionMask.toType(DataType.FLOAT32, false)
-                : manager.ones(shape, DataType.FLOAT32);
-        if (v != null) {
-            mask = manager.ones(new Shape(shape.get(0), v.numVirtualTokens()), DataType.FLOAT32).concat(mask, 1);
-        }
+        NDArray mask = VirtualTokenInputs.mask(inputIds, attentionMask, v == null ? 0 : v.numVirtualTokens());
         NDArray prefixes = v != null && !prompt ? tokens : null;
-        NDArray additive = mask.neg().add(1f).mul(MASKED).reshape(shape.get(0), 1, 1, mask.getShape().get(1));
-        return encoder.apply(ps, hidden, additive, prefixes, training);
-    }
-
-    /**
-     * Returns the virtual tokens shaped for this forward pass, [1, n, H] for a prompt and
-     * [n, layers·2, H] for prefixes, owned by the inputs' manager. The virtual-token block computes
-     * from parameters, whose results DJL would attach to the model's manager and keep until the
-     * model closes; the scope closes those intermediates now (autograd keeps what it needs).
-     */
-    private NDArray virtualTokenInput(VirtualTokenBlock v, ParameterStore ps, NDArray inputIds, boolean training) {
-        try (NDScope scope = new NDScope()) {
-            NDArray tokens = v.virtualTokens(ps, inputIds.getDevice(), training);
-            NDArray shaped = v.kind() == VirtualTokenBlock.Kind.PROMPT
-                    ? tokens.expandDims(0)
-                    : tokens.reshape(v.numVirtualTokens(), 2L * config.numHiddenLayers(), config.hiddenSize());
-            NDScope.unregister(shaped);
-            shaped.attach(inputIds.getManager());
-            return shaped;
-        }
+        return encoder.apply(ps, hidden, VirtualTokenInputs.additive(mask), prefixes, training);
     }
 
     @Override

@@ -10,12 +10,15 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.peft4j.api.TaskType;
 import org.peft4j.djl.TaskModel;
+import org.peft4j.djl.models.TextClassifier;
 
 /**
  * A sequence classifier with Hugging Face's module paths and, by default, the computation of
@@ -34,9 +37,9 @@ import org.peft4j.djl.TaskModel;
  * <p>Input: as {@link BertModel}. Output: logits [B, labels]; one label makes a regressor, as
  * Hugging Face's {@code num_labels=1} does.
  */
-public final class BertSequenceClassifier extends AbstractBlock implements TaskModel {
+public final class BertSequenceClassifier extends AbstractBlock implements TextClassifier {
     /** The safetensors metadata key that records the head an adapter was trained with. */
-    public static final String HEAD_METADATA = "peft4j_head";
+    public static final String HEAD_METADATA = TextClassifier.HEAD_METADATA;
 
     private final BertModel bert;
     private final Linear classifier;
@@ -64,12 +67,80 @@ public final class BertSequenceClassifier extends AbstractBlock implements TaskM
         return bert;
     }
 
+    /** Returns the encoder, {@link #bert()}. */
+    @Override
+    public BertModel encoder() {
+        return bert;
+    }
+
+    /** Returns the head's recorded name ({@link ClassifierHead#recordedName()}). */
+    @Override
+    public String headName() {
+        return head.recordedName();
+    }
+
+    /** Returns {@code bert}. */
+    @Override
+    public String encoderPath() {
+        return "bert";
+    }
+
+    /** Returns {@code classifier} and the pooler it reads, {@code bert.pooler}. */
+    @Override
+    public List<String> headPaths() {
+        return List.of("classifier", "bert.pooler");
+    }
+
+    @Override
+    public int maxTokens() {
+        return bert.config().maxPositionEmbeddings();
+    }
+
+    @Override
+    public String layerPath(int layer) {
+        return "bert.encoder.layer." + layer;
+    }
+
+    /** Returns {@code BertForSequenceClassification}. */
+    @Override
+    public String architecture() {
+        return "BertForSequenceClassification";
+    }
+
+    /** Returns the {@code config.json} of {@code BertForSequenceClassification}, with every key {@link BertConfig} reads. */
+    @Override
+    public ObjectNode huggingFaceConfig() {
+        BertConfig c = bert.config();
+        ObjectNode config = JsonNodeFactory.instance.objectNode();
+        config.putArray("architectures").add(architecture());
+        config.put("model_type", BertFamily.MODEL_TYPE);
+        config.put("vocab_size", c.vocabSize());
+        config.put("hidden_size", c.hiddenSize());
+        config.put("num_hidden_layers", c.numHiddenLayers());
+        config.put("num_attention_heads", c.numAttentionHeads());
+        config.put("intermediate_size", c.intermediateSize());
+        config.put("max_position_embeddings", c.maxPositionEmbeddings());
+        config.put("type_vocab_size", c.typeVocabSize());
+        config.put("layer_norm_eps", c.layerNormEps());
+        config.put("hidden_dropout_prob", c.hiddenDropoutProb());
+        config.put("attention_probs_dropout_prob", c.attentionProbsDropoutProb());
+        if (c.classifierDropout() != null) {
+            config.put("classifier_dropout", c.classifierDropout());
+        }
+        config.put("hidden_act", "gelu");
+        config.put("position_embedding_type", "absolute");
+        config.put("pad_token_id", 0);
+        config.put("initializer_range", 0.02);
+        return config;
+    }
+
     /** Returns the linear head {@code classifier}. */
     public Linear classifier() {
         return classifier;
     }
 
     /** Returns the number of labels. */
+    @Override
     public int numLabels() {
         return numLabels;
     }

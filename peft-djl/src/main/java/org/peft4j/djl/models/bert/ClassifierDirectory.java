@@ -23,14 +23,20 @@ import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
+import org.peft4j.djl.models.Checkpoint;
 import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.EncoderFamily;
+import org.peft4j.djl.models.TextClassifier;
 
 /**
- * A whole text classifier as a Hugging Face model directory, the one
- * {@code BertForSequenceClassification.save_pretrained} writes: {@code config.json} (the
- * architecture, {@code architectures: ["BertForSequenceClassification"]}, {@code id2label} and
- * {@code label2id}) and {@code model.safetensors} (the encoder under {@code bert.}, its pooler
- * included, and the head under {@code classifier.}), plus any tokenizer files given. What
+ * A whole text classifier as a Hugging Face model directory, the one a
+ * {@code *ForSequenceClassification.save_pretrained} writes: {@code config.json} (the
+ * architecture, such as {@code architectures: ["BertForSequenceClassification"]}, {@code id2label}
+ * and {@code label2id}) and {@code model.safetensors} (the encoder under its prefix, {@code bert.},
+ * {@code roberta.} or {@code distilbert.}, and the head under its names, such as
+ * {@code classifier.}), plus any tokenizer files given. Every family of
+ * {@link org.peft4j.djl.models.EncoderFamilies} reads and writes it ({@link #read}); {@link #load}
+ * is the BERT-typed shortcut. What
  * {@code peft4j export} writes after merging a LoRA adapter, and what it and Python's
  * {@code AutoModelForSequenceClassification.from_pretrained} read back.
  *
@@ -46,20 +52,22 @@ public final class ClassifierDirectory {
     public static final String WEIGHTS = "model.safetensors";
     /** The config key that records a head other than Python's own. */
     public static final String HEAD_KEY = "peft4j_head";
-    private static final String ARCHITECTURE = "BertForSequenceClassification";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ClassifierDirectory() {}
 
-    /** A classifier read back from a directory, with its label names in output order. */
+    /** A BERT classifier read back from a directory, with its label names in output order. */
     public record Loaded(BertSequenceClassifier classifier, List<String> labels) {}
+
+    /** A classifier of any family read back from a directory, with its label names in output order. */
+    public record LoadedClassifier(TextClassifier classifier, List<String> labels) {}
 
     /**
      * Writes {@code classifier} (whose layers are plain, e.g. after {@code mergeAndUnload}) with its
      * label names into {@code directory} as one unit (see {@link AtomicDirectory}), together with
      * {@code extraFiles} (such as the tokenizer's files, by file name).
      */
-    public static void save(BertSequenceClassifier classifier, List<String> labels, Path directory,
+    public static void save(TextClassifier classifier, List<String> labels, Path directory,
             Map<String, byte[]> extraFiles) throws IOException {
         if (labels.size() != classifier.numLabels()) {
             throw new IllegalArgumentException(labels.size() + " label names for " + classifier.numLabels() + " outputs");
@@ -77,29 +85,9 @@ public final class ClassifierDirectory {
         AtomicDirectory.write(directory, files);
     }
 
-    /** The {@code config.json} of a classifier, with every key {@code BertConfig} reads. */
-    private static ObjectNode config(BertSequenceClassifier classifier, List<String> labels) {
-        BertConfig c = classifier.bert().config();
-        ObjectNode config = JSON.createObjectNode();
-        config.putArray("architectures").add(ARCHITECTURE);
-        config.put("model_type", "bert");
-        config.put("vocab_size", c.vocabSize());
-        config.put("hidden_size", c.hiddenSize());
-        config.put("num_hidden_layers", c.numHiddenLayers());
-        config.put("num_attention_heads", c.numAttentionHeads());
-        config.put("intermediate_size", c.intermediateSize());
-        config.put("max_position_embeddings", c.maxPositionEmbeddings());
-        config.put("type_vocab_size", c.typeVocabSize());
-        config.put("layer_norm_eps", c.layerNormEps());
-        config.put("hidden_dropout_prob", c.hiddenDropoutProb());
-        config.put("attention_probs_dropout_prob", c.attentionProbsDropoutProb());
-        if (c.classifierDropout() != null) {
-            config.put("classifier_dropout", c.classifierDropout());
-        }
-        config.put("hidden_act", "gelu");
-        config.put("position_embedding_type", "absolute");
-        config.put("pad_token_id", 0);
-        config.put("initializer_range", 0.02);
+    /** The {@code config.json} of a classifier: the family's keys ({@link TextClassifier#huggingFaceConfig()}) and the labels. */
+    private static ObjectNode config(TextClassifier classifier, List<String> labels) {
+        ObjectNode config = classifier.huggingFaceConfig();
         if (labels.size() == 1) {
             config.put("problem_type", "regression");
         }
@@ -109,20 +97,39 @@ public final class ClassifierDirectory {
             id2label.put(Integer.toString(i), labels.get(i));
             label2id.put(labels.get(i), i);
         }
-        if (classifier.head() != ClassifierHead.POOLER) {
-            config.put(HEAD_KEY, classifier.head().recordedName());
+        if (!classifier.headName().equals(TextClassifier.HUGGING_FACE_HEAD)) {
+            config.put(HEAD_KEY, classifier.headName());
         }
         return config;
     }
 
     /**
+     * Reads a directory of a BERT classifier written by {@link #save} or by Python's
+     * {@code save_pretrained} of a {@code BertForSequenceClassification} (see {@link #read}).
+     *
+     * @throws IllegalArgumentException if a file or tensor is missing or does not fit the config,
+     *     or the directory holds another family (read it with {@link #read})
+     */
+    public static Loaded load(Path directory, NDManager manager) throws IOException {
+        LoadedClassifier loaded = read(directory, manager);
+        if (!(loaded.classifier() instanceof BertSequenceClassifier bert)) {
+            throw new IllegalArgumentException(directory.resolve(CONFIG) + ": model_type \""
+                    + loaded.classifier().encoder().modelType() + "\" is not a BERT classifier; read it with"
+                    + " ClassifierDirectory.read");
+        }
+        return new Loaded(bert, loaded.labels());
+    }
+
+    /**
      * Reads a directory written by {@link #save} or by Python's {@code save_pretrained} of a
-     * {@code BertForSequenceClassification}: the encoder with its pooler, the head's weights and
-     * the label names ({@code id2label}).
+     * sequence classifier of any supported family ({@code BertForSequenceClassification},
+     * {@code RobertaForSequenceClassification}, {@code XLMRobertaForSequenceClassification},
+     * {@code DistilBertForSequenceClassification}, ...): the family by {@code model_type}, the
+     * encoder, the head's weights and the label names ({@code id2label}).
      *
      * @throws IllegalArgumentException if a file or tensor is missing or does not fit the config
      */
-    public static Loaded load(Path directory, NDManager manager) throws IOException {
+    public static LoadedClassifier read(Path directory, NDManager manager) throws IOException {
         JsonNode config;
         try {
             config = JSON.readTree(Files.readString(directory.resolve(CONFIG), StandardCharsets.UTF_8));
@@ -133,15 +140,17 @@ public final class ClassifierDirectory {
         if (labels.isEmpty()) {
             throw new IllegalArgumentException(directory.resolve(CONFIG) + ": no id2label; cannot tell the classes");
         }
-        ClassifierHead head = ClassifierHead.fromRecordedName(config.path(HEAD_KEY).asText("pooler"));
-        Map<String, Tensor> tensors = EncoderFamilies.readWeights(directory);
-        BertModel bert = BertLoader.fromHuggingFace(directory, tensors, manager);
-        BertSequenceClassifier classifier = new BertSequenceClassifier(bert, labels.size(), head).initializeHead(manager);
+        String head = config.path(HEAD_KEY).asText(TextClassifier.HUGGING_FACE_HEAD);
+        Checkpoint checkpoint = Checkpoint.of(directory, config, Checkpoint.readWeights(directory));
+        EncoderFamily family = EncoderFamilies.forModelType(EncoderFamilies.modelType(config));
+        TextClassifier classifier = family.sequenceClassifier(family.fromHuggingFace(checkpoint, manager), labels.size(),
+                head, manager);
+        String encoderKeys = classifier.encoderPath() + ".";
         for (Map.Entry<String, Parameter> e : StateDicts.namedParameters(classifier).entrySet()) {
-            if (!e.getKey().startsWith("classifier.")) {
+            if (e.getKey().startsWith(encoderKeys)) {
                 continue;
             }
-            Tensor t = tensors.get(e.getKey());
+            Tensor t = checkpoint.weights().get(e.getKey());
             long[] expected = e.getValue().getArray().getShape().getShape();
             if (t == null || !Arrays.equals(t.shape(), expected)) {
                 throw new IllegalArgumentException(directory + ": the head tensor " + e.getKey()
@@ -150,7 +159,7 @@ public final class ClassifierDirectory {
             }
             TensorConversions.copyInto(t, e.getValue().getArray());
         }
-        return new Loaded(classifier, labels);
+        return new LoadedClassifier(classifier, labels);
     }
 
     /** The label names of a Hugging Face {@code config.json}, by {@code id2label}; empty without it. */

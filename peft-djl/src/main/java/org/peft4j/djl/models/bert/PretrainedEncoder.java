@@ -7,11 +7,14 @@ import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
+import org.peft4j.djl.models.EncoderFamilies;
+import org.peft4j.djl.models.TextEncoder;
 
 /**
- * Where a pretrained BERT-family encoder and its tokenizer come from: a Hugging Face model
- * directory ({@code config.json}, {@code model.safetensors}, {@code tokenizer.json}), an ONNX export
- * with a {@code tokenizer.json} beside it, or a pair of classpath resources (such as
+ * Where a pretrained encoder and its tokenizer come from: a Hugging Face model directory
+ * ({@code config.json}, {@code model.safetensors}, {@code tokenizer.json}) of any supported family
+ * ({@link #loadEncoder}: BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT), or a BERT exported to
+ * ONNX with a {@code tokenizer.json} beside it, or a pair of classpath resources (such as
  * all-MiniLM-L6-v2 from its Maven artifact). A small serializable value, so a model trained on it
  * can record it and load the encoder again later.
  *
@@ -65,7 +68,7 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
         return new PretrainedEncoder(Kind.CLASSPATH, onnxResource, tokenizerResource);
     }
 
-    /** Loads the encoder's weights into {@code manager}. */
+    /** Loads a BERT encoder's weights into {@code manager} (any family: {@link #loadEncoder}). */
     public BertModel load(NDManager manager) throws IOException {
         switch (kind) {
             case HUGGING_FACE:
@@ -77,6 +80,15 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
                     return BertLoader.fromOnnx(in, location, manager);
                 }
         }
+    }
+
+    /**
+     * Loads the encoder's weights into {@code manager}, whatever its family: a Hugging Face
+     * directory by its {@code model_type} ({@link EncoderFamilies#fromHuggingFace}), an ONNX export
+     * as BERT.
+     */
+    public TextEncoder loadEncoder(NDManager manager) throws IOException {
+        return kind == Kind.HUGGING_FACE ? EncoderFamilies.fromHuggingFace(Path.of(location), manager) : load(manager);
     }
 
     /** Reads the tokenizer, truncating to {@code maxLength} tokens. */

@@ -1,4 +1,4 @@
-package org.peft4j.djl.models.bert;
+package org.peft4j.djl.models;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
