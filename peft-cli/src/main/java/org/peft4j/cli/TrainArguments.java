@@ -78,7 +78,15 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     {@code adapter_name_or_path} into the base and train a new one (default false)
  * @param taskType {@code task_type}, PEFT's name of the task: {@code SEQ_CLS} (the default), text
  *     classification from {@code text_column} and {@code label_column}; {@code TOKEN_CLS}, tagging
- *     each word (such as named-entity recognition) from a CoNLL or JSON Lines {@code dataset}
+ *     each word (such as named-entity recognition) from a CoNLL or JSON Lines {@code dataset};
+ *     {@code FEATURE_EXTRACTION}, sentence embeddings trained on (anchor, positive) pairs with
+ *     in-batch negatives, reporting retrieval (recall@1, recall@10, MRR@10)
+ * @param positiveColumn {@code positive_column} (peft4j's own; FEATURE_EXTRACTION): the column of
+ *     each pair's positive, {@code text_column} being the anchor's (default positive)
+ * @param pairSeparator {@code pair_separator} (peft4j's own; FEATURE_EXTRACTION): instead of two
+ *     columns, split each text of {@code text_column} at the first occurrence of this string into
+ *     anchor and positive, skipping texts with an empty side (such as {@code " | "} for the bundled
+ *     spam data's {@code subject | body})
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -119,10 +127,15 @@ public record TrainArguments(
         @JsonProperty("loraplus_lr_ratio") Double loraplusLrRatio,
         @JsonProperty("adapter_name_or_path") String adapterNameOrPath,
         @JsonProperty("create_new_adapter") Boolean createNewAdapter,
-        @JsonProperty("task_type") String taskType) {
+        @JsonProperty("task_type") String taskType,
+        @JsonProperty("positive_column") String positiveColumn,
+        @JsonProperty("pair_separator") String pairSeparator) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
+
+    /** The second built-in model: bge-small-en-v1.5, from its Maven artifact. */
+    public static final String BGE_SMALL_MODEL = "bge-small-en-v1.5";
 
     /** The {@code finetuning_type}s that train the model's own weights rather than an adapter. */
     public static final List<String> WHOLE_MODEL_METHODS = List.of("full", "freeze");
@@ -138,7 +151,7 @@ public record TrainArguments(
             PeftMethods.finetuningTypes().stream(), WHOLE_MODEL_METHODS.stream()).toList();
 
     /** The tasks {@code task_type} names, as PEFT's {@code TaskType} does. */
-    public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "TOKEN_CLS");
+    public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "TOKEN_CLS", "FEATURE_EXTRACTION");
 
     /** The schedules {@code lr_scheduler_type} names; constant_with_warmup is constant after the warm-up. */
     public static final List<String> SCHEDULERS = List.of("linear", "cosine", "constant", "constant_with_warmup");
@@ -279,14 +292,28 @@ public record TrainArguments(
             throw new BadValueException("pissa_init", "pissa_init starts a new adapter from the base's weights, and"
                     + " adapter_name_or_path continues an existing one; set create_new_adapter: true to merge it first");
         }
+        if (createNewAdapter && adapterNameOrPath == null) {
+            throw new BadValueException("create_new_adapter", "create_new_adapter merges the adapters of"
+                    + " adapter_name_or_path into the base before a new one trains, and adapter_name_or_path is not set");
+        }
         taskType = (taskType != null ? taskType : "SEQ_CLS").toUpperCase(Locale.ROOT);
         if (!TASK_TYPES.contains(taskType)) {
             throw new BadValueException("task_type", "task_type must be one of " + TASK_TYPES + ", got "
                     + org.peft4j.api.internal.Excerpt.quote(taskType));
         }
-        if (createNewAdapter && adapterNameOrPath == null) {
-            throw new BadValueException("create_new_adapter", "create_new_adapter merges the adapters of"
-                    + " adapter_name_or_path into the base before a new one trains, and adapter_name_or_path is not set");
+        positiveColumn = positiveColumn != null ? positiveColumn : "positive";
+        if (pairSeparator != null && pairSeparator.isEmpty()) {
+            throw new BadValueException("pair_separator", "pair_separator must not be empty");
+        }
+        if (taskType.equals("FEATURE_EXTRACTION")) {
+            if (WHOLE_MODEL_METHODS.contains(finetuningType)) {
+                throw new BadValueException("finetuning_type", "task_type FEATURE_EXTRACTION trains an adapter"
+                        + " (lora, prefix, prompt, ...), not " + finetuningType);
+            }
+            if (adapterNameOrPath != null) {
+                throw new BadValueException("adapter_name_or_path", "adapter_name_or_path is not supported with"
+                        + " task_type FEATURE_EXTRACTION yet");
+            }
         }
     }
 
@@ -474,6 +501,12 @@ public record TrainArguments(
      * given.
      */
     public String baseModelName() {
-        return TrainedModel.isBuiltIn(modelNameOrPath) ? TrainedModel.BUILT_IN_HUB_ID : modelNameOrPath;
+        return TrainedModel.isBuiltIn(modelNameOrPath) ? TrainedModel.BUILT_IN_HUB_ID
+                : TrainedModel.isBgeSmall(modelNameOrPath) ? TrainedModel.BGE_SMALL_HUB_ID : modelNameOrPath;
+    }
+
+    /** Whether the run trains sentence embeddings on pairs ({@code task_type: FEATURE_EXTRACTION}). */
+    public boolean isFeatureExtraction() {
+        return taskType.equals("FEATURE_EXTRACTION");
     }
 }

@@ -53,7 +53,8 @@ import picocli.CommandLine.Parameters;
  * only then training. Nothing is written for a run whose weights or outputs end up not finite.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Fine-tune a text classifier as CONFIG.yaml says (LLaMA-Factory's key names).")
+        description = "Fine-tune a text classifier (with task_type TOKEN_CLS a word tagger, with FEATURE_EXTRACTION"
+                + " sentence embeddings) as CONFIG.yaml says (LLaMA-Factory's key names).")
 final class TrainCommand implements Callable<Integer> {
     /** The sub-directory of {@code output_dir} that {@code pissa_convert} writes the converted adapter to. */
     static final String PISSA_CONVERTED = "pissa_converted";
@@ -71,11 +72,14 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         ConfigFile file = ConfigFile.read(config);
         TrainArguments args = file.arguments();
-        PrintStream out = console.out();
+        if (args.isFeatureExtraction()) {
+            return new EmbeddingTraining(console).run(file);
+        }
         if (args.taskType().equals("TOKEN_CLS")) {
             new TokenClassificationRun(console).run(file, args);
             return 0;
         }
+        PrintStream out = console.out();
         List<LabeledText> rows = TextFiles.readRows(args.datasetFile(),
                 new LabeledTexts.Columns(args.textColumn(), args.labelColumn(), args.splitColumn()));
         DataSplits splits = DataSplits.of(rows, args.valSize(), args.seed(), args.datasetFile(), out)

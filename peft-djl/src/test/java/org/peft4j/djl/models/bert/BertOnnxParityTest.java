@@ -77,7 +77,7 @@ class BertOnnxParityTest {
         }
     }
 
-    private static long[][] toMatrix(NDArray a) {
+    static long[][] toMatrix(NDArray a) {
         long[] flat = a.toLongArray();
         int rows = (int) a.getShape().get(0);
         int cols = (int) a.getShape().get(1);
@@ -143,7 +143,7 @@ class BertOnnxParityTest {
         return x.div(x.norm(new int[] {1}, true));
     }
 
-    private static float[] flatten(float[][][] a) {
+    static float[] flatten(float[][][] a) {
         int b = a.length;
         int t = a[0].length;
         int h = a[0][0].length;
