@@ -268,10 +268,7 @@ public final class DecoderBenchmark implements Callable<Integer> {
                     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
                         NDArray loss = new CausalLmLoss().evaluate(new NDList(input), new NDList(logits(input)));
                         loss.getFloat();
-                        long forwardEnd = System.nanoTime();
                         collector.backward(loss);
-                        System.out.printf(Locale.ROOT, "raw: forward %.1f ms, backward %.1f ms%n",
-                                (forwardEnd - begin) / 1e6, (System.nanoTime() - forwardEnd) / 1e6);
                     }
                     optimizer.step(lora, GradientClipping.coefficient(GradientClipping.globalNorm(lora), 1f));
                 }

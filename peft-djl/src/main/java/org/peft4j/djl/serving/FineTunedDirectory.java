@@ -48,6 +48,8 @@ public record FineTunedDirectory(Path path, TaskType taskType, boolean holdsAdap
     public static final String MERGE = "merge";
     /** The built-in model's names: its short name and its Hugging Face hub id. */
     private static final List<String> BUILT_IN = List.of("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2");
+    /** The second built-in model's names: its short name and its Hugging Face hub id. */
+    private static final List<String> BGE_SMALL = List.of("bge-small-en-v1.5", "BAAI/bge-small-en-v1.5");
     private static final int DEFAULT_MAX_LENGTH = 512;
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -148,12 +150,15 @@ public record FineTunedDirectory(Path path, TaskType taskType, boolean holdsAdap
 
     /**
      * The base model {@code name} names, as {@code peft4j train} resolves {@code model_name_or_path}:
-     * the built-in all-MiniLM-L6-v2, a Hugging Face model directory, or an ONNX file with
+     * the built-in all-MiniLM-L6-v2 or bge-small-en-v1.5, a Hugging Face model directory, or an ONNX file with
      * {@code tokenizer.json} beside it.
      */
     private static PretrainedEncoder resolveBase(String name, Path record) {
         if (BUILT_IN.stream().anyMatch(n -> n.equalsIgnoreCase(name))) {
             return PretrainedEncoder.ALL_MINILM_L6_V2;
+        }
+        if (BGE_SMALL.stream().anyMatch(n -> n.equalsIgnoreCase(name))) {
+            return PretrainedEncoder.BGE_SMALL_EN_V15;
         }
         Path path = Path.of(name);
         if (Files.isDirectory(path) && Files.isRegularFile(path.resolve("tokenizer.json"))) {

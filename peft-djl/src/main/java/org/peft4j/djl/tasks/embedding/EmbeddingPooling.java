@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.peft4j.api.internal.Excerpt;
 import java.util.Objects;
 import org.peft4j.djl.internal.NativeScalars;
 import org.peft4j.djl.models.bert.Pooling;
@@ -182,6 +183,24 @@ public record EmbeddingPooling(Pooling pooling, boolean normalize) {
                 }
                 throw new IllegalArgumentException("no known pooling for " + encoder + "; build an EmbeddingPooling for it");
         }
+    }
+
+    /**
+     * The pooling recorded under {@code name} ({@link #recordedName()}).
+     *
+     * @throws IllegalArgumentException naming the known poolings
+     */
+    public static EmbeddingPooling fromRecordedName(String name) {
+        for (Pooling p : Pooling.values()) {
+            for (boolean normalize : new boolean[] {false, true}) {
+                EmbeddingPooling candidate = new EmbeddingPooling(p, normalize);
+                if (candidate.recordedName().equals(name)) {
+                    return candidate;
+                }
+            }
+        }
+        throw new IllegalArgumentException("unknown pooling " + Excerpt.quote(name)
+                + "; known: cls, cls+normalize, mean, mean+normalize");
     }
 
     /** The name recorded in adapter metadata: {@code cls} or {@code mean}, with {@code +normalize} when normalising. */
