@@ -3,8 +3,6 @@ package org.peft4j.djl.serving;
 import ai.djl.modality.Classifications;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.translate.Batchifier;
-import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,33 +13,12 @@ import org.peft4j.djl.models.bert.BertTokenizer;
  * batch is tokenized together and padded to its longest text (so {@code batchPredict} is one
  * forward pass), and each row of logits becomes the softmax over the labels, in label order.
  */
-final class ClassificationTranslator implements Translator<String, Classifications> {
-    private final BertTokenizer tokenizer;
+final class ClassificationTranslator extends TokenizedTextTranslator<Classifications> {
     private final List<String> labels;
 
     ClassificationTranslator(BertTokenizer tokenizer, List<String> labels) {
-        this.tokenizer = tokenizer;
+        super(tokenizer);
         this.labels = List.copyOf(labels);
-    }
-
-    /** Stacking, as DJL's own text translators declare; the batch methods below pad instead of stacking. */
-    @Override
-    public Batchifier getBatchifier() {
-        return Batchifier.STACK;
-    }
-
-    /** One text's ids, mask and token types, without the batch dimension. */
-    @Override
-    public NDList processInput(TranslatorContext ctx, String input) {
-        NDList batch = tokenizer.encode(ctx.getNDManager(), List.of(input));
-        NDList single = new NDList(batch.size());
-        batch.forEach(a -> single.add(a.squeeze(0)));
-        return single;
-    }
-
-    @Override
-    public NDList batchProcessInput(TranslatorContext ctx, List<String> inputs) {
-        return tokenizer.encode(ctx.getNDManager(), inputs);
     }
 
     /** One text's logits [labels] as probabilities. */

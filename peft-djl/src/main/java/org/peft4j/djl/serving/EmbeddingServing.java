@@ -3,21 +3,16 @@ package org.peft4j.djl.serving;
 import ai.djl.Model;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
-import ai.djl.translate.ArgumentsUtil;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.util.Pair;
 import java.io.IOException;
 import java.lang.reflect.Type;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import org.peft4j.api.PeftMethods;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
-import org.peft4j.djl.Peft;
-import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.tasks.embedding.EmbeddingPooling;
 import org.peft4j.djl.tasks.embedding.SentenceEmbedder;
@@ -59,24 +54,12 @@ public final class EmbeddingServing implements ServedTask {
                     + " or langchain4j after peft4j export --format onnx)");
         }
         NDManager manager = model.getNDManager();
-        AdapterCheckpoint adapter = AdapterCheckpoint.load(directory.path());
-        boolean merge = ArgumentsUtil.booleanValue(arguments, FineTunedDirectory.MERGE);
-        if (merge && PeftMethods.forConfig(adapter.config()).isPromptLearning()) {
-            throw new IllegalArgumentException(directory.path() + ": a " + adapter.config().peftType()
-                    + " adapter adds virtual tokens and cannot merge into the weights; drop the argument \""
-                    + FineTunedDirectory.MERGE + "\"");
-        }
+        AdapterCheckpoint adapter = FineTunedAdapter.read(directory, arguments);
         String recorded = adapter.metadata().get(SentenceEmbedder.POOLING_METADATA);
         EmbeddingPooling pooling = recorded != null ? EmbeddingPooling.fromRecordedName(recorded)
                 : EmbeddingPooling.forEncoder(directory.base());
         SentenceEmbedder embedder = new SentenceEmbedder(directory.base().loadEncoder(manager), pooling);
-        for (Path merged : directory.mergedAdapters()) {
-            Peft.load(embedder, merged).mergeAndUnload();
-        }
-        PeftModel peft = Peft.load(embedder, adapter, directory.path().toString());
-        if (merge) {
-            peft.mergeAndUnload();
-        }
+        FineTunedAdapter.attach(embedder, directory, adapter, arguments);
         return embedder;
     }
 

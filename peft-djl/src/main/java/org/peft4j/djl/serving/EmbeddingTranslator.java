@@ -2,8 +2,6 @@ package org.peft4j.djl.serving;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.translate.Batchifier;
-import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,30 +12,9 @@ import org.peft4j.djl.models.bert.BertTokenizer;
  * together and padded to its longest text (so {@code batchPredict} is one forward pass), and each
  * row is one text's embedding.
  */
-final class EmbeddingTranslator implements Translator<String, float[]> {
-    private final BertTokenizer tokenizer;
-
+final class EmbeddingTranslator extends TokenizedTextTranslator<float[]> {
     EmbeddingTranslator(BertTokenizer tokenizer) {
-        this.tokenizer = tokenizer;
-    }
-
-    /** Stacking, as DJL's own text translators declare; the batch methods below pad instead of stacking. */
-    @Override
-    public Batchifier getBatchifier() {
-        return Batchifier.STACK;
-    }
-
-    @Override
-    public NDList processInput(TranslatorContext ctx, String input) {
-        NDList batch = tokenizer.encode(ctx.getNDManager(), List.of(input));
-        NDList single = new NDList(batch.size());
-        batch.forEach(a -> single.add(a.squeeze(0)));
-        return single;
-    }
-
-    @Override
-    public NDList batchProcessInput(TranslatorContext ctx, List<String> inputs) {
-        return tokenizer.encode(ctx.getNDManager(), inputs);
+        super(tokenizer);
     }
 
     @Override

@@ -4,21 +4,16 @@ import ai.djl.Model;
 import ai.djl.modality.Classifications;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
-import ai.djl.translate.ArgumentsUtil;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.util.Pair;
 import java.io.IOException;
 import java.lang.reflect.Type;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import org.peft4j.api.PeftMethods;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
-import org.peft4j.djl.Peft;
-import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.models.bert.BertSequenceClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
@@ -57,7 +52,6 @@ public final class TextClassificationServing implements ServedTask {
     @Override
     public Block newBlock(Model model, FineTunedDirectory directory, Map<String, ?> arguments) throws IOException {
         NDManager manager = model.getNDManager();
-        boolean merge = ArgumentsUtil.booleanValue(arguments, FineTunedDirectory.MERGE);
         if (!directory.holdsAdapter()) {
             ClassifierDirectory.Loaded loaded = ClassifierDirectory.load(directory.path(), manager);
             if (loaded.labels().size() != directory.labels().size()) {
@@ -70,23 +64,12 @@ public final class TextClassificationServing implements ServedTask {
             throw new IllegalArgumentException(directory.path() + ": the label names are unknown (no "
                     + FineTunedDirectory.RUN_RECORD + "); give them with the argument \"" + FineTunedDirectory.LABELS + "\"");
         }
-        AdapterCheckpoint adapter = AdapterCheckpoint.load(directory.path());
-        if (merge && PeftMethods.forConfig(adapter.config()).isPromptLearning()) {
-            throw new IllegalArgumentException(directory.path() + ": a " + adapter.config().peftType()
-                    + " adapter adds virtual tokens and cannot merge into the weights; drop the argument \""
-                    + FineTunedDirectory.MERGE + "\"");
-        }
+        AdapterCheckpoint adapter = FineTunedAdapter.read(directory, arguments);
         String head = adapter.metadata().getOrDefault(BertSequenceClassifier.HEAD_METADATA,
                 ClassifierHead.POOLER.recordedName());
         BertSequenceClassifier classifier = new BertSequenceClassifier(directory.base().load(manager),
                 directory.labels().size(), ClassifierHead.fromRecordedName(head)).initializeHead(manager);
-        for (Path merged : directory.mergedAdapters()) {
-            Peft.load(classifier, merged).mergeAndUnload();
-        }
-        PeftModel peft = Peft.load(classifier, adapter, directory.path().toString());
-        if (merge) {
-            peft.mergeAndUnload();
-        }
+        FineTunedAdapter.attach(classifier, directory, adapter, arguments);
         return classifier;
     }
 

@@ -4,22 +4,17 @@ import ai.djl.Model;
 import ai.djl.modality.nlp.translator.NamedEntity;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
-import ai.djl.translate.ArgumentsUtil;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.util.Pair;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.reflect.Type;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import org.peft4j.api.PeftMethods;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
-import org.peft4j.djl.Peft;
-import org.peft4j.djl.PeftModel;
 import org.peft4j.djl.tasks.tagging.TaggingTask;
 import org.peft4j.djl.tasks.tagging.TokenClassifier;
 import org.peft4j.djl.tasks.tagging.WordTokenizer;
@@ -65,22 +60,10 @@ public final class TokenClassificationServing implements ServedTask {
                     + FineTunedDirectory.RUN_RECORD + "); give them with the argument \"" + FineTunedDirectory.LABELS + "\"");
         }
         NDManager manager = model.getNDManager();
-        AdapterCheckpoint adapter = AdapterCheckpoint.load(directory.path());
-        boolean merge = ArgumentsUtil.booleanValue(arguments, FineTunedDirectory.MERGE);
-        if (merge && PeftMethods.forConfig(adapter.config()).isPromptLearning()) {
-            throw new IllegalArgumentException(directory.path() + ": a " + adapter.config().peftType()
-                    + " adapter adds virtual tokens and cannot merge into the weights; drop the argument \""
-                    + FineTunedDirectory.MERGE + "\"");
-        }
+        AdapterCheckpoint adapter = FineTunedAdapter.read(directory, arguments);
         TokenClassifier tagger = new TokenClassifier(directory.base().loadEncoder(manager), directory.labels().size())
                 .initializeHead(manager);
-        for (Path merged : directory.mergedAdapters()) {
-            Peft.load(tagger, merged).mergeAndUnload();
-        }
-        PeftModel peft = Peft.load(tagger, adapter, directory.path().toString());
-        if (merge) {
-            peft.mergeAndUnload();
-        }
+        FineTunedAdapter.attach(tagger, directory, adapter, arguments);
         return tagger;
     }
 
