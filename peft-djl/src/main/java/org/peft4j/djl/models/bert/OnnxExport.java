@@ -53,6 +53,10 @@ import org.peft4j.djl.internal.StateDicts;
  * operators whose signature is the same from opset 11 on (Gather, MatMul, Add, Tanh, Cast,
  * Reshape, Max, Div). The classifier's labels and head are recorded in the model's metadata
  * ({@value #LABELS_METADATA}, {@value #HEAD_METADATA}).
+ *
+ * <p>It needs ONNX's protobuf classes, {@code org.tribuo:tribuo-util-onnx} (an optional dependency
+ * of peft-djl, so that applications that do not export do not carry it; peft4j-bom manages its
+ * version): add that artifact to use it.
  */
 public final class OnnxExport {
     /** The encoder's output, which the source graph must have. */
