@@ -6,11 +6,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.VirtualTokenInputs;
 
@@ -38,13 +38,12 @@ import org.peft4j.djl.models.VirtualTokenInputs;
  * past_key_values_length]}). {@link #encode} leaves the virtual tokens' positions out, so its
  * output stays [B, T, hidden].
  */
-public final class BertModel extends AbstractBlock implements TextEncoder {
+public final class BertModel extends VirtualTokenHostBlock implements TextEncoder {
     private final BertConfig config;
     private final BertEmbeddings embeddings;
     private final BertEncoder encoder;
     private final BertPooler pooler;
     private boolean pretrainedPooler;
-    private VirtualTokenBlock virtualTokens;
 
     /** Creates an encoder with the given architecture; initialize or load it before use. */
     public BertModel(BertConfig config) {
@@ -104,23 +103,6 @@ public final class BertModel extends AbstractBlock implements TextEncoder {
         return embeddings.wordEmbeddings().weight();
     }
 
-    @Override
-    public VirtualTokenBlock virtualTokens() {
-        return virtualTokens;
-    }
-
-    @Override
-    public void setVirtualTokens(VirtualTokenBlock block) {
-        if (virtualTokens != null) {
-            int index = children.values().indexOf(virtualTokens);
-            children.remove(index);
-        }
-        virtualTokens = block;
-        if (block != null) {
-            addChildBlock("prompt_encoder", block);
-        }
-    }
-
     /** Returns {@code bert}. */
     @Override
     public String modelType() {
@@ -136,7 +118,7 @@ public final class BertModel extends AbstractBlock implements TextEncoder {
     public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
             boolean training) {
         NDArray out = hiddenStates(ps, inputIds, attentionMask, tokenTypeIds, training);
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         return v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT
                 ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens()))
                 : out;
@@ -157,7 +139,7 @@ public final class BertModel extends AbstractBlock implements TextEncoder {
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
         }
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         boolean prompt = v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT;
         NDArray tokens = v == null ? null
                 : VirtualTokenInputs.shaped(v, ps, inputIds, config.numHiddenLayers(), config.hiddenSize(), training);

@@ -6,11 +6,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.VirtualTokenInputs;
 
@@ -26,11 +26,10 @@ import org.peft4j.djl.models.VirtualTokenInputs;
  * {@code DistilBertModel.forward} takes no {@code past_key_values}, so PEFT cannot run a prefix on it
  * either.
  */
-public final class DistilBertModel extends AbstractBlock implements TextEncoder {
+public final class DistilBertModel extends VirtualTokenHostBlock implements TextEncoder {
     private final DistilBertConfig config;
     private final DistilBertEmbeddings embeddings;
     private final DistilBertTransformer transformer;
-    private VirtualTokenBlock virtualTokens;
 
     /** Creates an encoder with the given architecture; initialize or load it before use. */
     public DistilBertModel(DistilBertConfig config) {
@@ -76,11 +75,6 @@ public final class DistilBertModel extends AbstractBlock implements TextEncoder 
         return embeddings.wordEmbeddings().weight();
     }
 
-    @Override
-    public VirtualTokenBlock virtualTokens() {
-        return virtualTokens;
-    }
-
     /**
      * Attaches a prompt's virtual tokens.
      *
@@ -93,20 +87,14 @@ public final class DistilBertModel extends AbstractBlock implements TextEncoder 
                     + " DistilBertModel takes no past_key_values, so PEFT cannot run a prefix on it either;"
                     + " use prompt-tuning or LoRA");
         }
-        if (virtualTokens != null) {
-            children.remove(children.values().indexOf(virtualTokens));
-        }
-        virtualTokens = block;
-        if (block != null) {
-            addChildBlock("prompt_encoder", block);
-        }
+        super.setVirtualTokens(block);
     }
 
     @Override
     public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
             boolean training) {
         NDArray out = hiddenStates(ps, inputIds, attentionMask, training);
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         return v != null ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens())) : out;
     }
 
@@ -115,7 +103,7 @@ public final class DistilBertModel extends AbstractBlock implements TextEncoder 
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
         }
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         NDArray prompt = v == null ? null
                 : VirtualTokenInputs.shaped(v, ps, inputIds, numLayers(), hiddenSize(), training);
         NDArray hidden = embeddings.embed(ps, inputIds, prompt, training);

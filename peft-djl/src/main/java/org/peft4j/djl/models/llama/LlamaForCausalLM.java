@@ -14,7 +14,7 @@ import ai.djl.util.PairList;
 import java.util.Map;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.VirtualTokenBlock;
-import org.peft4j.djl.VirtualTokenHost;
+import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.CausalMask;
 import org.peft4j.djl.models.CheckpointWeights;
@@ -45,12 +45,11 @@ import org.peft4j.djl.models.LayerList;
  * for the real tokens are extended over the virtual ones (a mask of ones, positions shifted by n),
  * also on later calls with a cache the virtual tokens started.
  */
-public final class LlamaForCausalLM extends AbstractBlock implements CausalLanguageModel, VirtualTokenHost {
+public final class LlamaForCausalLM extends VirtualTokenHostBlock implements CausalLanguageModel {
     private final LlamaConfig config;
     private final Body body;
     private final Linear lmHead;
     private final RotaryEmbedding rotary;
-    private VirtualTokenBlock virtualTokens;
 
     /** Creates a model with the given architecture; initialize or load it before use. */
     public LlamaForCausalLM(LlamaConfig config) {
@@ -96,7 +95,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
         NDArray positions = positionIds;
         KeyValueCache layerCache = cache;
         int promptTokens = 0;
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         if (v != null) {
             int n = v.numVirtualTokens();
             if (realMask != null) {
@@ -152,7 +151,7 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
      * [layers·2, B, heads, n, d]).
      */
     private void fillPrefixes(KeyValueCache cache, NDArray rows, long batch) {
-        int n = virtualTokens.numVirtualTokens();
+        int n = virtualTokens().numVirtualTokens();
         int heads = config.numKeyValueHeads();
         NDArray perLayer = rows.reshape(n, 2L * config.numHiddenLayers(), heads, config.headDim()).transpose(1, 2, 0, 3);
         for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
@@ -185,22 +184,6 @@ public final class LlamaForCausalLM extends AbstractBlock implements CausalLangu
     @Override
     public Parameter wordEmbeddings() {
         return body.embedTokens.weight();
-    }
-
-    @Override
-    public VirtualTokenBlock virtualTokens() {
-        return virtualTokens;
-    }
-
-    @Override
-    public void setVirtualTokens(VirtualTokenBlock block) {
-        if (virtualTokens != null) {
-            children.remove(children.values().indexOf(virtualTokens));
-        }
-        virtualTokens = block;
-        if (block != null) {
-            addChildBlock("prompt_encoder", block);
-        }
     }
 
     /** The parameters by their state-dict names, which are transformers' for this family. */

@@ -6,11 +6,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.VirtualTokenInputs;
 import org.peft4j.djl.models.bert.BertEncoder;
@@ -27,11 +27,10 @@ import org.peft4j.djl.models.bert.BertEncoder;
  * transformers numbers {@code inputs_embeds}; prefix-tuning extends every layer's keys and values
  * and shifts the real tokens' positions by n, as transformers does after n cached positions.
  */
-public final class RobertaModel extends AbstractBlock implements TextEncoder {
+public final class RobertaModel extends VirtualTokenHostBlock implements TextEncoder {
     private final RobertaConfig config;
     private final RobertaEmbeddings embeddings;
     private final BertEncoder encoder;
-    private VirtualTokenBlock virtualTokens;
 
     /** Creates an encoder with the given architecture; initialize or load it before use. */
     public RobertaModel(RobertaConfig config) {
@@ -87,26 +86,10 @@ public final class RobertaModel extends AbstractBlock implements TextEncoder {
     }
 
     @Override
-    public VirtualTokenBlock virtualTokens() {
-        return virtualTokens;
-    }
-
-    @Override
-    public void setVirtualTokens(VirtualTokenBlock block) {
-        if (virtualTokens != null) {
-            children.remove(children.values().indexOf(virtualTokens));
-        }
-        virtualTokens = block;
-        if (block != null) {
-            addChildBlock("prompt_encoder", block);
-        }
-    }
-
-    @Override
     public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
             boolean training) {
         NDArray out = hiddenStates(ps, inputIds, attentionMask, tokenTypeIds, training);
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         return v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT
                 ? out.get(new NDIndex(":, {}:, :", v.numVirtualTokens()))
                 : out;
@@ -118,7 +101,7 @@ public final class RobertaModel extends AbstractBlock implements TextEncoder {
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + inputIds.getShape());
         }
-        VirtualTokenBlock v = virtualTokens;
+        VirtualTokenBlock v = virtualTokens();
         boolean prompt = v != null && v.kind() == VirtualTokenBlock.Kind.PROMPT;
         NDArray tokens = v == null ? null
                 : VirtualTokenInputs.shaped(v, ps, inputIds, numLayers(), hiddenSize(), training);
