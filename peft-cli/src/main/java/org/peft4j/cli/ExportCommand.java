@@ -1,5 +1,6 @@
 package org.peft4j.cli;
 
+import ai.djl.Model;
 import ai.djl.nn.Block;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,6 +13,8 @@ import org.peft4j.api.PeftMethod;
 import org.peft4j.api.PeftMethods;
 import org.peft4j.api.internal.AtomicDirectory;
 import org.peft4j.api.internal.AtomicFiles;
+import org.peft4j.djl.models.CausalLanguageModel;
+import org.peft4j.djl.models.DecoderDirectory;
 import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.OnnxExport;
@@ -72,6 +75,9 @@ final class ExportCommand implements Callable<Integer> {
                     + String.join(", ", mergeableTypes()) + "); a " + run.finetuningType()
                     + " adapter adds virtual tokens and must stay an adapter");
         }
+        if (run.isSft()) {
+            return writeDecoder(run);
+        }
         if (format == Format.onnx) {
             return writeOnnx(run);
         }
@@ -83,6 +89,29 @@ final class ExportCommand implements Callable<Integer> {
         }
         console.out().println("merged model written to " + to + " (" + ClassifierDirectory.CONFIG + ", "
                 + ClassifierDirectory.WEIGHTS + ", " + TokenizerFiles.TOKENIZER + ", " + RunRecord.FILE + ")");
+        return 0;
+    }
+
+    /**
+     * Writes a language model's run as a complete Hugging Face directory ({@link DecoderDirectory}):
+     * its adapter merged into the base, with the base's config, tokenizer and generation files.
+     */
+    private int writeDecoder(RunRecord run) throws IOException {
+        if (format == Format.onnx) {
+            throw new IllegalArgumentException("export --format onnx writes encoders; a language model's run exports"
+                    + " as a Hugging Face directory (leave --format out)");
+        }
+        try (Model model = Model.newInstance("peft4j-export");
+                SftRun.Decoder decoder = SftRun.loadRun(directory, run, model)) {
+            CausalLanguageModel language = decoder.model();
+            if (decoder.adapter() != null) {
+                decoder.adapter().mergeAndUnload();
+            }
+            DecoderDirectory.save(language, decoder.directory(), to);
+            run.asWholeModel().write(to);
+        }
+        console.out().println("merged model written to " + to + " (a Hugging Face directory: config.json,"
+                + " model.safetensors, the tokenizer and generation files, " + RunRecord.FILE + ")");
         return 0;
     }
 

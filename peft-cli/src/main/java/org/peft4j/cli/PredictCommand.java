@@ -18,10 +18,13 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code peft4j predict OUTPUT_DIR --input FILE}: each text's label and class probabilities, as TSV
  * (a {@code p_<label>} column per class) or, for a {@code .jsonl} output, one JSON object per line;
- * with a progress bar on standard error.
+ * with a progress bar on standard error. For a language model's run ({@code stage: sft}), the
+ * answers generated for a dataset of conversations, written with their scores as LLaMA-Factory
+ * writes them ({@link SftPredictions}) into {@code --output} (a directory; default OUTPUT_DIR).
  */
 @Command(name = "predict", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Label texts with a trained model, with the probability of each class.")
+        description = "Label texts with a trained model, with the probability of each class; for a language model's"
+                + " run, generate the answers of a dataset and score them (BLEU-4, ROUGE).")
 final class PredictCommand implements Callable<Integer> {
     /** One JSON object per line. */
     private static final ObjectMapper JSON_LINE = new ObjectMapper();
@@ -30,12 +33,19 @@ final class PredictCommand implements Callable<Integer> {
     private Path directory;
 
     @Option(names = "--input", required = true, paramLabel = "FILE",
-            description = "the texts: a .tsv, .csv or .jsonl file with the training file's text column")
+            description = "the texts: a .tsv, .csv or .jsonl file with the training file's text column (for a language"
+                    + " model's run: conversations in the run's formatting, alpaca or sharegpt)")
     private Path input;
 
     @Option(names = "--output", paramLabel = "FILE",
-            description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output)")
+            description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output); for a"
+                    + " language model's run, the directory of generated_predictions.jsonl (default: OUTPUT_DIR)")
     private Path output;
+
+    @Option(names = "--max-new-tokens", paramLabel = "N",
+            description = "for a language model's run (stage sft): the longest generated answer (default: the model's"
+                    + " generation_config.json, else 20)")
+    private Integer maxNewTokens;
 
     @Mixin
     private RunOptions runOptions = new RunOptions();
@@ -49,6 +59,10 @@ final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         RunRecord run = RunRecord.resolve(directory, runOptions);
+        if (run.isSft()) {
+            new SftPredictions(console).run(directory, run, input, output != null ? output : directory, maxNewTokens);
+            return 0;
+        }
         List<String> texts = TextFiles.readTexts(input, run.textColumn());
         List<String> labels = run.labels();
         float[][] p;

@@ -39,6 +39,10 @@ import org.peft4j.djl.models.bert.ClassifierDirectory;
  * @param mergedAdapters {@code merged_adapters}: the adapter directories (absolute paths) merged
  *     into the base before the run's adapter trained ({@code adapter_name_or_path}), which loading
  *     merges again in the same order; empty for most runs
+ * @param stage {@code stage}: {@code sft} for a causal language model's run (which has no labels),
+ *     null for the encoder tasks
+ * @param template {@code template}: the named chat template of an sft run, null for the model's own
+ * @param formatting {@code formatting}: the dataset format of an sft run (alpaca or sharegpt)
  */
 record RunRecord(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -50,7 +54,10 @@ record RunRecord(
         @JsonProperty("dataset") String dataset,
         @JsonProperty("labels") List<String> labels,
         @JsonProperty("seed") Long seed,
-        @JsonProperty("merged_adapters") List<String> mergedAdapters) {
+        @JsonProperty("merged_adapters") List<String> mergedAdapters,
+        @JsonProperty("stage") String stage,
+        @JsonProperty("template") String template,
+        @JsonProperty("formatting") String formatting) {
 
     /** The record's file name in the output directory. */
     static final String FILE = "peft4j_run.json";
@@ -75,7 +82,7 @@ record RunRecord(
         if (cutoffLen < 2) {
             throw new IllegalArgumentException("cutoff_len must be at least 2, got " + cutoffLen);
         }
-        if (labels.size() < 2 || labels.stream().anyMatch(l -> l == null)) {
+        if (stage == null && (labels.size() < 2 || labels.stream().anyMatch(l -> l == null))) {
             throw new IllegalArgumentException("labels must name two classes or more, got " + labels);
         }
         labels = List.copyOf(labels);
@@ -93,13 +100,18 @@ record RunRecord(
         return new RunRecord(args.modelNameOrPath(), args.finetuningType(), args.cutoffLen(), args.textColumn(),
                 args.labelColumn(), args.splitColumn(), args.datasetFile().toAbsolutePath().toString(), labels,
                 args.seed().longValue(), args.mergedAdapterPaths().stream().map(p -> p.toAbsolutePath().toString())
-                        .toList());
+                        .toList(), args.isSft() ? "sft" : null, args.template(), args.isSft() ? args.formatting() : null);
+    }
+
+    /** Whether the run fine-tuned a causal language model ({@code stage: sft}). */
+    boolean isSft() {
+        return "sft".equals(stage);
     }
 
     /** This run as a whole model (what {@code export} writes): the same data, method {@code full}. */
     RunRecord asWholeModel() {
         return new RunRecord(modelNameOrPath, "full", cutoffLen, textColumn, labelColumn, splitColumn, dataset, labels,
-                seed, List.of());
+                seed, List.of(), stage, template, formatting);
     }
 
     /** Whether the directory holds an adapter rather than a whole model. */
@@ -144,14 +156,14 @@ record RunRecord(
             }
             List<String> labels = options.labels != null ? options.labels : adapterLabels(base, adapter, adapterConfig);
             return new RunRecord(base, methodOf(config), options.cutoffLen, options.textColumn, options.labelColumn,
-                    "split", null, labels, null, null);
+                    "split", null, labels, null, null, null, null, null);
         }
         Path modelConfig = directory.resolve(ClassifierDirectory.CONFIG);
         if (Files.isRegularFile(modelConfig)) {
             List<String> labels = options.labels != null ? options.labels
                     : ClassifierDirectory.labels(JSON.readTree(TextFiles.readUtf8(modelConfig, "model config")));
             return new RunRecord(directory.toString(), "full", options.cutoffLen, options.textColumn,
-                    options.labelColumn, "split", null, labels, null, null);
+                    options.labelColumn, "split", null, labels, null, null, null, null, null);
         }
         throw new IllegalArgumentException(directory + " holds no run of peft4j train (" + FILE + "), no adapter ("
                 + AdapterCheckpoint.CONFIG_FILE + ") and no model (" + ClassifierDirectory.CONFIG + ")");

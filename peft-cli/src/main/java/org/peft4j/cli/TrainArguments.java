@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.peft4j.api.PeftMethods;
+import org.peft4j.api.data.chat.ChatDatasets;
+import org.peft4j.djl.chat.NamedTemplate;
 import org.peft4j.djl.models.bert.BertConfig;
 import org.peft4j.djl.models.bert.ClassifierHead;
 
@@ -25,7 +27,9 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  * @param loraRank {@code lora_rank} (default 8)
  * @param loraAlpha {@code lora_alpha} (default 2 x lora_rank, as LLaMA-Factory)
  * @param loraDropout {@code lora_dropout} (default 0)
- * @param loraTarget {@code lora_target}: module names separated by commas, or {@code all} (the default)
+ * @param loraTarget {@code lora_target}: module names separated by commas, or {@code all}: the default of
+ *     the encoder tasks; for {@code stage: sft} left out means PEFT's default for the model type
+ *     ({@code q_proj,v_proj} for LLaMA, Mistral and Qwen2, {@code c_attn} for GPT-2)
  * @param numVirtualTokens {@code num_virtual_tokens} for prefix and prompt (default 16)
  * @param prefixProjection {@code prefix_projection}: train the prefix through an MLP (default false)
  * @param promptTuningInitText {@code prompt_tuning_init_text}: start the prompt from this text's embeddings
@@ -87,6 +91,15 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     columns, split each text of {@code text_column} at the first occurrence of this string into
  *     anchor and positive, skipping texts with an empty side (such as {@code " | "} for the bundled
  *     spam data's {@code subject | body})
+ * @param stage {@code stage}: {@code sft}, supervised fine-tuning of a causal language model
+ *     (LLaMA-Factory's stage; sets {@code task_type: CAUSAL_LM}); left out for the encoder tasks
+ * @param template {@code template}: a chat format LLaMA-Factory names ({@link NamedTemplate}: alpaca,
+ *     chatml, default, empty, llama3, qwen); left out, the model's own chat template
+ *     ({@code tokenizer_config.json}'s {@code chat_template})
+ * @param formatting {@code formatting}: the dataset's format for {@code stage: sft}, {@code alpaca}
+ *     (the default) or {@code sharegpt}, as LLaMA-Factory's {@code dataset_info.json} names them
+ * @param trainOnPrompt {@code train_on_prompt}: learn the prompt tokens too, not only the answers
+ *     (default false)
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -129,7 +142,11 @@ public record TrainArguments(
         @JsonProperty("create_new_adapter") Boolean createNewAdapter,
         @JsonProperty("task_type") String taskType,
         @JsonProperty("positive_column") String positiveColumn,
-        @JsonProperty("pair_separator") String pairSeparator) {
+        @JsonProperty("pair_separator") String pairSeparator,
+        @JsonProperty("stage") String stage,
+        @JsonProperty("template") String template,
+        @JsonProperty("formatting") String formatting,
+        @JsonProperty("train_on_prompt") Boolean trainOnPrompt) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -151,7 +168,7 @@ public record TrainArguments(
             PeftMethods.finetuningTypes().stream(), WHOLE_MODEL_METHODS.stream()).toList();
 
     /** The tasks {@code task_type} names, as PEFT's {@code TaskType} does. */
-    public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "TOKEN_CLS", "FEATURE_EXTRACTION");
+    public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "TOKEN_CLS", "FEATURE_EXTRACTION", "CAUSAL_LM");
 
     /** The schedules {@code lr_scheduler_type} names; constant_with_warmup is constant after the warm-up. */
     public static final List<String> SCHEDULERS = List.of("linear", "cosine", "constant", "constant_with_warmup");
@@ -190,7 +207,8 @@ public record TrainArguments(
         if (!(loraDropout >= 0 && loraDropout < 1)) {
             throw new BadValueException("lora_dropout", "lora_dropout must be in [0, 1), got " + loraDropout);
         }
-        loraTarget = loraTarget != null ? loraTarget : "all";
+        // left out: every linear layer of an encoder; for stage sft, PEFT's default for the model type (see loraTargets)
+        loraTarget = loraTarget != null ? loraTarget : stage != null || "CAUSAL_LM".equalsIgnoreCase(taskType) ? "" : "all";
         numVirtualTokens = positive("num_virtual_tokens", numVirtualTokens, 16);
         prefixProjection = prefixProjection != null && prefixProjection;
         freezeTrainableLayers = positive("freeze_trainable_layers", freezeTrainableLayers, 2);
@@ -296,11 +314,52 @@ public record TrainArguments(
             throw new BadValueException("create_new_adapter", "create_new_adapter merges the adapters of"
                     + " adapter_name_or_path into the base before a new one trains, and adapter_name_or_path is not set");
         }
+        if (stage != null) {
+            stage = stage.strip().toLowerCase(Locale.ROOT);
+            if (!stage.equals("sft")) {
+                throw new BadValueException("stage", "stage must be sft (supervised fine-tuning of a causal language"
+                        + " model); LLaMA-Factory's pt, rm, ppo, dpo and kto are not supported, got "
+                        + org.peft4j.api.internal.Excerpt.quote(stage));
+            }
+            if (taskType != null && !taskType.equalsIgnoreCase("CAUSAL_LM")) {
+                throw new BadValueException("task_type", "stage sft trains a causal language model (task_type"
+                        + " CAUSAL_LM), not " + taskType);
+            }
+            taskType = "CAUSAL_LM";
+        }
         taskType = (taskType != null ? taskType : "SEQ_CLS").toUpperCase(Locale.ROOT);
         if (!TASK_TYPES.contains(taskType)) {
             throw new BadValueException("task_type", "task_type must be one of " + TASK_TYPES + ", got "
                     + org.peft4j.api.internal.Excerpt.quote(taskType));
         }
+        if (taskType.equals("CAUSAL_LM")) {
+            stage = "sft";
+            if (adapterNameOrPath != null) {
+                throw new BadValueException("adapter_name_or_path", "adapter_name_or_path is not supported with stage sft"
+                        + " yet");
+            }
+            if (template != null) {
+                try {
+                    NamedTemplate.of(template);
+                } catch (IllegalArgumentException e) {
+                    throw new BadValueException("template", e.getMessage());
+                }
+            }
+            formatting = formatting != null ? formatting : "alpaca";
+            try {
+                ChatDatasets.Format.of(formatting);
+            } catch (IllegalArgumentException e) {
+                throw new BadValueException("formatting", e.getMessage());
+            }
+        } else {
+            for (String[] key : new String[][] {{"template", template}, {"formatting", formatting}}) {
+                if (key[1] != null) {
+                    throw new BadValueException(key[0], key[0] + " applies to stage sft (task_type CAUSAL_LM), not to"
+                            + " task_type " + taskType);
+                }
+            }
+        }
+        trainOnPrompt = trainOnPrompt != null && trainOnPrompt;
         positiveColumn = positiveColumn != null ? positiveColumn : "positive";
         if (pairSeparator != null && pairSeparator.isEmpty()) {
             throw new BadValueException("pair_separator", "pair_separator must not be empty");
@@ -404,7 +463,11 @@ public record TrainArguments(
         return Path.of(outputDir);
     }
 
-    /** The LoRA target names: {@code all} means every linear layer. */
+    /**
+     * The LoRA target names: {@code all} means every linear layer (a language model's {@code lm_head}
+     * left out, as PEFT's {@code all-linear}); empty when {@code lora_target} is left out for
+     * {@code stage: sft}, where PEFT's default for the model type applies.
+     */
     public List<String> loraTargets() {
         List<String> out = new ArrayList<>();
         for (String part : loraTarget.split(",")) {
@@ -503,6 +566,16 @@ public record TrainArguments(
     public String baseModelName() {
         return TrainedModel.isBuiltIn(modelNameOrPath) ? TrainedModel.BUILT_IN_HUB_ID
                 : TrainedModel.isBgeSmall(modelNameOrPath) ? TrainedModel.BGE_SMALL_HUB_ID : modelNameOrPath;
+    }
+
+    /** Whether the run fine-tunes a causal language model ({@code stage: sft}, {@code task_type: CAUSAL_LM}). */
+    public boolean isSft() {
+        return taskType.equals("CAUSAL_LM");
+    }
+
+    /** The chat format {@code template} names, or null for the model's own. */
+    public NamedTemplate namedTemplate() {
+        return template != null ? NamedTemplate.of(template) : null;
     }
 
     /** Whether the run trains sentence embeddings on pairs ({@code task_type: FEATURE_EXTRACTION}). */

@@ -75,6 +75,10 @@ final class TrainCommand implements Callable<Integer> {
         if (args.isFeatureExtraction()) {
             return new EmbeddingTraining(console).run(file);
         }
+        if (args.isSft()) {
+            new SftRun(console).run(file, args);
+            return 0;
+        }
         if (args.taskType().equals("TOKEN_CLS")) {
             new TokenClassificationRun(console).run(file, args);
             return 0;
@@ -259,6 +263,11 @@ final class TrainCommand implements Callable<Integer> {
      * {@code modules_to_save} and its task type, as Python's PEFT does for sequence classification.
      */
     static PeftConfig peftConfig(TrainArguments args) {
+        return peftConfig(args, args.loraTargets());
+    }
+
+    /** The adapter config of the method the arguments name, adapting {@code targets} ({@code all}: every linear layer). */
+    static PeftConfig peftConfig(TrainArguments args, List<String> targets) {
         // the run's LLaMA-Factory keys under Hugging Face PEFT's names; the method reads the ones it has
         ObjectNode keys = JsonNodeFactory.instance.objectNode();
         keys.put("r", args.loraRank());
@@ -266,7 +275,6 @@ final class TrainCommand implements Callable<Integer> {
         keys.put("lora_dropout", args.loraDropout());
         keys.put("use_dora", args.useDora());
         keys.put("use_rslora", args.useRslora());
-        List<String> targets = args.loraTargets();
         if (targets.equals(List.of("all"))) {
             keys.put("target_modules", TargetModules.ALL_LINEAR);
         } else {

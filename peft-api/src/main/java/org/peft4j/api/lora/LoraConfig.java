@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeSet;
 import org.peft4j.api.PeftType;
 import org.peft4j.api.TargetModules;
 import org.peft4j.api.TargetingConfig;
@@ -108,6 +109,34 @@ public record LoraConfig(
         if (value == null || !Float.isFinite(value) || value <= 0) {
             throw new IllegalArgumentException(field + " must be a finite positive number, got " + value);
         }
+    }
+
+    /**
+     * PEFT's default LoRA target modules per {@code model_type}
+     * ({@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING}, peft 0.21 utils/constants.py line 67:
+     * gpt2 line 71, bert 78, roberta 79, llama 85, mistral 95, qwen2 103), for the families peft4j has.
+     */
+    private static final Map<String, List<String>> DEFAULT_TARGETS = Map.of(
+            "bert", List.of("query", "value"),
+            "roberta", List.of("query", "value"),
+            "llama", List.of("q_proj", "v_proj"),
+            "mistral", List.of("q_proj", "v_proj"),
+            "qwen2", List.of("q_proj", "v_proj"),
+            "gpt2", List.of("c_attn"));
+
+    /**
+     * The modules PEFT adapts when {@code target_modules} is left out, for a model of
+     * {@code modelType} ({@code config.json}'s {@code model_type}).
+     *
+     * @throws IllegalArgumentException if PEFT has no default for it here, listing the types that have one
+     */
+    public static List<String> defaultTargetModules(String modelType) {
+        List<String> targets = DEFAULT_TARGETS.get(modelType);
+        if (targets == null) {
+            throw new IllegalArgumentException("no default LoRA target modules for model_type \"" + modelType
+                    + "\" (known: " + new TreeSet<>(DEFAULT_TARGETS.keySet()) + "); set target_modules");
+        }
+        return targets;
     }
 
     /** Returns a builder with Hugging Face PEFT's defaults; target modules must still be chosen. */

@@ -54,6 +54,22 @@ public final class GenerationConfig {
         return new Builder();
     }
 
+    /** Returns a builder that starts from this config's settings, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.maxNewTokens = maxNewTokens;
+        b.doSample = doSample;
+        b.temperature = temperature;
+        b.topK = topK;
+        b.topP = topP;
+        b.repetitionPenalty = repetitionPenalty;
+        b.eosTokenIds = eosTokenIds;
+        b.padTokenId = padTokenId;
+        b.seed = seed;
+        b.useCache = useCache;
+        return b;
+    }
+
     /**
      * Returns a builder whose defaults are those of {@code modelDir/generation_config.json} where it
      * sets them ({@code max_new_tokens}, {@code do_sample}, {@code temperature}, {@code top_k},

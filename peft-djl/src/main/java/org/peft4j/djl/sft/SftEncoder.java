@@ -1,6 +1,7 @@
 package org.peft4j.djl.sft;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
@@ -90,6 +91,37 @@ public final class SftEncoder {
         }
         return new SftExample(ids.stream().mapToLong(Long::longValue).toArray(),
                 labels.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    /**
+     * Splits a conversation for generation as LLaMA-Factory's unsupervised processor does for
+     * {@code predict} ({@code data/processor/unsupervised.py}): the prompt is every message before
+     * the last answer printed with the assistant's opening, the reference its last answer (with
+     * whatever the template closes it with), both cut by {@code infer_seqlen} keeping their starts.
+     *
+     * @return {prompt ids, reference answer ids}
+     * @throws IllegalArgumentException if the conversation has no answer, the template fails, or the
+     *     prompt leaves no room for an answer within {@code cutoff_len}
+     */
+    public long[][] promptAndAnswer(Conversation conversation, String where) {
+        if (!conversation.hasResponse()) {
+            throw new IllegalArgumentException(where + ": the conversation ends without an answer to compare with");
+        }
+        int last = conversation.messages().size() - 1;
+        String prompt = render(conversation.prefix(last), true, where);
+        String full = render(conversation, false, where);
+        if (!full.startsWith(prompt)) {
+            throw new IllegalArgumentException(where + ": the chat template does not print the last answer after its"
+                    + " prompt unchanged, so prompt and answer cannot be told apart");
+        }
+        long[] source = tokenizer.apply(prompt);
+        long[] target = tokenizer.apply(full.substring(prompt.length()));
+        int[] lengths = inferSeqlen(source.length, target.length, cutoffLen);
+        if (lengths[1] == 0 && target.length > 0) {
+            throw new IllegalArgumentException(where + ": the prompt has " + source.length + " tokens, which leaves no"
+                    + " room for an answer within cutoff_len " + cutoffLen);
+        }
+        return new long[][] {Arrays.copyOf(source, lengths[0]), Arrays.copyOf(target, lengths[1])};
     }
 
     private String render(Conversation conversation, boolean addGenerationPrompt, String where) {
