@@ -12,6 +12,7 @@ import org.peft4j.djl.generation.Generator;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.DecoderFamilies;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,26 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "the text to continue")
     private String prompt;
 
-    @Option(names = "--max-new-tokens", paramLabel = "N", description = "(default: generation_config.json's, else 20)")
-    private Integer maxNewTokens;
-
-    @Option(names = "--do-sample", negatable = true, description = "sample instead of greedy decoding")
-    private Boolean doSample;
-
-    @Option(names = "--temperature", paramLabel = "T", description = "divides the logits when sampling")
-    private Double temperature;
-
-    @Option(names = "--top-k", paramLabel = "K", description = "sample among the K likeliest tokens")
-    private Integer topK;
-
-    @Option(names = "--top-p", paramLabel = "P", description = "sample among the likeliest tokens whose probability reaches P")
-    private Double topP;
-
-    @Option(names = "--repetition-penalty", paramLabel = "R", description = "penalises tokens already in the text")
-    private Double repetitionPenalty;
-
-    @Option(names = "--seed", paramLabel = "S", description = "makes sampling repeatable")
-    private Long seed;
+    @Mixin
+    private GenerationOptions options = new GenerationOptions();
 
     @Option(names = "--json", description = "print one JSON object: prompt_ids, generated_ids, text")
     private boolean json;
@@ -66,29 +49,7 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GenerationConfig.Builder builder = GenerationConfig.builder(model);
-        if (maxNewTokens != null) {
-            builder.optMaxNewTokens(maxNewTokens);
-        }
-        if (doSample != null) {
-            builder.optDoSample(doSample);
-        }
-        if (temperature != null) {
-            builder.optTemperature(temperature);
-        }
-        if (topK != null) {
-            builder.optTopK(topK);
-        }
-        if (topP != null) {
-            builder.optTopP(topP);
-        }
-        if (repetitionPenalty != null) {
-            builder.optRepetitionPenalty(repetitionPenalty);
-        }
-        if (seed != null) {
-            builder.optSeed(seed);
-        }
-        GenerationConfig config = builder.build();
+        GenerationConfig config = options.apply(GenerationConfig.builder(model).build());
         try (NDManager manager = NDManager.newBaseManager();
                 GenerationTokenizer tokenizer = GenerationTokenizer.fromModelDirectory(model)) {
             CausalLanguageModel language = DecoderFamilies.fromHuggingFace(model, manager);

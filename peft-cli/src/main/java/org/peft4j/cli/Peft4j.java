@@ -18,8 +18,8 @@ import picocli.CommandLine.Spec;
 /**
  * The {@code peft4j} command: fine-tunes a text classifier from a YAML config and uses what it
  * trained. Commands: {@code train}, {@code eval}, {@code predict}, {@code export}, and the adapter
- * algebra {@code merge-adapters} and {@code extract-lora}, and {@code generate} with a causal
- * language model; each has
+ * algebra {@code merge-adapters} and {@code extract-lora}, and {@code generate} and {@code chat}
+ * with a causal language model; each has
  * {@code --help}, and {@code peft4j --version} prints the version.
  *
  * <p>Exit status: 0 on success; 2 on bad input (a bad option, config, dataset or run directory),
@@ -40,8 +40,13 @@ public final class Peft4j implements Runnable {
     @Spec
     private CommandSpec spec;
 
-    /** Where the commands print results (out) and progress and messages (err). */
-    record Console(PrintStream out, PrintStream err) {}
+    /** Where the commands print results (out) and progress and messages (err), and read what is typed (in). */
+    record Console(PrintStream out, PrintStream err, InputStream in) {
+        /** A console that reads standard input. */
+        Console(PrintStream out, PrintStream err) {
+            this(out, err, System.in);
+        }
+    }
 
     private Peft4j() {}
 
@@ -60,6 +65,7 @@ public final class Peft4j implements Runnable {
                 .addSubcommand(new MergeAdaptersCommand(console))
                 .addSubcommand(new ExtractLoraCommand(console))
                 .addSubcommand(new GenerateCommand(console))
+                .addSubcommand(new ChatCommand(console))
                 .setOut(new PrintWriter(console.out(), true, StandardCharsets.UTF_8))
                 .setErr(new PrintWriter(console.err(), true, StandardCharsets.UTF_8))
                 .setExecutionExceptionHandler((e, command, parsed) -> {
@@ -74,7 +80,7 @@ public final class Peft4j implements Runnable {
     /** Without a command: asks for one. */
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing command: train, eval, predict, export, merge-adapters, extract-lora or generate");
+        throw new ParameterException(spec.commandLine(), "missing command: train, eval, predict, export, merge-adapters, extract-lora, generate or chat");
     }
 
     /** Whether {@code e} reports bad input rather than a failure of the run. */

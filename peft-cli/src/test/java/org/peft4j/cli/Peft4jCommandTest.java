@@ -296,7 +296,7 @@ class Peft4jCommandTest {
         assertThat(typo.err()).contains("Unmatched arguments from index 0: 'trian', 'x.yaml'", "Did you mean: peft4j train");
         Result none = run();
         assertThat(none.status()).isEqualTo(2);
-        assertThat(none.err()).contains("missing command: train, eval, predict, export, merge-adapters, extract-lora or generate");
+        assertThat(none.err()).contains("missing command: train, eval, predict, export, merge-adapters, extract-lora, generate or chat");
     }
 
     /** Writes a config for the slice: dataset on line 1, output_dir on line 2, then {@code yaml}. */

@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,6 +102,15 @@ class SftCommandTest {
                 mergedPredictions.toString());
         assertThat(again.status()).as(again.err()).isZero();
         assertThat(Files.readAllLines(mergedPredictions.resolve(SftPredictions.FILE))).isEqualTo(lines);
+        // chat with the adapter: the answers stream, /clear forgets, /exit ends
+        ByteArrayOutputStream chatOut = new ByteArrayOutputStream();
+        String typed = PAIRS.get(0)[0] + "\n" + ChatCommand.CLEAR + "\n" + PAIRS.get(1)[0] + "\n" + ChatCommand.EXIT + "\n";
+        int chat = Peft4j.run(new String[] {"chat", "--model", base.toString(), "--adapter", out.toString()},
+                new Peft4j.Console(new PrintStream(chatOut, true, StandardCharsets.UTF_8), System.err,
+                        new ByteArrayInputStream(typed.getBytes(StandardCharsets.UTF_8))));
+        assertThat(chat).isZero();
+        assertThat(chatOut.toString(StandardCharsets.UTF_8)).contains("Assistant: paris\n").contains("History has been removed.")
+                .contains("Assistant: rome\n");
         Result prefixExport = Peft4jCommandTest.run("export", out.toString(), "--to", merged.toString(), "--format", "onnx");
         assertThat(prefixExport.status()).isEqualTo(2);
         assertThat(prefixExport.err()).contains("a language model's run exports as a Hugging Face directory");
