@@ -126,8 +126,16 @@ class SftCommandTest {
         // PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING["llama"] (peft/utils/constants.py line 85)
         assertThat(targets).containsExactlyInAnyOrder("q_proj", "v_proj");
 
+        // sharegpt data in a named template
+        Path sharegpt = dir.resolve("capitals-sharegpt.jsonl");
+        StringBuilder jsonl = new StringBuilder();
+        for (String[] pair : PAIRS) {
+            jsonl.append("{\"conversations\": [{\"from\": \"human\", \"value\": \"").append(pair[0])
+                    .append("\"}, {\"from\": \"gpt\", \"value\": \"").append(pair[1]).append("\"}]}\n");
+        }
+        Files.writeString(sharegpt, jsonl);
         Result prefix = Peft4jCommandTest.run("train", config("prefix", "finetuning_type: prefix", "num_virtual_tokens: 4",
-                "num_train_epochs: 1").toString());
+                "num_train_epochs: 1", "dataset: " + sharegpt, "formatting: sharegpt", "template: default").toString());
         assertThat(prefix.status()).as(prefix.err()).isZero();
         JsonNode prefixConfig = JSON.readTree(dir.resolve("prefix/adapter_config.json").toFile());
         assertThat(prefixConfig.get("peft_type").asText()).isEqualTo("PREFIX_TUNING");
@@ -168,6 +176,18 @@ class SftCommandTest {
         Result tokenizer = Peft4jCommandTest.run("train", config("bad5", "model_name_or_path: " + noTokenizer).toString());
         assertThat(tokenizer.status()).isEqualTo(2);
         assertThat(tokenizer.err()).contains("no tokenizer.json");
+
+        Path raising = dir.resolve("raising-template");
+        Files.createDirectories(raising);
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json")) {
+            Files.copy(base.resolve(f), raising.resolve(f));
+        }
+        Files.writeString(raising.resolve("tokenizer_config.json"),
+                "{\"chat_template\": \"{{ raise_exception('only one turn, please') }}\"}");
+        Result failing = Peft4jCommandTest.run("train", config("bad7", "model_name_or_path: " + raising).toString());
+        assertThat(failing.status()).isEqualTo(2);
+        assertThat(failing.err()).containsPattern("capitals.json row [1-4]: the chat template failed: the template raised:"
+                + " only one turn, please");
 
         Result stage = Peft4jCommandTest.run("train", config("bad6", "stage: dpo").toString());
         assertThat(stage.status()).isEqualTo(2);
