@@ -2,6 +2,7 @@ package org.peft4j.djl;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.peft4j.api.TaskType;
 
 /**
@@ -38,4 +39,15 @@ public interface TaskModel {
      * @throws IllegalArgumentException saying which head the adapter was trained with
      */
     void checkHeadMetadata(Map<String, String> metadata);
+
+    /**
+     * Returns the path of the output layer that {@code target_modules: all-linear} leaves out, as
+     * PEFT leaves out the module {@code get_output_embeddings()} returns
+     * ({@code peft/tuners/tuners_utils.py}, {@code _maybe_include_all_linear_layers}): a language
+     * model's {@code lm_head}. Empty for models without one (a classifier's head is left out as a
+     * module to save).
+     */
+    default Optional<String> outputLayerPath() {
+        return Optional.empty();
+    }
 }

@@ -10,7 +10,6 @@ import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -72,21 +71,12 @@ public final class ChatTemplate {
      */
     public static ChatTemplate fromModelDirectory(Path modelDir) throws IOException {
         Path configFile = modelDir.resolve("tokenizer_config.json");
-        JsonNode config;
-        try {
-            config = JSON.readTree(Files.readString(configFile));
-        } catch (NoSuchFileException e) {
+        if (!Files.exists(configFile)) {
             throw new IllegalArgumentException(modelDir + " has no tokenizer_config.json, so no chat template;"
-                    + " name a template instead", e);
+                    + " name a template instead");
         }
-        Map<String, Object> tokens = new HashMap<>();
-        for (String key : SPECIAL_TOKENS) {
-            JsonNode v = config.path(key);
-            String text = v.isTextual() ? v.asText() : v.path("content").isTextual() ? v.path("content").asText() : null;
-            if (text != null) {
-                tokens.put(key, text);
-            }
-        }
+        JsonNode config = JSON.readTree(Files.readString(configFile));
+        Map<String, Object> tokens = specialTokens(config);
         Path jinjaFile = modelDir.resolve("chat_template.jinja");
         if (Files.exists(jinjaFile)) {
             return new ChatTemplate(Files.readString(jinjaFile), tokens);
@@ -103,6 +93,32 @@ public final class ChatTemplate {
             }
         }
         throw new IllegalArgumentException(configFile + " has no chat_template; name a template instead");
+    }
+
+    /**
+     * One of LLaMA-Factory's named templates, with the special tokens of {@code modelDir}'s
+     * {@code tokenizer_config.json} (none if it has no such file).
+     *
+     * @throws IOException if the tokenizer config cannot be read
+     */
+    public static ChatTemplate named(NamedTemplate template, Path modelDir) throws IOException {
+        Path configFile = modelDir.resolve("tokenizer_config.json");
+        Map<String, Object> tokens = Files.exists(configFile)
+                ? specialTokens(JSON.readTree(Files.readString(configFile))) : Map.of();
+        return new ChatTemplate(template.jinja(), tokens);
+    }
+
+    /** The special tokens a tokenizer config names, as plain strings or {@code {"content": ...}} objects. */
+    private static Map<String, Object> specialTokens(JsonNode config) {
+        Map<String, Object> tokens = new HashMap<>();
+        for (String key : SPECIAL_TOKENS) {
+            JsonNode v = config.path(key);
+            String text = v.isTextual() ? v.asText() : v.path("content").isTextual() ? v.path("content").asText() : null;
+            if (text != null) {
+                tokens.put(key, text);
+            }
+        }
+        return tokens;
     }
 
     /** Returns the template's text. */

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.function.Consumer;
 
 /**
@@ -48,6 +49,25 @@ public final class GenerationTokenizer implements AutoCloseable {
         return tokenizer.encode(text).getIds();
     }
 
+    /**
+     * Returns the token ids of {@code text} alone, without the special tokens the post-processor
+     * would add (transformers' {@code add_special_tokens=False}); special tokens written in the text,
+     * such as {@code <|im_end|>}, are still read as their ids. This is how LLaMA-Factory and
+     * {@link org.peft4j.djl.sft.SftEncoder} tokenize the pieces of a rendered conversation.
+     */
+    public long[] encodeWithoutSpecialTokens(String text) {
+        return tokenizer.encode(text, false, false).getIds();
+    }
+
+    /**
+     * Returns the id of {@code token} if the tokenizer reads it as one token (such as a chat
+     * template's stop word {@code <|im_end|>}), else empty.
+     */
+    public OptionalLong tokenId(String token) {
+        long[] ids = encodeWithoutSpecialTokens(token);
+        return ids.length == 1 ? OptionalLong.of(ids[0]) : OptionalLong.empty();
+    }
+
     /** Returns the token ids of each text, not padded ({@link Generator} pads on the left). */
     public List<long[]> encode(List<String> texts) {
         List<long[]> ids = new ArrayList<>(texts.size());
@@ -59,7 +79,12 @@ public final class GenerationTokenizer implements AutoCloseable {
 
     /** Returns the text of {@code ids}, special tokens (end-of-sequence, padding, ...) left out. */
     public String decode(long[] ids) {
-        return tokenizer.decode(ids, true);
+        return decode(ids, true);
+    }
+
+    /** Returns the text of {@code ids}, with their special tokens unless {@code skipSpecialTokens}. */
+    public String decode(long[] ids, boolean skipSpecialTokens) {
+        return tokenizer.decode(ids, skipSpecialTokens);
     }
 
     /**

@@ -65,7 +65,7 @@ public final class Ia3Injector implements DjlMethod {
      */
     public static AttachedAdapter attach(Block root, String name, Ia3Config config, Map<String, Tensor> saved) {
         Map<String, ModuleTree.Node> nodes = ModuleTree.nodes(root);
-        Map<String, ModuleTree.Node> targets = LayerInjection.findTargets(nodes, config, "IA3", Ia3Linear.class);
+        Map<String, ModuleTree.Node> targets = LayerInjection.findTargets(root, nodes, config, "IA3", Ia3Linear.class);
         SavedModules savedWhole = SavedModules.capture(SavedModules.find(nodes, config.modulesToSave(), PeftType.IA3));
         if (saved != null) {
             checkSavedTensors(targets, savedWhole, config, saved);

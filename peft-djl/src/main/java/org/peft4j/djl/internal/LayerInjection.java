@@ -14,6 +14,7 @@ import org.peft4j.api.AdapterFormatException;
 import org.peft4j.api.TargetingConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.ModuleTree;
+import org.peft4j.djl.TaskModel;
 
 /**
  * The steps that every method putting its weights on {@link Linear} layers takes to attach an
@@ -47,6 +48,7 @@ public final class LayerInjection {
      * Returns the Linear layers that {@code config} targets, by module path.
      *
      * @param nodes the model's modules by path
+     * @param root the model, whose output layer {@code all-linear} leaves out ({@link TaskModel#outputLayerPath()})
      * @param config the adapter's settings
      * @param method the method's name in messages ({@code "LoRA"})
      * @param ownLayer the method's layer, when the method cannot share a layer with another method's
@@ -56,14 +58,17 @@ public final class LayerInjection {
      *     (with {@code ownLayer}) is one that another method adapts
      * @throws IllegalStateException if a targeted Linear layer is not initialized
      */
-    public static Map<String, ModuleTree.Node> findTargets(Map<String, ModuleTree.Node> nodes, TargetingConfig config,
-            String method, Class<? extends AdaptedLinear<?>> ownLayer) {
+    public static Map<String, ModuleTree.Node> findTargets(Block root, Map<String, ModuleTree.Node> nodes,
+            TargetingConfig config, String method, Class<? extends AdaptedLinear<?>> ownLayer) {
+        // PEFT 0.21 peft/tuners/tuners_utils.py 2465: all-linear excludes get_output_embeddings()
+        String outputLayer = config.targetModules().isAllLinear() && root instanceof TaskModel task
+                ? task.outputLayerPath().orElse(null) : null;
         Map<String, ModuleTree.Node> targets = new LinkedHashMap<>();
         List<String> notLinear = new ArrayList<>();
         for (Map.Entry<String, ModuleTree.Node> e : nodes.entrySet()) {
             String path = e.getKey();
             Block block = e.getValue().block;
-            if (!config.isTargeted(path)) {
+            if (!config.isTargeted(path) || path.equals(outputLayer)) {
                 continue;
             }
             if (ownLayer != null && block instanceof Linear && !ownLayer.isInstance(block)

@@ -69,7 +69,7 @@ public final class LoraInjector implements DjlMethod {
      */
     public static AttachedAdapter attach(Block root, String name, LoraConfig config, Map<String, Tensor> saved) {
         Map<String, ModuleTree.Node> nodes = ModuleTree.nodes(root);
-        Map<String, ModuleTree.Node> targets = LayerInjection.findTargets(nodes, config, "LoRA", null);
+        Map<String, ModuleTree.Node> targets = LayerInjection.findTargets(root, nodes, config, "LoRA", null);
         SavedModules savedWhole = SavedModules.capture(findSavedParameters(nodes, targets, config));
         if (saved != null) {
             checkSavedTensors(targets, savedWhole, config, saved);

@@ -5,6 +5,7 @@ import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.TaskModel;
@@ -71,5 +72,11 @@ public interface CausalLanguageModel extends Block, TaskModel {
     @Override
     default void checkHeadMetadata(Map<String, String> metadata) {
         // nothing to check
+    }
+
+    /** {@code lm_head}, which {@code all-linear} leaves out (absent, and so nothing to leave out, when tied). */
+    @Override
+    default Optional<String> outputLayerPath() {
+        return Optional.of("lm_head");
     }
 }

@@ -21,7 +21,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.peft4j.api.TargetModules;
 import org.peft4j.api.data.chat.ChatMessage;
 import org.peft4j.api.data.chat.Conversation;
 import org.peft4j.api.lora.LoraConfig;
@@ -220,6 +223,25 @@ class SftTest {
             peft.unload();
             StateDicts.namedParameters(llama).forEach((n, p) -> assertThat(p.getArray().toFloatArray())
                     .as("base weight %s", n).containsExactly(before.get(n)));
+        }
+    }
+
+    @Test
+    void allLinearLeavesOutTheOutputLayerAsPeftDoes() {
+        ObjectNode json = new ObjectMapper().createObjectNode().put("model_type", "llama").put("vocab_size", WORDS.size())
+                .put("hidden_size", 32).put("intermediate_size", 48).put("num_hidden_layers", 1)
+                .put("num_attention_heads", 2).put("num_key_value_heads", 1).put("tie_word_embeddings", false);
+        try (Model model = Model.newInstance("tiny-llama")) {
+            LlamaForCausalLM llama = new LlamaForCausalLM(LlamaConfig.fromJson(json, "test"));
+            llama.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1));
+            PeftModel peft = Peft.apply(llama, LoraConfig.builder().setTargetModules(TargetModules.allLinear()).build());
+            Set<String> adapted = new TreeSet<>();
+            peft.checkpoint().tensors().keySet().forEach(k -> adapted.add(k.replaceAll("\\.lora_[AB]\\.weight$", "")));
+            // peft/tuners/tuners_utils.py 2465: every Linear but get_output_embeddings() (lm_head)
+            assertThat(adapted).containsExactly("base_model.model.model.layers.0.mlp.down_proj",
+                    "base_model.model.model.layers.0.mlp.gate_proj", "base_model.model.model.layers.0.mlp.up_proj",
+                    "base_model.model.model.layers.0.self_attn.k_proj", "base_model.model.model.layers.0.self_attn.o_proj",
+                    "base_model.model.model.layers.0.self_attn.q_proj", "base_model.model.model.layers.0.self_attn.v_proj");
         }
     }
 
