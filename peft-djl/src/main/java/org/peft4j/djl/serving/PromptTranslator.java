@@ -14,8 +14,8 @@ import org.peft4j.djl.generation.GenerationTokenizer;
 /**
  * The input side of translators from prompts to generated text, for a {@link GenerationBlock}: each
  * prompt is encoded as the model directory's tokenizer encodes it (its post-processor's special
- * tokens added), a batch is padded on the left to its longest prompt (so {@code batchPredict} is one
- * {@code Generator} run over the batch) and each row's prompt length goes with it; one prompt is
+ * tokens added) or, served as chat, rendered first ({@link ChatPrompts}); a batch is padded on the
+ * left to its longest prompt (so {@code batchPredict} is one {@code Generator} run over the batch) and each row's prompt length goes with it; one prompt is
  * the same without the batch dimension. The output side reads a row's new ids up to its
  * end-of-sequence token.
  *
@@ -23,9 +23,12 @@ import org.peft4j.djl.generation.GenerationTokenizer;
  */
 abstract class PromptTranslator<O> implements Translator<String, O> {
     private final GenerationTokenizer tokenizer;
+    private final ChatPrompts chat;
 
-    PromptTranslator(GenerationTokenizer tokenizer) {
+    /** Encodes prompts with {@code tokenizer}, as chat with {@code chat} unless it is null. */
+    PromptTranslator(GenerationTokenizer tokenizer, ChatPrompts chat) {
         this.tokenizer = tokenizer;
+        this.chat = chat;
     }
 
     /** Returns the tokenizer. */
@@ -42,7 +45,7 @@ abstract class PromptTranslator<O> implements Translator<String, O> {
     /** One prompt's ids [T] and their count []. */
     @Override
     public NDList processInput(TranslatorContext ctx, String input) {
-        long[] ids = tokenizer.encode(input);
+        long[] ids = encode(input);
         NDManager manager = ctx.getNDManager();
         return new NDList(manager.create(ids), manager.create((long) ids.length));
     }
@@ -50,7 +53,7 @@ abstract class PromptTranslator<O> implements Translator<String, O> {
     /** The prompts' ids [B, T], each row padded on the left with 0 (the generator pads with its own token), and their lengths [B]. */
     @Override
     public NDList batchProcessInput(TranslatorContext ctx, List<String> inputs) {
-        List<long[]> prompts = tokenizer.encode(inputs);
+        List<long[]> prompts = inputs.stream().map(this::encode).toList();
         int width = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         long[] ids = new long[prompts.size() * width];
         long[] lengths = new long[prompts.size()];
@@ -61,6 +64,10 @@ abstract class PromptTranslator<O> implements Translator<String, O> {
         }
         NDManager manager = ctx.getNDManager();
         return new NDList(manager.create(ids, new Shape(prompts.size(), width)), manager.create(lengths));
+    }
+
+    private long[] encode(String prompt) {
+        return chat == null ? tokenizer.encode(prompt) : chat.encode(tokenizer, prompt);
     }
 
     /** A row's new ids [N] up to its length [] (through its end-of-sequence token). */

@@ -9,6 +9,8 @@ import java.io.IOException;
 import java.lang.reflect.Type;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -37,7 +39,10 @@ import org.peft4j.djl.models.bert.PretrainedEncoder;
  * (the adapter directory's own if it has one, else the model directory's; see
  * {@link GenerationConfig#builder(Path)}), each overridden by the {@code Criteria} argument of the
  * same name: {@value #MAX_NEW_TOKENS}, {@value #DO_SAMPLE}, {@value #TEMPERATURE}, {@value #TOP_K},
- * {@value #TOP_P}, {@value #REPETITION_PENALTY} and {@value #SEED}.
+ * {@value #TOP_P}, {@value #REPETITION_PENALTY} and {@value #SEED}. With the argument
+ * {@value #APPLY_CHAT_TEMPLATE} or {@value #TEMPLATE} each prompt is a user's message in a chat
+ * (after the argument {@value #SYSTEM}, if given), rendered with a chat template before it is
+ * encoded.
  */
 public final class TextGenerationServing implements ServedTask {
     /** The argument giving the most tokens generated per prompt. */
@@ -54,6 +59,21 @@ public final class TextGenerationServing implements ServedTask {
     public static final String REPETITION_PENALTY = "repetition_penalty";
     /** The argument giving the seed of sampling, so that a prediction can be repeated. */
     public static final String SEED = "seed";
+    /**
+     * The argument that serves prompts as chat ({@code true}): each prompt is the user's message,
+     * rendered with the model's own chat template ({@code tokenizer_config.json} or
+     * {@code chat_template.jinja}) and the assistant's opening, as transformers'
+     * {@code apply_chat_template} does.
+     */
+    public static final String APPLY_CHAT_TEMPLATE = "apply_chat_template";
+    /**
+     * The argument naming one of LLaMA-Factory's templates ({@code alpaca}, {@code chatml},
+     * {@code default}, {@code empty}, {@code llama3}, {@code qwen}) to serve prompts as chat with,
+     * instead of the model's own; its stop words end an answer too.
+     */
+    public static final String TEMPLATE = "template";
+    /** The argument giving a system prompt for chat. */
+    public static final String SYSTEM = "system";
 
     private static final Set<Pair<Type, Type>> TYPES = Set.of(new Pair<>(String.class, String.class),
             new Pair<>(String.class, TextStream.class));
@@ -82,9 +102,17 @@ public final class TextGenerationServing implements ServedTask {
     @Override
     public Block newBlock(Model model, FineTunedDirectory directory, Map<String, ?> arguments) throws IOException {
         Path modelDir = modelDirectory(directory);
-        Path settings = Files.isRegularFile(directory.path().resolve(GenerationConfig.FILE_NAME)) ? directory.path()
-                : modelDir;
-        GenerationConfig config = generationConfig(settings, arguments);
+        GenerationConfig.Builder settings = generationConfig(Files.isRegularFile(directory.path().resolve(
+                GenerationConfig.FILE_NAME)) ? directory.path() : modelDir, arguments);
+        GenerationConfig config = settings.build();
+        ChatPrompts chat = ChatPrompts.of(modelDir, arguments);
+        if (chat != null && !chat.stopWords().isEmpty()) {
+            try (GenerationTokenizer tokenizer = GenerationTokenizer.fromModelDirectory(modelDir)) {
+                Set<Long> stop = new LinkedHashSet<>(config.eosTokenIds());
+                stop.addAll(chat.stopTokenIds(tokenizer));
+                config = settings.optEosTokenIds(List.copyOf(stop)).build();
+            }
+        }
         CausalLanguageModel decoder = DecoderFamilies.fromHuggingFace(modelDir, model.getNDManager());
         if (directory.holdsAdapter()) {
             FineTunedAdapter.attach(decoder, directory, FineTunedAdapter.read(directory, arguments), arguments);
@@ -112,8 +140,14 @@ public final class TextGenerationServing implements ServedTask {
             throw new TranslateException("the tokenizer of " + directory.base() + " does not load: " + e.getMessage(), e);
         }
         model.getNDManager().attachInternal(UUID.randomUUID().toString(), tokenizer);
-        return (Translator<I, O>) (output == String.class ? new TextGenerationTranslator(tokenizer)
-                : new TextStreamTranslator(tokenizer));
+        ChatPrompts chat;
+        try {
+            chat = ChatPrompts.of(modelDirectory(directory), arguments);
+        } catch (IOException e) {
+            throw new TranslateException(directory.path() + ": the chat template does not load: " + e.getMessage(), e);
+        }
+        return (Translator<I, O>) (output == String.class ? new TextGenerationTranslator(tokenizer, chat)
+                : new TextStreamTranslator(tokenizer, chat));
     }
 
     /** The Hugging Face directory of the decoder (and its tokenizer): the adapter's base, or the whole model's own. */
@@ -127,12 +161,13 @@ public final class TextGenerationServing implements ServedTask {
     }
 
     /**
-     * The settings of {@code modelDir/generation_config.json}, each overridden by its argument.
+     * The settings of {@code modelDir/generation_config.json}, each overridden by its argument,
+     * checked (a builder that builds).
      *
      * @throws IllegalArgumentException naming the argument whose value is not of its type, or the
      *     setting out of its range
      */
-    static GenerationConfig generationConfig(Path modelDir, Map<String, ?> arguments) throws IOException {
+    static GenerationConfig.Builder generationConfig(Path modelDir, Map<String, ?> arguments) throws IOException {
         GenerationConfig.Builder b = GenerationConfig.builder(modelDir);
         if (arguments.containsKey(MAX_NEW_TOKENS)) {
             b.optMaxNewTokens((int) integer(arguments, MAX_NEW_TOKENS, Integer.MIN_VALUE, Integer.MAX_VALUE));
@@ -156,11 +191,12 @@ public final class TextGenerationServing implements ServedTask {
             b.optSeed(integer(arguments, SEED, Long.MIN_VALUE, Long.MAX_VALUE));
         }
         try {
-            return b.build();
+            b.build();
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("the generation settings (" + modelDir.resolve(GenerationConfig.FILE_NAME)
                     + " and the Criteria arguments): " + e.getMessage(), e);
         }
+        return b;
     }
 
     private static long integer(Map<String, ?> arguments, String key, long min, long max) {
@@ -189,7 +225,8 @@ public final class TextGenerationServing implements ServedTask {
         }
     }
 
-    private static boolean bool(Map<String, ?> arguments, String key) {
+    /** The argument {@code key} as {@code true} or {@code false}, refused with its name otherwise. */
+    static boolean bool(Map<String, ?> arguments, String key) {
         Object v = arguments.get(key);
         if (v instanceof Boolean b) {
             return b;

@@ -6,8 +6,8 @@ import org.peft4j.djl.generation.GenerationTokenizer;
 
 /** A prompt to the text the model continues it with, special tokens left out (see {@link PromptTranslator}). */
 final class TextGenerationTranslator extends PromptTranslator<String> {
-    TextGenerationTranslator(GenerationTokenizer tokenizer) {
-        super(tokenizer);
+    TextGenerationTranslator(GenerationTokenizer tokenizer, ChatPrompts chat) {
+        super(tokenizer, chat);
     }
 
     @Override

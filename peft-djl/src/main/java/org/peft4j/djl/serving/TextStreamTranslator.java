@@ -17,8 +17,8 @@ import org.peft4j.djl.generation.TokenListener;
  * own per prompt.
  */
 final class TextStreamTranslator extends PromptTranslator<TextStream> implements StreamingTranslator<String, TextStream> {
-    TextStreamTranslator(GenerationTokenizer tokenizer) {
-        super(tokenizer);
+    TextStreamTranslator(GenerationTokenizer tokenizer, ChatPrompts chat) {
+        super(tokenizer, chat);
     }
 
     @Override

@@ -11,6 +11,7 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -40,7 +41,8 @@ import org.peft4j.djl.models.DecoderFamilies;
  * checkpoint that transformers saved (the golden directory, with its WordLevel tokenizer.json and
  * generation_config.json: end token 2, padding 0) with a LoRA adapter saved by peft4j, the same model
  * merged and exported, and PEFT's prompt-tuning adapter give the text of {@link Generator} and
- * {@link GenerationTokenizer#decode} on the same model, token for token.
+ * {@link GenerationTokenizer#decode} on the same model, token for token; prompts served as chat
+ * are rendered with the model's chat template first.
  */
 class TextGenerationServingTest {
     private static final Path MODEL = Path.of("..", "integration-tests", "src", "test", "resources", "golden",
@@ -199,6 +201,46 @@ class TextGenerationServingTest {
             assertThat(predicted).containsExactlyElementsOf(sampled);
         }
         assertThat(sampled).isNotEqualTo(expected);
+    }
+
+    /** A copy of the model whose tokenizer_config.json has a chat template in the golden vocabulary. */
+    private static Path chatModel() throws Exception {
+        Path chat = Files.createDirectories(dir.resolve("chat-model"));
+        for (String file : List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json")) {
+            Files.copy(MODEL.resolve(file), chat.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+        }
+        Files.writeString(chat.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\","
+                + " \"chat_template\": \"{{ bos_token }} {% for m in messages %}{% if m['role'] == 'system' %}"
+                + "{{ m['content'] }} . {% else %}what is {{ m['content'] }} ? {% endif %}{% endfor %}"
+                + "{% if add_generation_prompt %}answer {% endif %}\"}");
+        return chat;
+    }
+
+    @Test
+    void chatPromptsAreRenderedWithTheModelsTemplateAndEncodedWithoutAddedSpecialTokens() throws Exception {
+        Path chat = chatModel();
+        String rendered = "<s> yes . what is the cat ? answer ";
+        String expectedText;
+        try (NDManager manager = NDManager.newBaseManager()) {
+            long[] ids = tokenizer.encodeWithoutSpecialTokens(rendered);
+            assertThat(ids).containsExactly(1, 17, 20, 14, 15, 4, 5, 19, 16);
+            expectedText = tokenizer.decode(new Generator(DecoderFamilies.fromHuggingFace(chat, manager),
+                    GenerationConfig.builder(chat).optMaxNewTokens(MAX_NEW_TOKENS).build()).generate(manager, ids));
+        }
+        Criteria<String, String> criteria = criteria(chat).optArgument(TextGenerationServing.APPLY_CHAT_TEMPLATE, true)
+                .optArgument(TextGenerationServing.SYSTEM, "yes").build();
+        try (ZooModel<String, String> model = criteria.loadModel(); Predictor<String, String> predictor = model.newPredictor()) {
+            assertThat(predictor.predict("the cat")).isEqualTo(expectedText);
+            assertThat(predictor.batchPredict(List.of("the cat", "a dog"))).first().isEqualTo(expectedText);
+        }
+        // LLaMA-Factory's named templates: stop words the vocabulary lacks do not make the unknown token a stop word
+        assertThat(ChatPrompts.of(chat, Map.of(TextGenerationServing.TEMPLATE, "chatml")).stopTokenIds(tokenizer)).isEmpty();
+        assertThatThrownBy(() -> criteria(chat).optArgument(TextGenerationServing.TEMPLATE, "nope").build().loadModel())
+                .hasMessageContaining("unknown template \"nope\"").hasMessageContaining("chatml");
+        assertThatThrownBy(() -> criteria(MODEL).optArgument(TextGenerationServing.APPLY_CHAT_TEMPLATE, true).build()
+                .loadModel()).hasMessageContaining("has no chat_template");
+        assertThatThrownBy(() -> criteria(chat).optArgument(TextGenerationServing.SYSTEM, "yes").build().loadModel())
+                .hasMessageContaining("\"system\" needs a chat template");
     }
 
     @Test
