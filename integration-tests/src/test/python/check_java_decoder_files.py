@@ -2,8 +2,8 @@
 
     python check_java_decoder_files.py JAVA_DIR
 
-JAVA_DIR holds adapter directories (LoRA, prompt- and prefix-tuning, each task_type CAUSAL_LM)
-and merged exports, inputs.json, bases.json (each file's base model: a golden tiny model of
+JAVA_DIR holds adapter directories (LoRA, prompt- and prefix-tuning, each task_type CAUSAL_LM, on
+the tiny LLaMA and GPT-2) and merged exports, inputs.json, bases.json (each file's base model: a golden tiny model of
 make_decoder_golden.py) and expected_logits.json, peft4j's logits. Each adapter must load with PeftModel.from_pretrained onto
 the base with no missing and no unexpected keys and give peft4j's logits on the real positions
 (PEFT ignores position_ids for prompt learning, so those run without them); the export must load

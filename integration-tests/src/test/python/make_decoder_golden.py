@@ -10,6 +10,10 @@ Conv1D projections and a tied output layer):
                        transformers' save_pretrained, with a WordLevel tokenizer.json
   <name>/lora/         a LoRA adapter (task_type CAUSAL_LM, PEFT's default targets for the family)
                        saved by PEFT's save_pretrained, its B matrices moved away from zero
+  <name>/prompt/, <name>/prefix/, <name>/prefix-projection/
+                       for the VIRTUAL_TOKEN_FAMILIES (llama, gpt2): prompt-tuning (4 virtual
+                       tokens) and prefix-tuning (3, without and with the projection MLP) adapters,
+                       task_type CAUSAL_LM, saved by PEFT, with their logits under "virtual"
   golden.json          the inputs (a batch of two sequences, the second left-padded, with
                        attention_mask and position_ids as generate() computes them), the logits of
                        each base model and adapter in eval mode, greedy generation from one prompt
@@ -19,6 +23,10 @@ Conv1D projections and a tied output layer):
                        library versions
 
 peft4j's DecoderGoldenTest loads every file with Java and must reproduce the logits.
+
+The output is the same on every run with the same library versions (seeded): to add files, write
+into a scratch directory and copy only the new ones (and golden.json) over the committed ones,
+then check with git diff that nothing else changed.
 """
 import json
 import os
@@ -46,6 +54,8 @@ FAMILIES = {
                                                n_positions=64, layer_norm_epsilon=1e-5, activation_function="gelu_new",
                                                bos_token_id=1, eos_token_id=2, pad_token_id=0, initializer_range=0.2)),
 }
+# the families whose prompt- and prefix-tuning adapters are written (GPT-2: n_head heads of n_embd / n_head)
+VIRTUAL_TOKEN_FAMILIES = ("llama", "gpt2")
 IDS = [[1, 4, 5, 6, 7, 4, 8, 17, 2], [1, 14, 15, 4, 16, 13, 14, 15, 17]]
 PAD_LEFT = 3  # the second row keeps its last 6 tokens, after 3 pads
 SAMPLING = dict(do_sample=True, repetition_penalty=1.3, temperature=0.7, top_k=5, top_p=0.9)
@@ -151,7 +161,7 @@ def main(out):
                                     "lora_fan_in_fan_out": peft_model.peft_config["default"].fan_in_fan_out,
                                     "lora_greedy": lora_greedy[0].tolist(),
                                     "next_token_logits": next_logits, "processed_scores": scores}
-        if name == "llama":
+        if name in VIRTUAL_TOKEN_FAMILIES:
             golden["families"][name]["virtual"] = virtual_token_adapters(model_class.from_pretrained(model_dir),
                                                                         os.path.join(out, name), ids, mask)
     with open(os.path.join(out, "golden.json"), "w") as f:

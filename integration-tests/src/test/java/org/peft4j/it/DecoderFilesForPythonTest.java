@@ -40,8 +40,9 @@ import org.peft4j.djl.train.LearningRateSchedule;
 /**
  * Causal-LM files peft4j writes, for Python to load: LoRA, prompt- and prefix-tuning adapters
  * trained a few steps of supervised fine-tuning on the golden tiny LLaMA (grouped-query
- * attention), a LoRA adapter on the golden tiny GPT-2's Conv1D layers, and both LoRA models merged
- * and exported as complete Hugging Face directories, each with peft4j's logits. With {@code -Dpeft4j.python=PYTHON} (see {@link JavaFilesForPythonTest}),
+ * attention), the same three on the golden tiny GPT-2 (LoRA on its Conv1D layers), and both LoRA
+ * models merged and exported as complete Hugging Face directories, each with peft4j's logits. With
+ * {@code -Dpeft4j.python=PYTHON} (see {@link JavaFilesForPythonTest}),
  * {@code src/test/python/check_java_decoder_files.py} loads each with Python's PEFT and transformers
  * and must get the same logits.
  */
@@ -64,6 +65,9 @@ class DecoderFilesForPythonTest {
         configs.put("prefix", PrefixTuningConfig.builder().setNumVirtualTokens(3).build());
         // GPT-2's Conv1D layers: the export must write their weights back as [in, out]
         configs.put("lora-gpt2", LoraConfig.builder().optR(4).optLoraAlpha(8).setTargetModules("c_attn", "c_fc").build());
+        // GPT-2's virtual tokens: a prompt with learned positions 0..n-1, prefixes of n_embd per block
+        configs.put("prompt-gpt2", PromptTuningConfig.builder().setNumVirtualTokens(4).build());
+        configs.put("prefix-gpt2", PrefixTuningConfig.builder().setNumVirtualTokens(3).build());
         ObjectNode expected = JSON.createObjectNode();
         ObjectNode bases = JSON.createObjectNode();
         for (Map.Entry<String, PeftConfig> e : configs.entrySet()) {
@@ -112,7 +116,7 @@ class DecoderFilesForPythonTest {
             assertThat(p.waitFor(10, TimeUnit.MINUTES)).isTrue();
             System.out.print(output);
             assertThat(p.exitValue()).as("check_java_decoder_files.py:%n%s", output).isZero();
-            assertThat(output).contains("all 6 files load in Python with the same logits");
+            assertThat(output).contains("all 8 files load in Python with the same logits");
         }
     }
 

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.djl.Peft;
@@ -27,7 +28,8 @@ import org.peft4j.djl.models.KeyValueCache;
  * them (src/test/python/make_decoder_golden.py, the versions in golden.json), load in peft4j and
  * give Python's logits on a batch whose second row is left-padded, with generate()'s position ids;
  * greedy decoding with the key/value cache gives Python's tokens; prompt- and prefix-tuning
- * adapters (CAUSAL_LM, the prefixes sized by the key/value heads) give Python's logits too.
+ * adapters (CAUSAL_LM; LLaMA's prefixes sized by the key/value heads, GPT-2's by n_embd) give
+ * Python's logits too.
  */
 class DecoderGoldenTest {
     private static final Path DIR = Path.of("src", "test", "resources", "golden", "causal-lm");
@@ -74,18 +76,23 @@ class DecoderGoldenTest {
         }
     }
 
-    /** PEFT's forward ignores position ids for prompt learning, so positions count from the first virtual token. */
+    /**
+     * PEFT's forward ignores position ids for prompt learning, so positions count from the first
+     * virtual token (GPT-2's learned positions included: the prompt's vectors get positions 0 to
+     * n - 1, a prefix shifts the real tokens by n).
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"prompt", "prefix", "prefix-projection"})
-    void promptAndPrefixAdaptersSavedByPeftGivePythonsLogits(String adapter) throws IOException {
+    @CsvSource({"llama, prompt", "llama, prefix", "llama, prefix-projection", "gpt2, prompt", "gpt2, prefix",
+        "gpt2, prefix-projection"})
+    void promptAndPrefixAdaptersSavedByPeftGivePythonsLogits(String family, String adapter) throws IOException {
         JsonNode golden = new ObjectMapper().readTree(DIR.resolve("golden.json").toFile());
         try (NDManager manager = NDManager.newBaseManager()) {
-            CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve("llama").resolve("model"), manager);
-            Peft.load(model, DIR.resolve("llama").resolve(adapter));
+            CausalLanguageModel model = DecoderFamilies.fromHuggingFace(DIR.resolve(family).resolve("model"), manager);
+            Peft.load(model, DIR.resolve(family).resolve(adapter));
             NDArray logits = model.logits(new ParameterStore(manager, false), matrix(manager, golden.get("input_ids")),
                     matrix(manager, golden.get("attention_mask")), null, null, false);
-            double diff = maxRealDiff(logits, golden, "/families/llama/virtual/" + adapter);
-            System.out.printf("llama + %s: max |logit difference| %.2e%n", adapter, diff);
+            double diff = maxRealDiff(logits, golden, "/families/" + family + "/virtual/" + adapter);
+            System.out.printf("%s + %s: max |logit difference| %.2e%n", family, adapter, diff);
             assertThat(diff).isLessThan(TOLERANCE);
         }
     }

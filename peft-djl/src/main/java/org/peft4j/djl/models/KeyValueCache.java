@@ -3,6 +3,7 @@ package org.peft4j.djl.models;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 
 /**
  * The keys and values every attention layer computed for the positions seen so far, so that
@@ -39,6 +40,23 @@ public final class KeyValueCache {
             values[layer] = values[layer].concat(newValues, 2);
         }
         return new NDList(keys[layer], values[layer]);
+    }
+
+    /**
+     * Appends prefix-tuning's keys and values to every layer, for all {@code batch} rows: the rows
+     * [n, layers·2·heads·headDim] hold layer l's key in columns [2l·w, (2l+1)·w) and its value in the
+     * next w (w = heads·headDim), each split into heads, as PEFT's {@code get_prompt} lays out
+     * {@code past_key_values} ({@code peft_model.py}: view [B, n, layers·2, heads, d], permute to
+     * [layers·2, B, heads, n, d]).
+     */
+    public void appendPrefixes(NDArray rows, long batch, int heads, int headDim) {
+        long n = rows.getShape().get(0);
+        NDArray perLayer = rows.reshape(n, 2L * keys.length, heads, headDim).transpose(1, 2, 0, 3);
+        Shape expanded = new Shape(batch, heads, n, headDim);
+        for (int layer = 0; layer < keys.length; layer++) {
+            append(layer, perLayer.get(2 * layer).expandDims(0).broadcast(expanded),
+                    perLayer.get(2 * layer + 1).expandDims(0).broadcast(expanded));
+        }
     }
 
     /**

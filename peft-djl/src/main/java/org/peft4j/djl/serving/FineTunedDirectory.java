@@ -135,9 +135,15 @@ public record FineTunedDirectory(Path path, TaskType taskType, boolean holdsAdap
         }
     }
 
-    /** The task of a transformers architecture such as {@code BertForSequenceClassification}. */
+    /**
+     * The task of a transformers architecture such as {@code BertForSequenceClassification}; language
+     * models ({@code *ForCausalLM}, {@code GPT2LMHeadModel}) are told apart before the bare encoders
+     * ({@code *Model}), whose names they share the ending of.
+     */
     private static TaskType taskOfArchitecture(String architecture, Path source) {
-        if (architecture.endsWith("ForSequenceClassification")) {
+        if (architecture.endsWith("ForCausalLM") || architecture.endsWith("LMHeadModel")) {
+            return TaskType.CAUSAL_LM;
+        } else if (architecture.endsWith("ForSequenceClassification")) {
             return TaskType.SEQ_CLS;
         } else if (architecture.endsWith("ForTokenClassification")) {
             return TaskType.TOKEN_CLS;
@@ -145,7 +151,7 @@ public record FineTunedDirectory(Path path, TaskType taskType, boolean holdsAdap
             return TaskType.FEATURE_EXTRACTION;
         }
         throw new IllegalArgumentException(source + ": architectures[0] is \"" + architecture + "\"; served are *Model,"
-                + " *ForSequenceClassification and *ForTokenClassification");
+                + " *ForSequenceClassification, *ForTokenClassification, *ForCausalLM and *LMHeadModel");
     }
 
     /**

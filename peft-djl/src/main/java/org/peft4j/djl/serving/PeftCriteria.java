@@ -28,7 +28,8 @@ import org.peft4j.api.internal.AtomicFiles;
  * so that file cannot name it for a {@code String -> Classifications} model.)
  * Further arguments: {@link FineTunedDirectory#BASE}, {@link FineTunedDirectory#LABELS},
  * {@link FineTunedDirectory#MAX_LENGTH}, {@link FineTunedDirectory#MERGE}
- * ({@code builder.optArgument("merge", true)}).
+ * ({@code builder.optArgument("merge", true)}); for language models the generation settings of
+ * {@link TextGenerationServing} ({@code builder.optArgument("max_new_tokens", 64)}).
  */
 public final class PeftCriteria {
     /** DJL's per-model settings file, read by its model loader. */

@@ -17,8 +17,8 @@ import org.peft4j.api.TaskType;
  * results. Implementations are found with {@link java.util.ServiceLoader}: list them in
  * {@code META-INF/services/org.peft4j.djl.serving.ServedTask}. Sequence classification
  * ({@link TextClassificationServing}, {@code String -> Classifications}) is built in; token
- * classification ({@code String -> NamedEntity[]}) and embeddings ({@code String -> float[]}) plug
- * in the same way.
+ * classification ({@code String -> NamedEntity[]}), embeddings ({@code String -> float[]}) and text
+ * generation ({@code String -> String}, {@code String -> TextStream}) plug in the same way.
  */
 public interface ServedTask {
     /** Returns the task, as a directory's {@code task_type} (or its architecture) names it. */

@@ -11,6 +11,14 @@
  * names the block factory in the directory's {@code serving.properties}, so that a plain
  * {@code Criteria} needs only the translator factory.
  *
+ * <p>Language models ({@code CAUSAL_LM} adapters, and merged decoders as {@code peft4j export} writes
+ * them) generate text: {@code Predictor<String, String>} gives the text that continues a prompt,
+ * {@code batchPredict} generates for a batch of prompts at once (padded on the left), and
+ * {@code Predictor<String, TextStream>} with DJL's {@code streamingPredict} hands the text on piece by
+ * piece as the tokens are chosen ({@link org.peft4j.djl.serving.TextGenerationServing}; the model's
+ * {@code generation_config.json} gives the settings, {@code Criteria} arguments such as
+ * {@code max_new_tokens} or {@code do_sample} override them).
+ *
  * <p>Tasks plug in through {@link org.peft4j.djl.serving.ServedTask}, a {@link java.util.ServiceLoader}
  * service: one implementation per {@code task_type}, each naming the input and output types it serves.
  */

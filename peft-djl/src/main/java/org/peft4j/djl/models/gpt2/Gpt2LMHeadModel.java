@@ -3,15 +3,19 @@ package org.peft4j.djl.models.gpt2;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Map;
 import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.VirtualTokenBlock;
+import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.CausalMask;
 import org.peft4j.djl.models.CheckpointWeights;
@@ -37,8 +41,22 @@ import org.peft4j.djl.models.bert.BertLayerNorm;
  * Forward input: {@code input_ids} [B, T], then optionally {@code attention_mask} and
  * {@code position_ids} [B, T]; output: logits [B, T, vocab]. Load weights through
  * {@link Gpt2Family} ({@code DecoderFamilies.fromHuggingFace}).
+ *
+ * <p>It hosts prompt- and prefix-tuning as PEFT's {@code PeftModelForCausalLM} runs them on
+ * {@code GPT2LMHeadModel} (PEFT 0.21 {@code peft_model.py}: the mask extended by n ones at line
+ * 2134, the prompt prepended to {@code inputs_embeds} at line 2170, the prefix passed as
+ * {@code past_key_values} at line 2157 and laid out by {@code get_prompt} at line 798). A prompt's n
+ * vectors go before the token embeddings and, like them, get the learned positions 0 to n - 1 added
+ * (the real tokens follow at n, n + 1, ...: without {@code position_ids} transformers' GPT-2 numbers
+ * {@code inputs_embeds} from {@code past_seen_tokens}, {@code modeling_gpt2.py} lines 571-576); only
+ * the real tokens' logits are returned. Prefixes are the first n cached keys and values of every
+ * block, [n, heads, head size] each (PEFT's {@code token_dim} is {@code n_embd}), so the real tokens
+ * sit at positions n, n + 1, ... after them, as GPT-2 counts the cached prefix among the seen tokens
+ * (line 572). An attention mask or position ids given for the real tokens are extended over the
+ * virtual ones (a mask of ones; positions shifted by n, as PEFT shifts them for prefixes at line
+ * 1671), also on later calls with a cache the virtual tokens started.
  */
-public final class Gpt2LMHeadModel extends AbstractBlock implements CausalLanguageModel {
+public final class Gpt2LMHeadModel extends VirtualTokenHostBlock implements CausalLanguageModel {
     private final Gpt2Config config;
     private final Body body;
     private final Linear lmHead;
@@ -74,7 +92,8 @@ public final class Gpt2LMHeadModel extends AbstractBlock implements CausalLangua
     /**
      * {@inheritDoc}
      *
-     * @throws IllegalArgumentException if a position is outside the position table (n_positions rows)
+     * @throws IllegalArgumentException if a position is outside the position table (n_positions
+     *     rows), virtual tokens included
      */
     @Override
     public NDArray logits(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray positionIds,
@@ -83,21 +102,55 @@ public final class Gpt2LMHeadModel extends AbstractBlock implements CausalLangua
         if (shape.dimension() != 2) {
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + shape);
         }
-        long length = shape.get(1);
-        long past = cache == null ? 0 : cache.length();
         NDManager manager = inputIds.getManager();
-        NDArray positions = positionIds != null ? positionIds
-                : manager.arange((int) past, (int) (past + length), 1, DataType.INT64).expandDims(0);
-        long last = positionIds != null ? positionIds.max().getLong() : past + length - 1;
+        long batch = shape.get(0);
+        long past = cache == null ? 0 : cache.length();
+        NDArray embeddings = body.wte.lookup(ps, inputIds, training);
+        NDArray mask = attentionMask;
+        NDArray positions = positionIds;
+        KeyValueCache layerCache = cache;
+        int promptTokens = 0;
+        VirtualTokenBlock v = virtualTokens();
+        if (v != null) {
+            int n = v.numVirtualTokens();
+            if (mask != null) {
+                mask = manager.ones(new Shape(batch, n), mask.getDataType()).concat(mask, 1);
+            }
+            if (positions != null) {
+                positions = positions.add(n);
+            }
+            if (past == 0) {
+                NDArray tokens = v.virtualTokensFor(ps, inputIds, training);
+                if (v.kind() == VirtualTokenBlock.Kind.PROMPT) {
+                    promptTokens = n;
+                    embeddings = tokens.expandDims(0).broadcast(new Shape(batch, n, config.nEmbd())).concat(embeddings, 1);
+                    if (positions != null) {
+                        positions = manager.arange(0, n, 1, DataType.INT64).expandDims(0).broadcast(new Shape(batch, n))
+                                .concat(positions, 1);
+                    }
+                } else {
+                    layerCache = layerCache != null ? layerCache : new KeyValueCache(config.nLayer());
+                    layerCache.appendPrefixes(tokens, batch, config.nHead(), config.headDim());
+                    past = n;
+                }
+            }
+        }
+        long length = embeddings.getShape().get(1);
+        if (positions == null) {
+            positions = manager.arange((int) past, (int) (past + length), 1, DataType.INT64).expandDims(0);
+        }
+        long last = positionIds != null ? positions.max().getLong() : past + length - 1;
         if (last >= config.nPositions() || positionIds != null && positionIds.min().getLong() < 0) {
             throw new IllegalArgumentException("position " + last + " (or a negative one) is outside the "
                     + config.nPositions() + " learned positions (n_positions) of this GPT-2 model");
         }
-        NDArray hidden = body.wte.lookup(ps, inputIds, training).add(body.wpe.lookup(ps, positions, training));
-        hidden = dropout(hidden, config.embdPdrop(), training);
-        NDArray mask = CausalMask.additive(manager, attentionMask, length, past);
+        NDArray hidden = dropout(embeddings.add(body.wpe.lookup(ps, positions, training)), config.embdPdrop(), training);
+        NDArray additiveMask = CausalMask.additive(manager, mask, length, past);
         for (int i = 0; i < body.h.size(); i++) {
-            hidden = body.h.get(i).apply(ps, hidden, mask, cache, i, training);
+            hidden = body.h.get(i).apply(ps, hidden, additiveMask, layerCache, i, training);
+        }
+        if (promptTokens > 0) {
+            hidden = hidden.get(new NDIndex(":, {}:, :", promptTokens));
         }
         hidden = body.lnF.normalize(ps, hidden, training);
         if (lmHead != null) {
@@ -105,6 +158,21 @@ public final class Gpt2LMHeadModel extends AbstractBlock implements CausalLangua
         }
         NDArray table = ps.getValue(body.wte.weight(), hidden.getDevice(), training);
         return hidden.matMul(table.transpose());
+    }
+
+    @Override
+    public int hiddenSize() {
+        return config.nEmbd();
+    }
+
+    @Override
+    public int numAttentionHeads() {
+        return config.nHead();
+    }
+
+    @Override
+    public Parameter wordEmbeddings() {
+        return body.wte.weight();
     }
 
     /** Dropout at {@code rate} while training; {@code x} itself otherwise. */

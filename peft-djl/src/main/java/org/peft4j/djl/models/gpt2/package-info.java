@@ -5,6 +5,8 @@
  * ({@code c_attn}) and its adapter keys carry over unchanged. transformers' {@code Conv1D} layers
  * are DJL {@code Linear} layers here, their [in, out] checkpoint weights transposed on load
  * ({@link org.peft4j.djl.models.gpt2.Gpt2Family}, registered as a
- * {@link org.peft4j.djl.models.DecoderFamily}).
+ * {@link org.peft4j.djl.models.DecoderFamily}). The model hosts prompt- and prefix-tuning as PEFT's
+ * {@code PeftModelForCausalLM} runs them on GPT-2 (learned positions 0 to n - 1 for a prompt's
+ * vectors; prefixes of {@code n_embd} per block, the real tokens numbered after them).
  */
 package org.peft4j.djl.models.gpt2;

@@ -115,7 +115,7 @@ public final class LlamaForCausalLM extends VirtualTokenHostBlock implements Cau
                     }
                 } else {
                     layerCache = layerCache != null ? layerCache : new KeyValueCache(config.numHiddenLayers());
-                    fillPrefixes(layerCache, tokens, batch);
+                    layerCache.appendPrefixes(tokens, batch, config.numKeyValueHeads(), config.headDim());
                     past = n;
                 }
             }
@@ -142,23 +142,6 @@ public final class LlamaForCausalLM extends VirtualTokenHostBlock implements Cau
         }
         NDArray table = ps.getValue(body.embedTokens.weight(), hidden.getDevice(), training);
         return hidden.matMul(table.transpose());
-    }
-
-    /**
-     * Puts prefix-tuning's keys and values in front of every layer's cache: the rows [n, layers·2·w]
-     * hold layer l's key in columns [2l·w, (2l+1)·w) and its value in the next w, each w split into
-     * key/value heads (PEFT's {@code get_prompt}: view [B, n, layers·2, heads, d], permute to
-     * [layers·2, B, heads, n, d]).
-     */
-    private void fillPrefixes(KeyValueCache cache, NDArray rows, long batch) {
-        int n = virtualTokens().numVirtualTokens();
-        int heads = config.numKeyValueHeads();
-        NDArray perLayer = rows.reshape(n, 2L * config.numHiddenLayers(), heads, config.headDim()).transpose(1, 2, 0, 3);
-        for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-            Shape expanded = new Shape(batch, heads, n, config.headDim());
-            cache.append(layer, perLayer.get(2 * layer).expandDims(0).broadcast(expanded),
-                    perLayer.get(2 * layer + 1).expandDims(0).broadcast(expanded));
-        }
     }
 
     @Override

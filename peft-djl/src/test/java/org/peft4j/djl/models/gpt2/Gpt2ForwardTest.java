@@ -15,21 +15,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.PeftConfig;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
+import org.peft4j.api.prefix.PrefixTuningConfig;
+import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
+import org.peft4j.djl.generation.GenerationConfig;
+import org.peft4j.djl.generation.Generator;
 import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.models.CausalLanguageModel;
@@ -164,6 +170,39 @@ class Gpt2ForwardTest {
         }
         assertThat(cache.length()).isEqualTo(ids.length);
         assertThat(max).isLessThan(TOLERANCE);
+    }
+
+    /** Prompt- and prefix-tuning: decoding with the cache the virtual tokens started gives the logits and tokens of no cache. */
+    @Test
+    void virtualTokensDecodeWithTheCacheAsWithout() {
+        for (PeftConfig config : List.<PeftConfig>of(PromptTuningConfig.builder().setNumVirtualTokens(4).build(),
+                PrefixTuningConfig.builder().setNumVirtualTokens(3).build())) {
+            Gpt2LMHeadModel model = randomModel(config(), 4);
+            long[] ids = {1, 5, 9, 3, 22, 7, 4, 12};
+            ParameterStore ps = new ParameterStore(manager, false);
+            float[] base = model.logits(ps, manager.create(ids).reshape(1, ids.length), null, null, null, false)
+                    .toFloatArray();
+            Peft.apply(model, config);
+            int n = model.virtualTokens().numVirtualTokens();
+            float[] whole = model.logits(ps, manager.create(ids).reshape(1, ids.length), null, null, null, false)
+                    .toFloatArray();
+            assertThat(whole).hasSize(ids.length * VOCAB);
+            KeyValueCache cache = new KeyValueCache(model.numLayers());
+            NDArray first = model.logits(ps, manager.create(Arrays.copyOf(ids, 5)).reshape(1, 5), null, null, cache, false);
+            double max = maxDiff(first.toFloatArray(), whole, 0);
+            for (int t = 5; t < ids.length; t++) {
+                NDArray step = model.logits(ps, manager.create(new long[] {ids[t]}).reshape(1, 1), null, null, cache, false);
+                max = Math.max(max, maxDiff(step.toFloatArray(), whole, t * VOCAB));
+            }
+            assertThat(cache.length()).as("%s", config.peftType()).isEqualTo(n + ids.length);
+            assertThat(max).as("%s", config.peftType()).isLessThan(TOLERANCE);
+            assertThat(maxDiff(base, whole, 0)).as("the virtual tokens change the logits").isGreaterThan(1e-3);
+            // the Generator passes position ids and, for a batch, a mask: the same tokens with and without the cache
+            GenerationConfig.Builder settings = GenerationConfig.builder().optMaxNewTokens(6).optPadTokenId(0);
+            List<long[]> prompts = List.of(new long[] {1, 5, 9, 3}, new long[] {7, 4});
+            assertThat(new Generator(model, settings.build()).generate(manager, prompts))
+                    .isDeepEqualTo(new Generator(model, settings.optUseCache(false).build()).generate(manager, prompts));
+        }
     }
 
     private static double maxDiff(float[] part, float[] whole, int offset) {
