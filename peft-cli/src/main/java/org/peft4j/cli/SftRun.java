@@ -89,13 +89,7 @@ final class SftRun {
             GenerationConfig generation = GenerationConfig.builder(modelDir).build();
             if (named != null && !named.stopWords().isEmpty()) {
                 List<Long> eos = new ArrayList<>(generation.eosTokenIds());
-                for (String word : named.stopWords()) {
-                    tokenizer.tokenId(word).ifPresent(id -> {
-                        if (!eos.contains(id)) {
-                            eos.add(id);
-                        }
-                    });
-                }
+                tokenizer.tokenIds(named.stopWords()).stream().filter(id -> !eos.contains(id)).forEach(eos::add);
                 generation = generation.toBuilder().optEosTokenIds(eos).build();
             }
             return new Decoder(modelDir, language, tokenizer, template, generation, null);

@@ -60,12 +60,25 @@ public final class GenerationTokenizer implements AutoCloseable {
     }
 
     /**
-     * Returns the id of {@code token} if the tokenizer reads it as one token (such as a chat
-     * template's stop word {@code <|im_end|>}), else empty.
+     * Returns the id of {@code token} if the tokenizer has it as one token (such as a chat
+     * template's stop word {@code <|im_end|>}), else empty; a word read as the unknown token is not
+     * one of the vocabulary's.
      */
     public OptionalLong tokenId(String token) {
         long[] ids = encodeWithoutSpecialTokens(token);
-        return ids.length == 1 ? OptionalLong.of(ids[0]) : OptionalLong.empty();
+        return ids.length == 1 && decode(ids, false).equals(token) ? OptionalLong.of(ids[0]) : OptionalLong.empty();
+    }
+
+    /**
+     * Returns the ids of those of {@code tokens} the tokenizer has as one token each ({@link #tokenId}),
+     * in order, such as the stop words that end an answer; the others are left out.
+     */
+    public List<Long> tokenIds(List<String> tokens) {
+        List<Long> ids = new ArrayList<>();
+        for (String token : tokens) {
+            tokenId(token).ifPresent(ids::add);
+        }
+        return ids;
     }
 
     /** Returns the token ids of each text, not padded ({@link Generator} pads on the left). */

@@ -6,7 +6,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalLong;
 import org.peft4j.api.data.chat.ChatMessage;
 import org.peft4j.djl.chat.ChatTemplate;
 import org.peft4j.djl.chat.NamedTemplate;
@@ -63,14 +62,6 @@ record ChatPrompts(ChatTemplate template, List<String> stopWords, String system)
 
     /** The ids of the stop words that the tokenizer reads as one token of their own (others cannot end an answer). */
     List<Long> stopTokenIds(GenerationTokenizer tokenizer) {
-        List<Long> ids = new ArrayList<>();
-        for (String word : stopWords) {
-            OptionalLong id = tokenizer.tokenId(word);
-            // an unknown word comes back as the unknown token, which must not end answers
-            if (id.isPresent() && tokenizer.decode(new long[] {id.getAsLong()}, false).equals(word)) {
-                ids.add(id.getAsLong());
-            }
-        }
-        return ids;
+        return tokenizer.tokenIds(stopWords);
     }
 }
