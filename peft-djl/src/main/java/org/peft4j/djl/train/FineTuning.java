@@ -120,6 +120,8 @@ public final class FineTuning<R> {
         private final PrintStream progress;
         private final boolean plotLoss;
         private final float loraplusLrRatio;
+        private final boolean shuffle;
+        private final DataParallel dataParallel;
 
         private Settings(Builder b) {
             required("num_train_epochs", "setEpochs", b.epochs);
@@ -165,6 +167,8 @@ public final class FineTuning<R> {
             progress = b.progress;
             plotLoss = b.plotLoss;
             loraplusLrRatio = b.loraplusLrRatio;
+            shuffle = b.shuffle;
+            dataParallel = b.dataParallel;
         }
 
         private static void positive(String name, int value) {
@@ -265,6 +269,16 @@ public final class FineTuning<R> {
             return loraplusLrRatio;
         }
 
+        /** Whether each epoch shuffles the rows (into batches of similar length); false takes them in order. */
+        public boolean shuffle() {
+            return shuffle;
+        }
+
+        /** The data-parallel run this replica belongs to, or null when it trains alone. */
+        public DataParallel dataParallel() {
+            return dataParallel;
+        }
+
         /** Builds {@link Settings}; {@link #build()} checks every value and names the first bad one. */
         public static final class Builder {
             private Integer epochs;
@@ -282,6 +296,8 @@ public final class FineTuning<R> {
             private PrintStream progress;
             private boolean plotLoss = true;
             private float loraplusLrRatio = 1f;
+            private boolean shuffle = true;
+            private DataParallel dataParallel;
 
             private Builder() {}
 
@@ -387,6 +403,22 @@ public final class FineTuning<R> {
             }
 
             /**
+             * Sets whether each epoch shuffles the training rows (default true: shuffled, then
+             * grouped into batches of similar length); false takes them in the given order, batch
+             * after batch, as a data-parallel replica whose rows the driver ordered does.
+             */
+            public Builder optShuffle(boolean shuffle) {
+                this.shuffle = shuffle;
+                return this;
+            }
+
+            /** Makes this run one replica of a data-parallel run (see {@link DataParallel}); default none. */
+            public Builder optDataParallel(DataParallel dataParallel) {
+                this.dataParallel = dataParallel;
+                return this;
+            }
+
+            /**
              * Returns the settings.
              *
              * @throws IllegalArgumentException naming the first value that is missing or out of range
@@ -442,6 +474,7 @@ public final class FineTuning<R> {
         LearningRateSchedule schedule = new LearningRateSchedule(settings.learningRate(),
                 Math.round(settings.warmupRatio() * totalUpdates), totalUpdates, settings.scheduler());
         List<Parameter> trainable = this.trainable.get();
+        DataParallel parallel = settings.dataParallel();
         List<EpochReport> reports = new ArrayList<>();
         long start = System.nanoTime();
         long tokens = 0;
@@ -457,7 +490,8 @@ public final class FineTuning<R> {
                 TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
                 long epochStart = System.nanoTime();
-                List<List<Integer>> batches = bucketedBatches(lengths, settings.batchSize(), random);
+                List<List<Integer>> batches = settings.shuffle() ? bucketedBatches(lengths, settings.batchSize(), random)
+                        : orderedBatches(lengths.length, settings.batchSize());
                 double epochLoss = 0;
                 try (ProgressBar bar = settings.progress() == null ? null : new ProgressBar(settings.progress(),
                         "epoch " + epoch + "/" + settings.epochs(), updatesPerEpoch)) {
@@ -466,7 +500,9 @@ public final class FineTuning<R> {
                                 Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
                         double updateLoss = 0;
                         for (List<Integer> batch : group) {
-                            float loss = forwardBackward(trainer, rows(train, batch), group.size(), null);
+                            List<R> rows = rows(train, batch);
+                            float loss = parallel == null ? forwardBackward(trainer, rows, group.size(), null)
+                                    : parallel.forwardBackward(() -> forwardBackward(trainer, rows, group.size(), null));
                             if (!Float.isFinite(loss)) {
                                 throw diverged("the training loss is " + loss + " at update " + (update + 1)
                                         + " (epoch " + epoch + ")", settings);
@@ -479,9 +515,15 @@ public final class FineTuning<R> {
                         epochLoss += updateLoss;
                         windowLoss += updateLoss;
                         windowCount += group.size();
+                        if (parallel != null) {
+                            parallel.beforeStep(trainable, update + 1);
+                        }
                         optimizer.step(trainable, settings.maxGradNorm() > 0 ? GradientClipping.coefficient(
                                 GradientClipping.globalNorm(trainable), settings.maxGradNorm()) : 1f);
                         update++;
+                        if (parallel != null) {
+                            parallel.afterStep(trainable, update);
+                        }
                         curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
                         if (bar != null) {
                             bar.update(b / settings.gradientAccumulationSteps() + 1,
@@ -676,6 +718,19 @@ public final class FineTuning<R> {
             }
         }
         Collections.shuffle(batches, random);
+        return batches;
+    }
+
+    /** Rows 0 to n - 1 in order, {@code batchSize} at a time. */
+    private static List<List<Integer>> orderedBatches(int n, int batchSize) {
+        List<List<Integer>> batches = new ArrayList<>();
+        for (int from = 0; from < n; from += batchSize) {
+            List<Integer> batch = new ArrayList<>();
+            for (int i = from; i < Math.min(n, from + batchSize); i++) {
+                batch.add(i);
+            }
+            batches.add(batch);
+        }
         return batches;
     }
 

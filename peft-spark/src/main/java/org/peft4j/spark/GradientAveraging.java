@@ -1,0 +1,169 @@
+package org.peft4j.spark;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Parameter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.zip.CRC32;
+import org.peft4j.djl.train.DataParallel;
+
+/**
+ * One replica's side of data-parallel training over a {@link RingAllReduce}: with
+ * {@code syncEvery} 1, the adapter's gradients are averaged before every optimizer step, so every
+ * replica takes the same step on the gradient of the whole global batch and the replicas stay
+ * identical; with {@code syncEvery} K > 1, each replica steps on its own gradients and the weights
+ * are averaged every K updates (local SGD, a different algorithm, for slow networks; the
+ * optimizers' moments stay each replica's own). Every {@code checksumEvery} updates the replicas
+ * compare a checksum of their trainable weights and fail, naming the replicas that differ, if they
+ * are not identical when they should be.
+ *
+ * <p>Replicas that share a JVM (Spark's local mode, or several task slots per executor) run their
+ * forward and backward passes one at a time, as DJL allows one gradient collector per JVM; the
+ * all-reduce runs outside that lock.
+ */
+final class GradientAveraging implements DataParallel {
+    /** Serialises forward and backward passes within a JVM. */
+    private static final Object JVM_WIDE = new Object();
+
+    private final RingAllReduce ring;
+    private final int syncEvery;
+    private final int checksumEvery;
+    private final List<Float> losses = new ArrayList<>();
+    private double updateLoss;
+    private int updateBatches;
+    private long allReduceNanos;
+    private long computeNanos;
+    private long lastMark = System.nanoTime();
+
+    GradientAveraging(RingAllReduce ring, int syncEvery, int checksumEvery) {
+        this.ring = ring;
+        this.syncEvery = syncEvery;
+        this.checksumEvery = checksumEvery;
+    }
+
+    @Override
+    public float forwardBackward(Supplier<Float> pass) {
+        float loss;
+        synchronized (JVM_WIDE) {
+            loss = pass.get();
+        }
+        updateLoss += loss;
+        updateBatches++;
+        return loss;
+    }
+
+    @Override
+    public void beforeStep(List<Parameter> trainable, int update) {
+        losses.add((float) (updateLoss / updateBatches));
+        updateLoss = 0;
+        updateBatches = 0;
+        if (syncEvery == 1) {
+            averageInPlace(trainable, true);
+        }
+    }
+
+    @Override
+    public void afterStep(List<Parameter> trainable, int update) {
+        if (syncEvery > 1 && update % syncEvery == 0) {
+            averageInPlace(trainable, false);
+        }
+        if (checksumEvery > 0 && update % checksumEvery == 0 && (syncEvery == 1 || update % syncEvery == 0)) {
+            requireIdentical(trainable, update);
+        }
+    }
+
+    /** Averages the weights once more if the last update was not a synchronising one (local SGD's end). */
+    void finish(List<Parameter> trainable, int updates) {
+        if (syncEvery > 1 && updates % syncEvery != 0) {
+            averageInPlace(trainable, false);
+        }
+        requireIdentical(trainable, updates);
+    }
+
+    /** The training loss of each update, averaged over the replicas. */
+    float[] meanLosses() {
+        float[] out = new float[losses.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = losses.get(i) / ring.size();
+        }
+        try {
+            ring.sumInPlace(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out;
+    }
+
+    /** Nanoseconds spent in the all-reduce, and outside it (computing), since the start. */
+    long[] timings() {
+        return new long[] {allReduceNanos, computeNanos + (System.nanoTime() - lastMark)};
+    }
+
+    private void averageInPlace(List<Parameter> trainable, boolean gradients) {
+        long start = System.nanoTime();
+        computeNanos += start - lastMark;
+        List<NDArray> arrays = new ArrayList<>(trainable.size());
+        int total = 0;
+        for (Parameter p : trainable) {
+            NDArray array = gradients ? p.getArray().getGradient() : p.getArray();
+            arrays.add(array);
+            total += (int) array.size();
+        }
+        float[] flat = new float[total];
+        int offset = 0;
+        for (NDArray array : arrays) {
+            float[] values = array.toFloatArray();
+            System.arraycopy(values, 0, flat, offset, values.length);
+            offset += values.length;
+        }
+        try {
+            ring.sumInPlace(flat);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        offset = 0;
+        for (int i = 0; i < arrays.size(); i++) {
+            NDArray array = arrays.get(i);
+            float[] mean = new float[(int) array.size()];
+            for (int j = 0; j < mean.length; j++) {
+                mean[j] = flat[offset + j] / ring.size();
+            }
+            offset += mean.length;
+            array.set(mean);
+            if (gradients) {
+                array.close(); // the gradient's handle, not the gradient itself
+            }
+        }
+        lastMark = System.nanoTime();
+        allReduceNanos += lastMark - start;
+    }
+
+    /** Fails, naming the replicas, if the trainable weights differ between replicas. */
+    private void requireIdentical(List<Parameter> trainable, int update) {
+        CRC32 crc = new CRC32();
+        for (Parameter p : trainable) {
+            for (float v : p.getArray().toFloatArray()) {
+                int bits = Float.floatToIntBits(v);
+                crc.update(new byte[] {(byte) bits, (byte) (bits >> 8), (byte) (bits >> 16), (byte) (bits >> 24)});
+            }
+        }
+        // 24 bits of the checksum, exact in a float, in this replica's slot
+        float[] slots = new float[ring.size()];
+        slots[ring.rank()] = crc.getValue() & 0xFFFFFF;
+        try {
+            ring.sumInPlace(slots);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        for (int r = 1; r < slots.length; r++) {
+            if (slots[r] != slots[0]) {
+                throw new IllegalStateException("replica " + r + " holds other adapter weights than replica 0 after"
+                        + " update " + update + " (checksums " + (long) slots[0] + " and " + (long) slots[r] + "); the"
+                        + " replicas diverged, so no adapter is returned");
+            }
+        }
+    }
+}
