@@ -4,9 +4,13 @@ import ai.djl.Model;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
+import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.oracle.labs.mlrg.olcut.util.Pair;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,12 +29,17 @@ import org.peft4j.djl.tasks.tagging.TokenClassifier;
 import org.peft4j.djl.tasks.tagging.TokenCrossEntropyLoss;
 import org.peft4j.djl.tasks.tagging.WordTokenizer;
 import org.peft4j.djl.train.TrainingTask;
+import org.peft4j.tribuo.internal.BytesMessage;
+import org.peft4j.tribuo.io.ModelReader;
 import org.tribuo.Example;
 import org.tribuo.ImmutableFeatureMap;
 import org.tribuo.ImmutableOutputInfo;
 import org.tribuo.Prediction;
 import org.tribuo.classification.Label;
 import org.tribuo.classification.LabelFactory;
+import org.tribuo.impl.ModelDataCarrier;
+import org.tribuo.protos.core.ModelDataProto;
+import org.tribuo.protos.core.SequenceModelProto;
 import org.tribuo.provenance.ModelProvenance;
 import org.tribuo.sequence.SequenceDataset;
 import org.tribuo.sequence.SequenceExample;
@@ -54,7 +63,8 @@ import org.tribuo.sequence.SequenceModel;
  * ({@link LabelFactory#UNKNOWN_LABEL}) are simply tagged.
  *
  * <p>It keeps where the encoder comes from ({@link PretrainedEncoder}) and the adapter's two files,
- * never the encoder's weights; Java serialization stores those, and the encoder is loaded again on
+ * never the encoder's weights; Java and protobuf serialization ({@link #serialize},
+ * {@code SequenceModel.deserialize}) store those, and the encoder is loaded again on
  * the first prediction, so it must be where it was (or on the classpath). {@link #saveAdapter}
  * writes the adapter in Hugging Face PEFT's layout, which Python's
  * {@code PeftModelForTokenClassification} and peft-djl's {@code Peft.load} read. {@link #close}
@@ -62,6 +72,10 @@ import org.tribuo.sequence.SequenceModel;
  */
 public final class TaggingPeftModel extends SequenceModel<Label> implements AutoCloseable {
     private static final long serialVersionUID = 1L;
+    private static final int PROTO_VERSION = 0;
+    private static final BytesMessage PROTO = new BytesMessage("TaggingPeftModelProto", List.of("metadata",
+            "encoder_kind", "encoder_location", "encoder_tokenizer", "max_length", "word_prefix", "adapter_config",
+            "adapter_weights", "epoch_losses"), Map.of("metadata", ModelDataProto.getDescriptor()));
     /** Windows (parts of sentences) per forward pass. */
     private static final int BATCH = 32;
 
@@ -367,5 +381,57 @@ public final class TaggingPeftModel extends SequenceModel<Label> implements Auto
             runtime.close();
             runtime = null;
         }
+    }
+
+    /** Serializes the metadata, where the encoder comes from, and the adapter's two files. */
+    @Override
+    public SequenceModelProto serialize() {
+        Map<String, ByteString> fields = new LinkedHashMap<>();
+        fields.put("metadata", createDataCarrier().serialize().toByteString());
+        fields.put("encoder_kind", ByteString.copyFromUtf8(encoder.kind().name()));
+        fields.put("encoder_location", ByteString.copyFromUtf8(encoder.location()));
+        fields.put("encoder_tokenizer", ByteString.copyFromUtf8(encoder.tokenizer()));
+        fields.put("max_length", ByteString.copyFrom(ByteBuffer.allocate(4).putInt(0, maxLength)));
+        fields.put("word_prefix", ByteString.copyFromUtf8(wordPrefix));
+        fields.put("adapter_config", ByteString.copyFromUtf8(adapterConfig));
+        fields.put("adapter_weights", ByteString.copyFrom(adapterWeights));
+        ByteBuffer losses = ByteBuffer.allocate(4 * epochLosses.length);
+        losses.asFloatBuffer().put(epochLosses);
+        fields.put("epoch_losses", ByteString.copyFrom(losses));
+        return SequenceModelProto.newBuilder().setVersion(PROTO_VERSION).setClassName(TaggingPeftModel.class.getName())
+                .setSerializedData(PROTO.pack(fields)).build();
+    }
+
+    /**
+     * Reads a model written by {@link #serialize}; Tribuo's {@code SequenceModel.deserialize} calls
+     * this. Every class name in the metadata is checked against {@link ModelReader}'s allow-list
+     * before Tribuo loads it.
+     *
+     * @throws InvalidProtocolBufferException if the message is malformed or its outputs are not labels
+     */
+    @SuppressWarnings("unchecked")
+    public static TaggingPeftModel deserializeFromProto(int version, String className, Any message)
+            throws InvalidProtocolBufferException {
+        BytesMessage.checkVersion(version, PROTO_VERSION, className);
+        Map<String, ByteString> fields = PROTO.unpack(message);
+        ModelReader.checkClassNames(message, className);
+        ModelDataCarrier<?> carrier = ModelDataCarrier.deserialize(ModelDataProto.parseFrom(fields.get("metadata")));
+        for (Object tag : carrier.outputDomain().getDomain()) {
+            if (!(tag instanceof Label)) {
+                throw new InvalidProtocolBufferException(className + ": the outputs must be labels (tags), found a "
+                        + tag.getClass().getName());
+            }
+        }
+        PretrainedEncoder encoder = new PretrainedEncoder(
+                PretrainedEncoder.Kind.valueOf(fields.get("encoder_kind").toStringUtf8()),
+                fields.get("encoder_location").toStringUtf8(), fields.get("encoder_tokenizer").toStringUtf8());
+        AdapterCheckpoint adapter = AdapterCheckpoint.parse(fields.get("adapter_config").toStringUtf8(),
+                fields.get("adapter_weights").toByteArray(), className);
+        float[] losses = new float[fields.get("epoch_losses").size() / 4];
+        fields.get("epoch_losses").asReadOnlyByteBuffer().asFloatBuffer().get(losses);
+        return new TaggingPeftModel(carrier.name(), carrier.provenance(), carrier.featureDomain(),
+                (ImmutableOutputInfo<Label>) carrier.outputDomain(), encoder,
+                fields.get("max_length").asReadOnlyByteBuffer().getInt(), fields.get("word_prefix").toStringUtf8(),
+                adapter, losses);
     }
 }

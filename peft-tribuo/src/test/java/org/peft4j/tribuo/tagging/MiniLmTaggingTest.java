@@ -72,13 +72,13 @@ class MiniLmTaggingTest {
     @Test
     void loraOnMiniLmLearnsToTagRealMailText() throws Exception {
         LabelFactory labels = new LabelFactory();
-        MutableSequenceDataset<Label> train = TaggedSequences.dataset(sentences("train", 96),
-                new SimpleDataSourceProvenance("spam mail windows, train, 96", labels));
+        MutableSequenceDataset<Label> train = TaggedSequences.dataset(sentences("train", 64),
+                new SimpleDataSourceProvenance("spam mail windows, train, 64", labels));
         MutableSequenceDataset<Label> dev = TaggedSequences.dataset(sentences("dev", 32),
                 new SimpleDataSourceProvenance("spam mail windows, dev, 32", labels));
         TaggingPeftTrainer trainer = new TaggingPeftTrainer(PretrainedEncoder.ALL_MINILM_L6_V2,
                 LoraConfig.builder().optR(8).optLoraAlpha(16).setTargetModules("query", "value").build())
-                .maxLength(48).schedule(3, 16, 1e-2f).seed(5);
+                .maxLength(48).schedule(2, 8, 1e-2f).seed(5);
         long start = System.nanoTime();
         try (TaggingPeftModel model = trainer.train(train)) {
             double trainSeconds = (System.nanoTime() - start) / 1e9;
@@ -99,13 +99,13 @@ class MiniLmTaggingTest {
                 }
             }
             float[] losses = model.epochLosses();
-            System.out.printf("MiniLM tagger via Tribuo: train loss by epoch %.4f %.4f %.4f; dev word accuracy %.4f"
+            System.out.printf("MiniLM tagger via Tribuo: train loss by epoch %s; dev word accuracy %.4f"
                     + " (always O %.4f), entity P %.4f R %.4f F1 %.4f, per type %s; trained in %.1f s%n",
-                    losses[0], losses[1], losses[2], words.accuracy(), outside / total, entities.precision(),
+                    java.util.Arrays.toString(losses), words.accuracy(), outside / total, entities.precision(),
                     entities.recall(), entities.f1(), entities.perType(), trainSeconds);
             assertThat(words.accuracy()).isCloseTo(right / total, within(1e-12));
             assertThat(entities.accuracy()).isCloseTo(right / total, within(1e-12));
-            assertThat(losses[2]).isLessThan(losses[0] / 2);
+            assertThat(losses[1]).isLessThan(losses[0] / 2);
             assertThat(words.accuracy()).isGreaterThan(outside / total + 0.05);
             assertThat(entities.f1()).isGreaterThan(0.6);
         }

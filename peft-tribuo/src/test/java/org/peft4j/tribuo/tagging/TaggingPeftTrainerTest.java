@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.Model;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -18,6 +19,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,16 +42,19 @@ import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.djl.tasks.tagging.TokenClassifier;
 import org.peft4j.djl.tasks.tagging.WordTokenizer;
+import org.peft4j.tribuo.io.DisallowedClassException;
 import org.tribuo.Example;
 import org.tribuo.Feature;
 import org.tribuo.Prediction;
 import org.tribuo.classification.Label;
 import org.tribuo.classification.LabelFactory;
 import org.tribuo.impl.ListExample;
+import org.tribuo.protos.core.SequenceModelProto;
 import org.tribuo.provenance.SimpleDataSourceProvenance;
 import org.tribuo.provenance.TrainerProvenance;
 import org.tribuo.sequence.MutableSequenceDataset;
 import org.tribuo.sequence.SequenceExample;
+import org.tribuo.sequence.SequenceModel;
 
 /**
  * {@link TaggingPeftTrainer} and {@link TaggingPeftModel} on a tiny random encoder in Hugging Face's
@@ -74,6 +79,7 @@ class TaggingPeftTrainerTest {
 
     @BeforeAll
     static void trainOnce() throws Exception {
+        Engine.getInstance().setRandomSeed(11); // the tiny encoder's random weights, the same in every run
         try (Model tiny = Model.newInstance("tiny")) {
             BertModel bert = new BertModel(new BertConfig(30522, 16, 1, 2, 32, 64, 2, 1e-12f, 0f, 0f));
             bert.initialize(tiny.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
@@ -253,21 +259,33 @@ class TaggingPeftTrainerTest {
     }
 
     @Test
-    void javaSerializationKeepsThePredictions() throws Exception {
+    void javaAndProtobufSerializationKeepThePredictions() throws Exception {
         SequenceExample<Label> probe = TaggedSequences.unlabelled(List.of("Ann", "paid", "42"));
+        List<Prediction<Label>> expected = model.predict(probe);
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
             out.writeObject(model);
         }
-        try (TaggingPeftModel copy = (TaggingPeftModel) new ObjectInputStream(
-                new ByteArrayInputStream(bytes.toByteArray())).readObject()) {
-            List<Prediction<Label>> expected = model.predict(probe);
-            List<Prediction<Label>> actual = copy.predict(probe);
-            for (int w = 0; w < expected.size(); w++) {
-                assertThat(actual.get(w).getOutputScores()).isEqualTo(expected.get(w).getOutputScores());
+        try (TaggingPeftModel fromJava = (TaggingPeftModel) new ObjectInputStream(
+                new ByteArrayInputStream(bytes.toByteArray())).readObject();
+                TaggingPeftModel fromProto = (TaggingPeftModel) SequenceModel.deserialize(
+                        SequenceModelProto.parseFrom(model.serialize().toByteArray()))) {
+            for (TaggingPeftModel copy : List.of(fromJava, fromProto)) {
+                List<Prediction<Label>> actual = copy.predict(probe);
+                for (int w = 0; w < expected.size(); w++) {
+                    assertThat(actual.get(w).getOutputScores()).isEqualTo(expected.get(w).getOutputScores());
+                }
+                assertThat(copy.getProvenance()).isEqualTo(model.getProvenance());
+                assertThat(copy.epochLosses()).containsExactly(model.epochLosses());
+                assertThat(copy.adapter().weightBytes()).isEqualTo(model.adapter().weightBytes());
             }
-            assertThat(copy.getProvenance()).isEqualTo(model.getProvenance());
         }
+        // a hostile class name in the metadata is refused before Tribuo loads it
+        String crafted = new String(model.serialize().toByteArray(), StandardCharsets.ISO_8859_1)
+                .replace("org.tribuo.ImmutableFeatureMap", "org.peft4j.tribuo.EvilFeatures");
+        SequenceModelProto proto = SequenceModelProto.parseFrom(crafted.getBytes(StandardCharsets.ISO_8859_1));
+        assertThatThrownBy(() -> SequenceModel.deserialize(proto)).hasRootCauseInstanceOf(DisallowedClassException.class)
+                .rootCause().hasMessageContaining("org.peft4j.tribuo.EvilFeatures");
     }
 
     @Test
