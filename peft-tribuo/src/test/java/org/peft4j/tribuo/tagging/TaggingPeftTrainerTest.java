@@ -259,6 +259,34 @@ class TaggingPeftTrainerTest {
     }
 
     @Test
+    void anOlcutConfigFileBuildsTheTrainerThatCodeBuilds(@TempDir Path dir) throws Exception {
+        Path xml = dir.resolve("tagger.xml");
+        Files.writeString(xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<config>\n"
+                + "<component name=\"tagger\" type=\"org.peft4j.tribuo.tagging.TaggingPeftTrainer\">\n"
+                + "  <property name=\"encoderKind\" value=\"HUGGING_FACE\"/>\n"
+                + "  <property name=\"encoderLocation\" value=\"" + encoderDir + "\"/>\n"
+                + "  <property name=\"encoderTokenizer\" value=\"" + encoderDir.resolve("tokenizer.json") + "\"/>\n"
+                + "  <property name=\"adapterConfig\" value='{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4,"
+                + " \"target_modules\": [\"query\", \"value\"]}'/>\n"
+                + "  <property name=\"maxLength\" value=\"12\"/>\n"
+                + "  <property name=\"epochs\" value=\"20\"/>\n"
+                + "  <property name=\"batchSize\" value=\"4\"/>\n"
+                + "  <property name=\"learningRate\" value=\"0.05\"/>\n"
+                + "  <property name=\"seed\" value=\"3\"/>\n"
+                + "</component>\n</config>\n", StandardCharsets.UTF_8);
+        TaggingPeftTrainer configured = (TaggingPeftTrainer) new ConfigurationManager(xml.toString()).lookup("tagger");
+        // the same settings (the invocation counts differ: the class's trainer has trained)
+        assertThat(configured.getProvenance().getConfiguredParameters())
+                .isEqualTo(trainer.getProvenance().getConfiguredParameters());
+        assertThat(configured.config().taskType()).isEqualTo(TaskType.TOKEN_CLS);
+
+        Files.writeString(xml, Files.readString(xml).replace("\"r\": 2", "\"r\": 2, \"task_type\": \"SEQ_CLS\""));
+        ConfigurationManager bad = new ConfigurationManager(xml.toString());
+        assertThatThrownBy(() -> bad.lookup("tagger")).hasStackTraceContaining("adapterConfig")
+                .hasStackTraceContaining("task_type SEQ_CLS");
+    }
+
+    @Test
     void javaAndProtobufSerializationKeepThePredictions() throws Exception {
         SequenceExample<Label> probe = TaggedSequences.unlabelled(List.of("Ann", "paid", "42"));
         List<Prediction<Label>> expected = model.predict(probe);
