@@ -33,7 +33,11 @@ import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.TaggedSentence;
+import org.peft4j.api.PeftConfig;
+import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.lora.LoraConfig;
+import org.peft4j.api.prefix.PrefixTuningConfig;
+import org.peft4j.api.prompt.PromptTuningConfig;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.models.bert.BertConfig;
 import org.peft4j.djl.models.bert.BertModel;
@@ -61,7 +65,8 @@ import org.tribuo.sequence.SequenceModel;
  * layout (hidden 16, one layer, MiniLM's vocabulary and tokenizer), trained once for the class: the
  * model's per-word probabilities are peft-djl's {@link TokenClassifier} forward with the saved
  * adapter on a freshly loaded base, sentence by sentence (so batching, padding and the windows of
- * long sentences change nothing); the adapter is a {@code TOKEN_CLS} adapter holding only LoRA and
+ * long sentences change nothing), for LoRA and for prompt, prefix and IA3 adapters too; the LoRA
+ * adapter is a {@code TOKEN_CLS} adapter holding only LoRA and
  * head tensors; the provenance records and rebuilds the trainer; bad input is refused with a
  * message saying what and where.
  */
@@ -195,6 +200,32 @@ class TaggingPeftTrainerTest {
             }
             assertThat(windowCount).isGreaterThan(1);
             assertThat(predicted.get(2)).hasSize(20);
+        }
+    }
+
+    @Test
+    void promptPrefixAndIa3AdaptersTagAsTheLibraryDoes(@TempDir Path dir) throws Exception {
+        List<String> words = List.of("Bob", "Smith", "paid", "1234567");
+        for (PeftConfig config : List.of(PromptTuningConfig.builder().setNumVirtualTokens(3).build(),
+                PrefixTuningConfig.builder().setNumVirtualTokens(3).optPrefixProjection(true).build(),
+                Ia3Config.builder().setDefaultTargetModules("bert").build())) {
+            TaggingPeftTrainer other = new TaggingPeftTrainer(PretrainedEncoder.huggingFace(encoderDir), config)
+                    .maxLength(MAX_LENGTH).schedule(2, 4, 0.05f).seed(3);
+            Path adapterDir = dir.resolve(config.peftType().name());
+            try (TaggingPeftModel tagger = other.train(train);
+                    Model reference = Model.newInstance("reference");
+                    WordTokenizer tokenizer = WordTokenizer.fromTokenizerJson(encoderDir.resolve("tokenizer.json"),
+                            MAX_LENGTH)) {
+                tagger.saveAdapter(adapterDir);
+                assertThat(AdapterCheckpoint.load(adapterDir).config().taskType()).isEqualTo(TaskType.TOKEN_CLS);
+                TokenClassifier classifier = new TokenClassifier(
+                        PretrainedEncoder.huggingFace(encoderDir).loadEncoder(reference.getNDManager()),
+                        tagger.tags().size()).initializeHead(reference.getNDManager());
+                reference.setBlock(classifier);
+                Peft.load(classifier, adapterDir);
+                assertSameProbabilities(tagger.predict(TaggedSequences.unlabelled(words)),
+                        libraryProbabilities(classifier, tokenizer, words), tagger.tags());
+            }
         }
     }
 
