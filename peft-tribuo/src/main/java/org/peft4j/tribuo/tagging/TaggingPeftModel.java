@@ -407,7 +407,8 @@ public final class TaggingPeftModel extends SequenceModel<Label> implements Auto
      * this. Every class name in the metadata is checked against {@link ModelReader}'s allow-list
      * before Tribuo loads it.
      *
-     * @throws InvalidProtocolBufferException if the message is malformed or its outputs are not labels
+     * @throws InvalidProtocolBufferException if the message is malformed, its outputs are not labels, or its
+     *     settings are out of range
      */
     @SuppressWarnings("unchecked")
     public static TaggingPeftModel deserializeFromProto(int version, String className, Any message)
@@ -427,11 +428,15 @@ public final class TaggingPeftModel extends SequenceModel<Label> implements Auto
                 fields.get("encoder_location").toStringUtf8(), fields.get("encoder_tokenizer").toStringUtf8());
         AdapterCheckpoint adapter = AdapterCheckpoint.parse(fields.get("adapter_config").toStringUtf8(),
                 fields.get("adapter_weights").toByteArray(), className);
+        int maxLength = fields.get("max_length").asReadOnlyByteBuffer().getInt();
+        String wordPrefix = fields.get("word_prefix").toStringUtf8();
+        if (maxLength < 3 || wordPrefix.isEmpty()) {
+            throw new InvalidProtocolBufferException(className + ": max_length must be at least 3 and word_prefix not"
+                    + " empty, got " + maxLength + " and \"" + wordPrefix + "\"");
+        }
         float[] losses = new float[fields.get("epoch_losses").size() / 4];
         fields.get("epoch_losses").asReadOnlyByteBuffer().asFloatBuffer().get(losses);
         return new TaggingPeftModel(carrier.name(), carrier.provenance(), carrier.featureDomain(),
-                (ImmutableOutputInfo<Label>) carrier.outputDomain(), encoder,
-                fields.get("max_length").asReadOnlyByteBuffer().getInt(), fields.get("word_prefix").toStringUtf8(),
-                adapter, losses);
+                (ImmutableOutputInfo<Label>) carrier.outputDomain(), encoder, maxLength, wordPrefix, adapter, losses);
     }
 }
