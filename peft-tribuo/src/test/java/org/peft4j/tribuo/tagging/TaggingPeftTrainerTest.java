@@ -148,10 +148,11 @@ class TaggingPeftTrainerTest {
         List<String> tags = model.tags();
         assertThat(tags).containsExactlyInAnyOrder("B-NUM", "B-PER", "I-PER", "O");
         // sentences of the training data, new words split into several sub-tokens, and one of 20 words
-        // that is longer than maxLength (12 tokens) and so is tagged in windows
+        // that is longer than maxLength (12 tokens) and so is tagged in windows; its tenth word is the
+        // last of the first window and loses all but its first sub-token there
         List<List<String>> probes = List.of(List.of("call", "555", "now"),
                 List.of("unbelievably", "Zanzibar", "paid", "1234567"),
-                List.of(("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
+                List.of(("one two three four five six seven eight nine unbelievably eleven twelve thirteen fourteen fifteen"
                         + " sixteen seventeen eighteen nineteen twenty").split(" ")));
         List<SequenceExample<Label>> examples = new ArrayList<>();
         probes.forEach(words -> examples.add(TaggedSequences.unlabelled(words)));
@@ -183,7 +184,6 @@ class TaggingPeftTrainerTest {
             }
             // the long sentence: the windows found from each word's token count, each encoded alone
             List<String> longSentence = probes.get(2);
-            List<Prediction<Label>> windows = new ArrayList<>();
             int start = 0;
             int windowCount = 0;
             while (start < longSentence.size()) {
