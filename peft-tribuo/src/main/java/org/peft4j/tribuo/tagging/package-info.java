@@ -7,6 +7,7 @@
  * returns a {@link org.peft4j.tribuo.tagging.TaggingPeftModel}, a Tribuo {@code SequenceModel} that
  * tags words with the probabilities of every tag, works with Tribuo's {@code LabelSequenceEvaluator},
  * scores entities as seqeval does, records its provenance and saves its adapter as Hugging Face
- * PEFT does.
+ * PEFT does. As for {@code org.peft4j.tribuo.text}, add {@code peft-djl} (an optional dependency of
+ * {@code peft-tribuo}) and a DJL engine to use it.
  */
 package org.peft4j.tribuo.tagging;
