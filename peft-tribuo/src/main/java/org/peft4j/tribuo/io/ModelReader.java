@@ -70,6 +70,7 @@ public final class ModelReader {
             "org.peft4j.tribuo.sgd.AlignedDomain", "org.peft4j.tribuo.sgd.AlignedDomain$NewFeatures",
             "org.peft4j.tribuo.sgd.SgdModelFamily$Weights", "org.peft4j.tribuo.text.TextPeftModel",
             "org.peft4j.tribuo.text.TextPeftTrainer", "org.peft4j.djl.models.bert.PretrainedEncoder",
+            "org.peft4j.tribuo.tagging.TaggingPeftModel", "org.peft4j.tribuo.tagging.TaggingPeftTrainer",
             "org.peft4j.djl.models.bert.PretrainedEncoder$Kind", "org.peft4j.djl.train.LearningRateSchedule$Kind",
             "org.peft4j.api.lora.LoraBias", "org.peft4j.api.lora.LoraInit",
             // Tribuo and OLCUT, as Tribuo's own filter allows them
