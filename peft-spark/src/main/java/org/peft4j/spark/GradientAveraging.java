@@ -31,6 +31,7 @@ final class GradientAveraging implements DataParallel {
     private final RingAllReduce ring;
     private final int syncEvery;
     private final int checksumEvery;
+    private final int failAfterUpdate;
     private final List<Float> losses = new ArrayList<>();
     private double updateLoss;
     private int updateBatches;
@@ -38,10 +39,16 @@ final class GradientAveraging implements DataParallel {
     private long computeNanos;
     private long lastMark = System.nanoTime();
 
-    GradientAveraging(RingAllReduce ring, int syncEvery, int checksumEvery) {
+    /**
+     * A replica's averaging over {@code ring}.
+     *
+     * @param failAfterUpdate for tests of Spark's retries: fail after this update (0: never)
+     */
+    GradientAveraging(RingAllReduce ring, int syncEvery, int checksumEvery, int failAfterUpdate) {
         this.ring = ring;
         this.syncEvery = syncEvery;
         this.checksumEvery = checksumEvery;
+        this.failAfterUpdate = failAfterUpdate;
     }
 
     @Override
@@ -67,6 +74,9 @@ final class GradientAveraging implements DataParallel {
 
     @Override
     public void afterStep(List<Parameter> trainable, int update) {
+        if (update == failAfterUpdate) {
+            throw new IllegalStateException("injected failure of replica " + ring.rank() + " after update " + update);
+        }
         if (syncEvery > 1 && update % syncEvery == 0) {
             averageInPlace(trainable, false);
         }

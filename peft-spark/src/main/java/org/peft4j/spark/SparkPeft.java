@@ -76,6 +76,8 @@ public final class SparkPeft implements Serializable {
     private final int syncEvery;
     private final int checksumEvery;
     private final long timeoutMillis;
+    /** Tests only: worker 1 fails after this update in the stage's first attempt (0: never). */
+    private final int failAfterUpdate;
 
     /**
      * The optimisation settings every replica uses (serialisable, unlike {@link FineTuning.Settings}).
@@ -142,6 +144,7 @@ public final class SparkPeft implements Serializable {
         syncEvery = b.syncEvery;
         checksumEvery = b.checksumEvery;
         timeoutMillis = b.timeout.toMillis();
+        failAfterUpdate = b.failAfterUpdate;
         if (workers < 1 || syncEvery < 1 || checksumEvery < 0 || cutoffLen < 2 || timeoutMillis < 1) {
             throw new IllegalArgumentException("workers and sync_every must be >= 1, checksum_every >= 0, cutoff_len"
                     + " >= 2 and the timeout positive; got " + workers + ", " + syncEvery + ", " + checksumEvery + ", "
@@ -315,7 +318,8 @@ public final class SparkPeft implements Serializable {
                 model.setBlock(classifier);
                 PeftModel peft = Peft.load(classifier, AdapterCheckpoint.parse(startConfig, startWeights, "the driver"),
                         "the driver's starting adapter");
-                GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery);
+                GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery,
+                        rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0);
                 new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(), training.settings(parallel),
                         report -> { });
                 List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
@@ -352,8 +356,15 @@ public final class SparkPeft implements Serializable {
         private int syncEvery = 1;
         private int checksumEvery = 10;
         private Duration timeout = Duration.ofSeconds(120);
+        private int failAfterUpdate;
 
         private Builder() {}
+
+        /** Tests only: makes worker 1 fail after {@code update} in the stage's first attempt. */
+        Builder failAfterUpdate(int update) {
+            this.failAfterUpdate = update;
+            return this;
+        }
 
         /** Sets the frozen base every worker loads (such as {@link PretrainedEncoder#ALL_MINILM_L6_V2}); required. */
         public Builder setBaseModel(PretrainedEncoder base) {

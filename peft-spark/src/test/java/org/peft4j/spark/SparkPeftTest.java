@@ -147,6 +147,18 @@ class SparkPeftTest {
     }
 
     @Test
+    void aReplicaThatDiesMakesSparkRetryTheStageAndTheAdapterIsTheUninterruptedOne() throws Exception {
+        List<LabeledText> some = rows.subList(0, 64);
+        SparkPeft.Result uninterrupted = run().build().fit(frame(some));
+        SparkPeft.Result retried = run().failAfterUpdate(3).build().fit(frame(some));
+        assertThat(retried.losses()).containsExactly(uninterrupted.losses());
+        for (Map.Entry<String, Tensor> e : uninterrupted.adapter().tensors().entrySet()) {
+            assertThat(retried.adapter().tensors().get(e.getKey()).toFloatArray()).as(e.getKey())
+                    .containsExactly(e.getValue().toFloatArray());
+        }
+    }
+
+    @Test
     void localSgdKeepsTheReplicasIdenticalAndLearns() throws Exception {
         SparkPeft.Result result = run().optSyncEvery(5).optChecksumEvery(5).build().fit(frame(rows));
         assertThat(result.losses()).hasSize(20);
