@@ -37,6 +37,7 @@ public final class SiteBuilder {
             new String[] {"djl", "DJL quick start"},
             new String[] {"language-models", "Language models"},
             new String[] {"tribuo", "Tribuo quick start"},
+            new String[] {"spark", "Training on Spark"},
             new String[] {"cli", "The peft4j command"},
             new String[] {"format", "Adapter files and Python"},
             new String[] {"algebra", "Merging and extracting"},

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Javadoc, and so left out here.
  */
 class PublicTypesDocumentedTest {
-    private static final List<String> MODULES = List.of("peft-api", "peft-djl", "peft-tribuo", "peft-cli", "site");
+    private static final List<String> MODULES = List.of("peft-api", "peft-djl", "peft-tribuo", "peft-spark", "peft-cli", "site");
     private static final Pattern PUBLIC_TYPE = Pattern.compile(
             "^\\s*public\\s+(?:(?:static|final|abstract|sealed)\\s+)*(?:class|interface|record|enum|@interface)\\s+(\\w+)",
             Pattern.MULTILINE);

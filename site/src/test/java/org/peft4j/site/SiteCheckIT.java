@@ -85,7 +85,7 @@ class SiteCheckIT {
     /** The packages of the modules the Javadoc covers that hold a Java type and are not internal. */
     private static TreeSet<String> publicPackages() throws IOException {
         TreeSet<String> packages = new TreeSet<>();
-        for (String module : List.of("peft-api", "peft-djl", "peft-tribuo", "peft-cli")) {
+        for (String module : List.of("peft-api", "peft-djl", "peft-tribuo", "peft-spark", "peft-cli")) {
             Path root = Path.of("..", module, "src", "main", "java");
             try (Stream<Path> files = Files.walk(root)) {
                 files.filter(p -> p.toString().endsWith(".java") && !p.endsWith("package-info.java"))
