@@ -8,6 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.peft4j.api.PeftMethods;
 import org.peft4j.api.data.chat.ChatDatasets;
 import org.peft4j.djl.chat.NamedTemplate;
@@ -100,6 +102,13 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     (the default) or {@code sharegpt}, as LLaMA-Factory's {@code dataset_info.json} names them
  * @param trainOnPrompt {@code train_on_prompt}: learn the prompt tokens too, not only the answers
  *     (default false)
+ * @param sparkMaster {@code spark_master} (peft4j's own): train data-parallel on Apache Spark with this
+ *     master ({@code local[2]}, {@code spark://host:7077}, ...), reading {@code dataset} with Spark;
+ *     text classification with an adapter only (default none: one process)
+ * @param sparkWorkers {@code spark_workers}: the replicas, one barrier task each (default: N of
+ *     {@code local[N]}; required for other masters)
+ * @param syncEvery {@code sync_every}: 1 (the default) averages gradients before every update, one
+ *     process's training exactly; K > 1 averages weights every K updates instead (local SGD)
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -146,7 +155,10 @@ public record TrainArguments(
         @JsonProperty("stage") String stage,
         @JsonProperty("template") String template,
         @JsonProperty("formatting") String formatting,
-        @JsonProperty("train_on_prompt") Boolean trainOnPrompt) {
+        @JsonProperty("train_on_prompt") Boolean trainOnPrompt,
+        @JsonProperty("spark_master") String sparkMaster,
+        @JsonProperty("spark_workers") Integer sparkWorkers,
+        @JsonProperty("sync_every") Integer syncEvery) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -169,6 +181,9 @@ public record TrainArguments(
 
     /** The tasks {@code task_type} names, as PEFT's {@code TaskType} does. */
     public static final List<String> TASK_TYPES = List.of("SEQ_CLS", "TOKEN_CLS", "FEATURE_EXTRACTION", "CAUSAL_LM");
+
+    /** Spark's local master with N threads (and optionally F task failures): {@code local[N]}, {@code local[N,F]}. */
+    private static final Pattern LOCAL_MASTER = Pattern.compile("local\\[(\\d+)(,\\d+)?]");
 
     /** The schedules {@code lr_scheduler_type} names; constant_with_warmup is constant after the warm-up. */
     public static final List<String> SCHEDULERS = List.of("linear", "cosine", "constant", "constant_with_warmup");
@@ -360,6 +375,35 @@ public record TrainArguments(
             }
         }
         trainOnPrompt = trainOnPrompt != null && trainOnPrompt;
+        syncEvery = positive("sync_every", syncEvery, 1);
+        if (sparkMaster != null) {
+            if (sparkMaster.isBlank()) {
+                throw new BadValueException("spark_master", "spark_master must name a Spark master, such as local[2] or"
+                        + " spark://host:7077");
+            }
+            if (!taskType.equals("SEQ_CLS") || WHOLE_MODEL_METHODS.contains(finetuningType)) {
+                throw new BadValueException("spark_master", "spark_master trains text classification (task_type SEQ_CLS)"
+                        + " with an adapter; not task_type " + taskType + " with finetuning_type " + finetuningType);
+            }
+            String unsupported = adapterNameOrPath != null ? "adapter_name_or_path" : loraplusLrRatio != null
+                    ? "loraplus_lr_ratio" : pissaInit ? "pissa_init" : null;
+            if (unsupported != null) {
+                throw new BadValueException(unsupported, unsupported + " is not supported with spark_master yet");
+            }
+            if (gradientAccumulationSteps != 1) {
+                throw new BadValueException("gradient_accumulation_steps", "with spark_master the global batch is"
+                        + " spark_workers x per_device_train_batch_size; gradient_accumulation_steps must be 1");
+            }
+            Matcher local = LOCAL_MASTER.matcher(sparkMaster.strip());
+            sparkWorkers = sparkWorkers != null ? positive("spark_workers", sparkWorkers, null)
+                    : local.matches() ? Integer.valueOf(local.group(1)) : null;
+            if (sparkWorkers == null) {
+                throw new BadValueException("spark_workers", "spark_workers must be set for spark_master " + sparkMaster
+                        + ": the number of replicas, each one task slot");
+            }
+        } else if (sparkWorkers != null) {
+            throw new BadValueException("spark_workers", "spark_workers applies with spark_master");
+        }
         positiveColumn = positiveColumn != null ? positiveColumn : "positive";
         if (pairSeparator != null && pairSeparator.isEmpty()) {
             throw new BadValueException("pair_separator", "pair_separator must not be empty");

@@ -75,6 +75,10 @@ final class TrainCommand implements Callable<Integer> {
         if (args.isFeatureExtraction()) {
             return new EmbeddingTraining(console).run(file);
         }
+        if (args.sparkMaster() != null) {
+            new SparkTraining(console).run(file, args);
+            return 0;
+        }
         if (args.isSft()) {
             new SftRun(console).run(file, args);
             return 0;

@@ -43,7 +43,8 @@ class TrainArgumentsTest {
         assertThat(prompt.loraTargets()).containsExactly("query", "value");
         assertThat(prompt.numTrainEpochs()).isEqualTo(3); // LLaMA-Factory's examples write epochs as 3.0
         assertThat(TrainArguments.knownKeys()).startsWith("model_name_or_path", "finetuning_type")
-                .contains("plot_loss", "task_type", "positive_column", "pair_separator").hasSize(41);
+                .contains("plot_loss", "task_type", "positive_column", "pair_separator", "stage", "template", "formatting",
+                        "train_on_prompt", "spark_master", "spark_workers", "sync_every").hasSize(48);
     }
 
     @Test

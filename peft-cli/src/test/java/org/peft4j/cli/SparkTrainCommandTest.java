@@ -1,0 +1,97 @@
+package org.peft4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.data.LabeledText;
+import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.cli.Peft4jCommandTest.Result;
+
+/**
+ * {@code peft4j train} with {@code spark_master: local[2]}: LoRA on all-MiniLM-L6-v2 over a slice
+ * of the spam data read by Spark, in two replicas; the directory is a usual run's ({@code eval}
+ * reproduces its test accuracy); a master that does not answer and other bad input fail with
+ * exit status 2.
+ */
+class SparkTrainCommandTest {
+    @TempDir
+    static Path dir;
+    static Path data;
+
+    @BeforeAll
+    static void writeData() throws Exception {
+        List<LabeledText> rows = new ArrayList<>(LabeledTexts.readTsv(Path.of("../data/spamassassin.tsv")));
+        Collections.shuffle(rows, new Random(5));
+        StringBuilder tsv = new StringBuilder("label\tsplit\ttext\n");
+        int[] counts = new int[3];
+        String[] splits = {"train", "dev", "test"};
+        int[] wanted = {64, 16, 32};
+        for (LabeledText r : rows) {
+            int s = r.split().equals("train") ? 0 : r.split().equals("dev") ? 1 : 2;
+            if (counts[s] < wanted[s]) {
+                counts[s]++;
+                tsv.append(r.label()).append('\t').append(splits[s]).append('\t')
+                        .append(r.text()).append('\n');
+            }
+        }
+        data = dir.resolve("spam-slice.tsv");
+        Files.writeString(data, tsv);
+    }
+
+    private static Path config(String name, String... extra) throws Exception {
+        List<String> lines = new ArrayList<>(List.of("spark_master: local[2]", "dataset: " + data,
+                "output_dir: " + dir.resolve(name), "per_device_train_batch_size: 8", "num_train_epochs: 2",
+                "cutoff_len: 48", "lora_target: query,value", "plot_loss: true"));
+        lines.addAll(List.of(extra));
+        Path file = dir.resolve(name + ".yaml");
+        Files.writeString(file, String.join("\n", lines) + "\n");
+        return file;
+    }
+
+    @Test
+    void twoReplicasTrainAndTheDirectoryIsAUsualRun() throws Exception {
+        Result train = Peft4jCommandTest.run("train", config("lora").toString());
+        assertThat(train.status()).as(train.err()).isZero();
+        System.out.println(train.out());
+        Path out = dir.resolve("lora");
+        assertThat(out.resolve("adapter_model.safetensors")).exists();
+        assertThat(out.resolve("training_loss.png")).exists();
+        assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl"))).hasSize(8); // 64 rows / 16 x 2 epochs
+        JsonNode results = new ObjectMapper().readTree(out.resolve("all_results.json").toFile());
+        assertThat(results.has("eval_accuracy")).isTrue();
+        double testAccuracy = results.get("test_accuracy").asDouble();
+        assertThat(testAccuracy).isGreaterThan(0.5);
+        // eval on the run's directory scores its test rows again: the same accuracy
+        Result eval = Peft4jCommandTest.run("eval", out.toString());
+        assertThat(eval.status()).as(eval.err()).isZero();
+        assertThat(new ObjectMapper().readTree(eval.out()).get("eval_accuracy").asDouble()).isEqualTo(testAccuracy);
+    }
+
+    @Test
+    void badInputFailsWithExitStatus2() throws Exception {
+        Path master = dir.resolve("bad-master.yaml");
+        Files.writeString(master, Files.readString(config("bad2")).replace("local[2]", "spark://127.0.0.1:9") + "spark_workers: 2\n");
+        Result noMaster = Peft4jCommandTest.run("train", master.toString());
+        assertThat(noMaster.status()).isEqualTo(2);
+        assertThat(noMaster.err()).contains("spark_master spark://127.0.0.1:9 does not answer");
+        Result column = Peft4jCommandTest.run("train", config("bad3", "text_column: body").toString());
+        assertThat(column.status()).isEqualTo(2);
+        assertThat(column.err()).contains("has no column \"body\"");
+        Result workers = Peft4jCommandTest.run("train", config("bad4", "spark_workers: 0").toString());
+        assertThat(workers.status()).isEqualTo(2);
+        assertThat(workers.err()).contains("spark_workers must be a positive integer");
+        Result tokens = Peft4jCommandTest.run("train", config("bad5", "task_type: TOKEN_CLS").toString());
+        assertThat(tokens.status()).isEqualTo(2);
+        assertThat(tokens.err()).contains("spark_master trains text classification");
+    }
+}
