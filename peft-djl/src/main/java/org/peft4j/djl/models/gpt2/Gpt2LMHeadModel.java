@@ -14,7 +14,6 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Map;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.VirtualTokenBlock;
 import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.CausalMask;
@@ -22,6 +21,7 @@ import org.peft4j.djl.models.CheckpointWeights;
 import org.peft4j.djl.models.EmbeddingTable;
 import org.peft4j.djl.models.KeyValueCache;
 import org.peft4j.djl.models.LayerList;
+import org.peft4j.djl.models.VirtualTokenInputs;
 import org.peft4j.djl.models.bert.BertLayerNorm;
 
 /**
@@ -103,38 +103,15 @@ public final class Gpt2LMHeadModel extends VirtualTokenHostBlock implements Caus
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + shape);
         }
         NDManager manager = inputIds.getManager();
-        long batch = shape.get(0);
-        long past = cache == null ? 0 : cache.length();
-        NDArray embeddings = body.wte.lookup(ps, inputIds, training);
-        NDArray mask = attentionMask;
-        NDArray positions = positionIds;
-        KeyValueCache layerCache = cache;
-        int promptTokens = 0;
-        VirtualTokenBlock v = virtualTokens();
-        if (v != null) {
-            int n = v.numVirtualTokens();
-            if (mask != null) {
-                mask = manager.ones(new Shape(batch, n), mask.getDataType()).concat(mask, 1);
-            }
-            if (positions != null) {
-                positions = positions.add(n);
-            }
-            if (past == 0) {
-                NDArray tokens = v.virtualTokensFor(ps, inputIds, training);
-                if (v.kind() == VirtualTokenBlock.Kind.PROMPT) {
-                    promptTokens = n;
-                    embeddings = tokens.expandDims(0).broadcast(new Shape(batch, n, config.nEmbd())).concat(embeddings, 1);
-                    if (positions != null) {
-                        positions = manager.arange(0, n, 1, DataType.INT64).expandDims(0).broadcast(new Shape(batch, n))
-                                .concat(positions, 1);
-                    }
-                } else {
-                    layerCache = layerCache != null ? layerCache : new KeyValueCache(config.nLayer());
-                    layerCache.appendPrefixes(tokens, batch, config.nHead(), config.headDim());
-                    past = n;
-                }
-            }
-        }
+        VirtualTokenInputs.DecoderInputs in = VirtualTokenInputs.decoder(virtualTokens(), ps, inputIds,
+                body.wte.lookup(ps, inputIds, training), attentionMask, positionIds, cache, config.nLayer(),
+                config.nHead(), config.headDim(), training);
+        NDArray embeddings = in.embeddings();
+        NDArray mask = in.attentionMask();
+        NDArray positions = in.positionIds();
+        KeyValueCache layerCache = in.cache();
+        int promptTokens = in.promptTokens();
+        long past = in.past();
         long length = embeddings.getShape().get(1);
         if (positions == null) {
             positions = manager.arange((int) past, (int) (past + length), 1, DataType.INT64).expandDims(0);

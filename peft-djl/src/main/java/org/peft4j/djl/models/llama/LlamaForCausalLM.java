@@ -3,17 +3,16 @@ package org.peft4j.djl.models.llama;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import java.util.Map;
 import org.peft4j.api.safetensors.Tensor;
-import org.peft4j.djl.VirtualTokenBlock;
 import org.peft4j.djl.VirtualTokenHostBlock;
 import org.peft4j.djl.models.CausalLanguageModel;
 import org.peft4j.djl.models.CausalMask;
@@ -21,6 +20,7 @@ import org.peft4j.djl.models.CheckpointWeights;
 import org.peft4j.djl.models.EmbeddingTable;
 import org.peft4j.djl.models.KeyValueCache;
 import org.peft4j.djl.models.LayerList;
+import org.peft4j.djl.models.VirtualTokenInputs;
 
 /**
  * A LLaMA-style causal language model built from DJL blocks that computes what transformers'
@@ -88,38 +88,15 @@ public final class LlamaForCausalLM extends VirtualTokenHostBlock implements Cau
             throw new IllegalArgumentException("input_ids must be [batch, sequence], got " + shape);
         }
         NDManager manager = inputIds.getManager();
-        long batch = shape.get(0);
-        long past = cache == null ? 0 : cache.length();
-        NDArray hidden = body.embedTokens.lookup(ps, inputIds, training);
-        NDArray realMask = attentionMask;
-        NDArray positions = positionIds;
-        KeyValueCache layerCache = cache;
-        int promptTokens = 0;
-        VirtualTokenBlock v = virtualTokens();
-        if (v != null) {
-            int n = v.numVirtualTokens();
-            if (realMask != null) {
-                realMask = manager.ones(new Shape(batch, n), realMask.getDataType()).concat(realMask, 1);
-            }
-            if (positions != null) {
-                positions = positions.add(n);
-            }
-            if (past == 0) {
-                NDArray tokens = v.virtualTokensFor(ps, inputIds, training);
-                if (v.kind() == VirtualTokenBlock.Kind.PROMPT) {
-                    promptTokens = n;
-                    hidden = tokens.expandDims(0).broadcast(new Shape(batch, n, config.hiddenSize())).concat(hidden, 1);
-                    if (positions != null) {
-                        positions = manager.arange(0L, (long) n).expandDims(0).broadcast(new Shape(batch, n))
-                                .concat(positions, 1);
-                    }
-                } else {
-                    layerCache = layerCache != null ? layerCache : new KeyValueCache(config.numHiddenLayers());
-                    layerCache.appendPrefixes(tokens, batch, config.numKeyValueHeads(), config.headDim());
-                    past = n;
-                }
-            }
-        }
+        VirtualTokenInputs.DecoderInputs in = VirtualTokenInputs.decoder(virtualTokens(), ps, inputIds,
+                body.embedTokens.lookup(ps, inputIds, training), attentionMask, positionIds, cache,
+                config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(), training);
+        NDArray hidden = in.embeddings();
+        NDArray realMask = in.attentionMask();
+        NDArray positions = in.positionIds();
+        KeyValueCache layerCache = in.cache();
+        int promptTokens = in.promptTokens();
+        long past = in.past();
         long length = hidden.getShape().get(1);
         if (config.slidingWindow() != null && past + length > config.slidingWindow()) {
             throw new IllegalArgumentException("the sequence of " + (past + length) + " tokens is longer than the"
