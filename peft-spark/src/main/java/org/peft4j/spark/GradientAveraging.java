@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.zip.CRC32;
 import org.peft4j.djl.train.DataParallel;
@@ -20,13 +21,15 @@ import org.peft4j.djl.train.DataParallel;
  * compare a checksum of their trainable weights and fail, naming the replicas that differ, if they
  * are not identical when they should be.
  *
- * <p>Replicas that share a JVM (Spark's local mode, or several task slots per executor) run their
- * forward and backward passes one at a time, as DJL allows one gradient collector per JVM; the
- * all-reduce runs outside that lock.
+ * <p>Replicas that share a JVM (Spark's local mode, or several task slots per executor) compute one
+ * at a time: a replica holds {@link #JVM_WIDE} while it loads, trains and scores, and lets go of it
+ * only while it waits for the others in the all-reduce. DJL allows one gradient collector per JVM,
+ * and libtorch crashed (SIGSEGV) with two replicas training side by side in one JVM over a few
+ * hundred updates; on a cluster with one task per executor the lock is never contended.
  */
 final class GradientAveraging implements DataParallel {
-    /** Serialises forward and backward passes within a JVM. */
-    private static final Object JVM_WIDE = new Object();
+    /** Held by the replica that computes in this JVM; released only around the all-reduce. */
+    static final ReentrantLock JVM_WIDE = new ReentrantLock(true);
 
     private final RingAllReduce ring;
     private final int syncEvery;
@@ -53,10 +56,7 @@ final class GradientAveraging implements DataParallel {
 
     @Override
     public float forwardBackward(Supplier<Float> pass) {
-        float loss;
-        synchronized (JVM_WIDE) {
-            loss = pass.get();
-        }
+        float loss = pass.get();
         updateLoss += loss;
         updateBatches++;
         return loss;
@@ -100,7 +100,7 @@ final class GradientAveraging implements DataParallel {
             out[i] = losses.get(i) / ring.size();
         }
         try {
-            ring.sumInPlace(out);
+            sumOutsideTheLock(out);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -130,7 +130,7 @@ final class GradientAveraging implements DataParallel {
             offset += values.length;
         }
         try {
-            ring.sumInPlace(flat);
+            sumOutsideTheLock(flat);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -164,7 +164,7 @@ final class GradientAveraging implements DataParallel {
         float[] slots = new float[ring.size()];
         slots[ring.rank()] = crc.getValue() & 0xFFFFFF;
         try {
-            ring.sumInPlace(slots);
+            sumOutsideTheLock(slots);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -173,6 +173,21 @@ final class GradientAveraging implements DataParallel {
                 throw new IllegalStateException("replica " + r + " holds other adapter weights than replica 0 after"
                         + " update " + update + " (checksums " + (long) slots[0] + " and " + (long) slots[r] + "); the"
                         + " replicas diverged, so no adapter is returned");
+            }
+        }
+    }
+
+    /** Sums {@code data} over the ring, letting the other replicas of this JVM compute meanwhile. */
+    private void sumOutsideTheLock(float[] data) throws IOException {
+        boolean held = JVM_WIDE.isHeldByCurrentThread();
+        if (held) {
+            JVM_WIDE.unlock();
+        }
+        try {
+            ring.sumInPlace(data);
+        } finally {
+            if (held) {
+                JVM_WIDE.lock();
             }
         }
     }

@@ -310,35 +310,47 @@ public final class SparkPeft implements Serializable {
         try (ServerSocket server = new ServerSocket(0, workers, InetAddress.getLocalHost())) {
             String[] addresses = context.allGather(InetAddress.getLocalHost().getHostAddress() + ":" + server.getLocalPort());
             try (RingAllReduce ring = RingAllReduce.connect(rank, List.of(addresses), server,
-                    Duration.ofMillis(timeoutMillis));
-                    Model model = Model.newInstance("peft4j-spark-replica-" + rank);
-                    BertTokenizer tokenizer = base.tokenizer(cutoffLen)) {
-                TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()),
-                        runLabels.size(), head, model.getNDManager());
-                model.setBlock(classifier);
-                PeftModel peft = Peft.load(classifier, AdapterCheckpoint.parse(startConfig, startWeights, "the driver"),
-                        "the driver's starting adapter");
-                GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery,
-                        rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0);
-                new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(), training.settings(parallel),
-                        report -> { });
-                List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
-                int updates = (rows.size() + training.batchSize() - 1) / training.batchSize() * training.epochs();
-                parallel.finish(trainable, updates);
-                ReplicaReport report = new ReplicaReport();
-                report.rank = rank;
-                report.losses = parallel.meanLosses();
-                report.bytesSent = ring.bytesSent();
-                long[] timings = parallel.timings();
-                report.allReduceNanos = timings[0];
-                report.computeNanos = timings[1];
-                if (rank == 0) {
-                    AdapterCheckpoint adapter = peft.checkpoint();
-                    report.adapterConfig = adapter.configJson();
-                    report.adapterWeights = adapter.weightBytes();
+                    Duration.ofMillis(timeoutMillis))) {
+                GradientAveraging.JVM_WIDE.lock(); // this JVM's replicas compute one at a time (see GradientAveraging)
+                try {
+                    return replica(rank, rows, runLabels, startConfig, startWeights, ring,
+                            rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0);
+                } finally {
+                    GradientAveraging.JVM_WIDE.unlock();
                 }
-                return report;
             }
+        }
+    }
+
+    /** One replica's training, holding the JVM's lock except in the all-reduce. */
+    private ReplicaReport replica(int rank, List<LabeledText> rows, List<String> runLabels, String startConfig,
+            byte[] startWeights, RingAllReduce ring, int failAfter) throws IOException {
+        try (Model model = Model.newInstance("peft4j-spark-replica-" + rank);
+                BertTokenizer tokenizer = base.tokenizer(cutoffLen)) {
+            TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()),
+                    runLabels.size(), head, model.getNDManager());
+            model.setBlock(classifier);
+            PeftModel peft = Peft.load(classifier, AdapterCheckpoint.parse(startConfig, startWeights, "the driver"),
+                    "the driver's starting adapter");
+            GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery, failAfter);
+            new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(), training.settings(parallel),
+                    report -> { });
+            List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
+            int updates = (rows.size() + training.batchSize() - 1) / training.batchSize() * training.epochs();
+            parallel.finish(trainable, updates);
+            ReplicaReport report = new ReplicaReport();
+            report.rank = rank;
+            report.losses = parallel.meanLosses();
+            report.bytesSent = ring.bytesSent();
+            long[] timings = parallel.timings();
+            report.allReduceNanos = timings[0];
+            report.computeNanos = timings[1];
+            if (rank == 0) {
+                AdapterCheckpoint adapter = peft.checkpoint();
+                report.adapterConfig = adapter.configJson();
+                report.adapterWeights = adapter.weightBytes();
+            }
+            return report;
         }
     }
 

@@ -16,9 +16,9 @@ import java.util.function.Supplier;
  */
 public interface DataParallel {
     /**
-     * Runs this replica's forward and backward pass of one micro-batch. The default runs it at once;
-     * replicas that share a JVM run them one at a time here, as DJL allows one gradient collector
-     * per JVM. Never waits on other replicas.
+     * Runs this replica's forward and backward pass of one micro-batch and returns its loss; an
+     * implementation may observe the loss or serialise the pass with other work of its JVM. Never
+     * waits on other replicas.
      */
     default float forwardBackward(Supplier<Float> pass) {
         return pass.get();
