@@ -58,21 +58,12 @@ final class EvalCommand implements Callable<Integer> {
             new TokenClassificationRun(console).evaluate(directory, run, file, maxSamples);
             return 0;
         }
-        List<LabeledText> rows = TextFiles.readRows(file,
-                new LabeledTexts.Columns(run.textColumn(), run.labelColumn(), run.splitColumn()));
-        String wanted = split != null ? split : rows.stream().anyMatch(r -> "test".equals(r.split())) ? "test" : null;
-        if (wanted != null) {
-            rows = LabeledTexts.split(rows, wanted);
-            if (rows.isEmpty()) {
-                throw new IllegalArgumentException(file + " has no rows in split \"" + wanted + "\"");
-            }
+        if (run.isFeatureExtraction()) {
+            return new EmbeddingRun(console).evaluate(directory, run, file, split, maxSamples);
         }
-        if (rows.isEmpty()) {
-            throw new IllegalArgumentException(file + " has no rows to evaluate");
-        }
-        if (maxSamples != null) {
-            rows = DataSplits.sample(rows, maxSamples, run.seed());
-        }
+        List<LabeledText> rows = select(TextFiles.readRows(file,
+                new LabeledTexts.Columns(run.textColumn(), run.labelColumn(), run.splitColumn())), file, split,
+                maxSamples, run.seed());
         DataSplits.requireKnownLabels(rows, run.labels(), file.toString());
         Map<String, Object> results = new LinkedHashMap<>();
         try (TrainedModel trained = TrainedModel.load(directory, run)) {
@@ -87,5 +78,25 @@ final class EvalCommand implements Callable<Integer> {
                     + " its weights diverged in training");
         }
         return 0;
+    }
+
+    /**
+     * The rows of {@code file} to evaluate: those of {@code split}, or without one the test rows if
+     * there are any, else all; a seeded sample of {@code maxSamples} of them if it is set.
+     *
+     * @throws IllegalArgumentException if no row is left
+     */
+    static List<LabeledText> select(List<LabeledText> rows, Path file, String split, Integer maxSamples, long seed) {
+        String wanted = split != null ? split : rows.stream().anyMatch(r -> "test".equals(r.split())) ? "test" : null;
+        if (wanted != null) {
+            rows = LabeledTexts.split(rows, wanted);
+            if (rows.isEmpty()) {
+                throw new IllegalArgumentException(file + " has no rows in split \"" + wanted + "\"");
+            }
+        }
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException(file + " has no rows to evaluate");
+        }
+        return maxSamples != null ? DataSplits.sample(rows, maxSamples, seed) : rows;
     }
 }

@@ -72,6 +72,9 @@ final class ExportCommand implements Callable<Integer> {
                     + String.join(", ", mergeableTypes()) + "); a " + run.finetuningType()
                     + " adapter adds virtual tokens and must stay an adapter");
         }
+        if (run.isFeatureExtraction()) {
+            return new EmbeddingRun(console).export(directory, run, to, format == Format.onnx);
+        }
         if (format == Format.onnx) {
             return writeOnnx(run);
         }

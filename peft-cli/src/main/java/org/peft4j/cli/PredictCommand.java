@@ -49,6 +49,12 @@ final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         RunRecord run = RunRecord.resolve(directory, runOptions);
+        if (run.isFeatureExtraction()) {
+            return new EmbeddingRun(console).predict(directory, run, input, output);
+        }
+        if (TokenClassificationRun.holdsTagger(directory)) {
+            return new TokenClassificationRun(console).predict(directory, run, input, output);
+        }
         List<String> texts = TextFiles.readTexts(input, run.textColumn());
         List<String> labels = run.labels();
         float[][] p;

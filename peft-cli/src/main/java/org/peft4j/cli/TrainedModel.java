@@ -166,13 +166,13 @@ final class TrainedModel implements AutoCloseable {
     }
 
     /** Where a directory's settings came from, for messages: its run record, or the directory itself. */
-    private static String where(Path directory) {
+    static String where(Path directory) {
         Path record = directory.resolve(RunRecord.FILE);
         return Files.isRegularFile(record) ? record.toString() : directory.toString();
     }
 
     /** A directory whose files do not load: a damaged run of peft4j train, or files from elsewhere. */
-    private static IllegalArgumentException damaged(Path directory, String what) {
+    static IllegalArgumentException damaged(Path directory, String what) {
         return Files.isRegularFile(directory.resolve(RunRecord.FILE))
                 ? new IllegalArgumentException(directory + " holds a damaged or incomplete run: " + what
                         + "; train again, or copy the whole output directory")
