@@ -31,7 +31,8 @@ import picocli.CommandLine.Parameters;
  * see {@link OnnxExport}) and the tokenizer, for ONNX Runtime; the base must be an ONNX export.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Merge an adapter on the weights (not prompt or prefix) into its base model and write a model directory with its tokenizer.")
+        description = "Merge an adapter on the weights (not prompt or prefix) into its base model and write a model directory with its tokenizer"
+                + " (an embedding model: a sentence-transformers directory).")
 final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "OUTPUT_DIR", description = "the output_dir of peft4j train")
     private Path directory;

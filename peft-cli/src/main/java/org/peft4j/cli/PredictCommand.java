@@ -21,7 +21,8 @@ import picocli.CommandLine.Parameters;
  * with a progress bar on standard error.
  */
 @Command(name = "predict", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Label texts with a trained model, with the probability of each class.")
+        description = "Label texts with a trained model, with the probability of each class (a tagger tags each"
+                + " word, an embedding model embeds each text).")
 final class PredictCommand implements Callable<Integer> {
     /** One JSON object per line. */
     private static final ObjectMapper JSON_LINE = new ObjectMapper();
@@ -30,11 +31,13 @@ final class PredictCommand implements Callable<Integer> {
     private Path directory;
 
     @Option(names = "--input", required = true, paramLabel = "FILE",
-            description = "the texts: a .tsv, .csv or .jsonl file with the training file's text column")
+            description = "the texts: a .tsv, .csv or .jsonl file with the training file's text column (a tagger:"
+                    + " CoNLL or JSON Lines of tokens)")
     private Path input;
 
     @Option(names = "--output", paramLabel = "FILE",
-            description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output)")
+            description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output;"
+                    + " embeddings: FILE.jsonl or FILE.npz, default JSON Lines; tags: the input's form)")
     private Path output;
 
     @Mixin
