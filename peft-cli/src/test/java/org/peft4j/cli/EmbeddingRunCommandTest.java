@@ -101,8 +101,11 @@ class EmbeddingRunCommandTest {
                 expected.put(text, embedder.embed(ps, in.get(0), in.get(1), in.get(2), false).toFloatArray());
             }
         }
-        new RunRecord(TrainArguments.DEFAULT_MODEL, "lora", CUTOFF, "anchor", "label", "split", null, List.of(), 42L,
-                List.of(), RunRecord.FEATURE_EXTRACTION, "positive", null).write(run);
+        // the record as an embedding run writes it (no labels; the pairs' columns)
+        Files.writeString(run.resolve(RunRecord.FILE), "{\"model_name_or_path\": \"" + TrainArguments.DEFAULT_MODEL
+                + "\", \"finetuning_type\": \"lora\", \"cutoff_len\": " + CUTOFF + ", \"text_column\": \"anchor\","
+                + " \"label_column\": \"label\", \"split_column\": \"split\", \"labels\": [], \"seed\": 42,"
+                + " \"task_type\": \"FEATURE_EXTRACTION\", \"positive_column\": \"positive\"}");
     }
 
     private static List<String> concat(List<String> a, List<String> b) {
