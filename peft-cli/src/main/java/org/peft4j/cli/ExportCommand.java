@@ -76,6 +76,11 @@ final class ExportCommand implements Callable<Integer> {
         if (run.isFeatureExtraction()) {
             return new EmbeddingRun(console).export(directory, run, to, format == Format.onnx);
         }
+        if (TokenClassificationRun.holdsTagger(directory)) {
+            throw new IllegalArgumentException(directory + " holds a TOKEN_CLS tagger, which export does not write;"
+                    + " eval and predict use the directory as it is, DJL serves it (PeftCriteria), and Python's PEFT"
+                    + " loads it as PeftModelForTokenClassification");
+        }
         if (format == Format.onnx) {
             return writeOnnx(run);
         }

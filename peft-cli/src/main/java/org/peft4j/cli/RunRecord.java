@@ -21,6 +21,7 @@ import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
+import org.peft4j.djl.tasks.embedding.EmbeddingPooling;
 
 /**
  * What {@code peft4j train} records in the output directory as {@value #FILE}, so that
@@ -169,7 +170,8 @@ record RunRecord(
      * ({@code LABEL_0}, ...) for as many classes as its {@code classifier} has outputs (a
      * {@code FEATURE_EXTRACTION} adapter has none, and its pairs are read from the columns
      * {@code --text-column} and {@code positive}); a whole model ({@code config.json}) takes its
-     * labels from its {@code id2label}.
+     * labels from its {@code id2label}, and a sentence-transformers model ({@code config.json} and
+     * {@code modules.json}) is read as an embedding model.
      *
      * @throws IllegalArgumentException if the directory holds none of them, or they do not say enough
      */
@@ -196,6 +198,11 @@ record RunRecord(
                     "split", null, labels, null, null);
         }
         Path modelConfig = directory.resolve(ClassifierDirectory.CONFIG);
+        if (Files.isRegularFile(modelConfig) && Files.isRegularFile(directory.resolve(EmbeddingPooling.MODULES_FILE))) {
+            // a sentence-transformers model: embeddings, no labels
+            return new RunRecord(directory.toString(), "full", options.cutoffLen, options.textColumn,
+                    options.labelColumn, "split", null, List.of(), null, null, FEATURE_EXTRACTION, "positive", null);
+        }
         if (Files.isRegularFile(modelConfig)) {
             List<String> labels = options.labels != null ? options.labels
                     : ClassifierDirectory.labels(JSON.readTree(TextFiles.readUtf8(modelConfig, "model config")));

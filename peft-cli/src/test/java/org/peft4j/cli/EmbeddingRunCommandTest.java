@@ -258,6 +258,16 @@ class EmbeddingRunCommandTest {
             System.out.printf("exported sentence-transformers directory vs the adapter: max difference %.3g%n", worst);
             assertThat(worst).isLessThanOrEqualTo(1e-5);
         }
+        // without its run record it is a sentence-transformers directory like any other: predict embeds with it
+        Files.delete(hf.resolve(RunRecord.FILE));
+        Result predict = Peft4jCommandTest.run("predict", hf.toString(), "--input", pairs.toString(), "--text-column",
+                "anchor", "--cutoff-len", Integer.toString(CUTOFF));
+        assertThat(predict.status()).as(predict.err()).isZero();
+        JsonNode first = JSON.readTree(predict.out().lines().findFirst().orElseThrow());
+        float[] library = expected.get(first.get("anchor").asText());
+        for (int i = 0; i < library.length; i++) {
+            assertThat(first.get("embedding").get(i).floatValue()).isCloseTo(library[i], within(1e-5f));
+        }
 
         Path onnx = dir.resolve("onnx");
         Result toOnnx = Peft4jCommandTest.run("export", run.toString(), "--to", onnx.toString(), "--format", "onnx");

@@ -87,6 +87,9 @@ class TokenClassificationCommandTest {
         JsonNode line = JSON.readTree(jsonl.out());
         assertThat(line.get("tokens").toString()).isEqualTo("[\"Call\",\"4242\",\"or\",\"mail\",\"zoe@example.org\"]");
         assertThat(line.get("tags").size()).isEqualTo(5);
+        Result export = Peft4jCommandTest.run("export", out.toString(), "--to", dir.resolve("merged").toString());
+        assertThat(export.status()).isEqualTo(2);
+        assertThat(export.err()).contains("holds a TOKEN_CLS tagger, which export does not write");
         Path unseen = dir.resolve("unseen.jsonl");
         Files.writeString(unseen, "{\"tokens\": [\"Call\", \"555-0100\"], \"tags\": [\"O\", \"B-PHONE\"]}\n");
         Result refused = Peft4jCommandTest.run("eval", out.toString(), "--dataset", unseen.toString());
