@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -46,7 +47,9 @@ import org.peft4j.djl.train.TrainingTask;
  * the tags in class order as the run record's {@code labels}, {@code trainer_log.jsonl},
  * {@code training_loss.png}, {@code best/} and {@code all_results.json} with the dev entity
  * precision, recall and F1 (seqeval's) and word accuracy, and prints them with each entity type's.
- * {@code peft4j eval} of such a directory scores a CoNLL or JSON Lines file the same way ({@link #evaluate}).
+ * {@code peft4j eval} of such a directory scores a CoNLL or JSON Lines file the same way ({@link #evaluate}),
+ * and {@code peft4j predict} tags the words of one ({@link #predict}). The base may be any encoder
+ * family of {@link org.peft4j.djl.models.EncoderFamilies}.
  */
 final class TokenClassificationRun {
     /** Sentences per forward pass in eval and predict. */
@@ -361,6 +364,11 @@ final class TokenClassificationRun {
             this.task = new TaggingTask(words, tags);
         }
 
+        /**
+         * Loads the tagger of {@code record} from {@code directory}.
+         *
+         * @throws IllegalArgumentException if the base does not resolve, or a file of the run is missing
+         */
         static Tagger load(Path directory, RunRecord record) throws IOException {
             PretrainedEncoder encoder = TrainedModel.encoder(record.modelNameOrPath());
             byte[] tokenizerJson = TokenizerFiles.read(encoder).get(TokenizerFiles.TOKENIZER);
@@ -377,6 +385,9 @@ final class TokenClassificationRun {
                     words.close();
                 }
                 model.close();
+                if (e instanceof NoSuchFileException missing) {
+                    throw TrainedModel.damaged(directory, missing.getFile() + " is missing");
+                }
                 throw e;
             }
         }

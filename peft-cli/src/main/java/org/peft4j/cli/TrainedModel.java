@@ -58,7 +58,8 @@ final class TrainedModel implements AutoCloseable {
     }
 
     /**
-     * Resolves {@code model_name_or_path}: the built-in default, a model directory or an ONNX file.
+     * Resolves {@code model_name_or_path} as {@link PretrainedEncoder#fromNameOrPath} does (a built-in
+     * model, a model directory or an ONNX file), with a hint for a name that is no local path.
      *
      * @throws IllegalArgumentException if it is none of them, or lacks its tokenizer
      */
