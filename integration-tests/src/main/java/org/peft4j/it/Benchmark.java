@@ -44,6 +44,8 @@ import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.data.TextPair;
+import org.peft4j.api.data.TextPairs;
 import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.algebra.LoraExtraction;
@@ -56,11 +58,16 @@ import org.peft4j.djl.internal.StateDicts;
 import org.peft4j.djl.internal.TensorConversions;
 import org.peft4j.djl.models.bert.BertSequenceClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
+import org.peft4j.djl.models.bert.PretrainedEncoder;
+import org.peft4j.djl.tasks.embedding.EmbeddingPooling;
+import org.peft4j.djl.tasks.embedding.PairRankingTask;
+import org.peft4j.djl.tasks.embedding.SentenceEmbedder;
 import org.peft4j.djl.train.AdamW;
 import org.peft4j.djl.train.ClassificationMetrics;
 import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.GradientClipping;
 import org.peft4j.djl.train.LearningRateSchedule;
+import org.peft4j.djl.train.TaskEvaluation;
 import org.peft4j.djl.train.TextTraining;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -74,15 +81,19 @@ import picocli.CommandLine.Option;
  * reporting trainable parameters, adapter size, the median update time at batch 16 x sequence 64,
  * memory, and test accuracy and F1 after the same training, and the update time with DJL's AdamW and
  * with peft4j's side by side; then the parts of an AdamW update of full fine-tuning, and inference
- * throughput of the base model and of LoRA unmerged and merged. Writes {@code results.md} and
- * {@code results.json}.
+ * throughput of the base model and of LoRA unmerged and merged. The row {@value #EMBEDDINGS} trains
+ * sentence embeddings instead (LoRA r=8 on query and value, the model's own mean pooling, on the
+ * (subject, body) pairs of the same training rows with in-batch negatives) and reports its update
+ * time on a batch of 16 pairs beside the classifier's, and the test pairs' recall@1, recall@10 and
+ * MRR@10 before and after. Writes {@code results.md} and {@code results.json}.
  *
  * <p>Options ({@code --help} lists them with their defaults): {@code --out DIR}, {@code --train-rows N},
  * {@code --epochs N}, {@code --timed-steps N} (timed after 3 warm-up updates), {@code --methods LIST}
  * (a subset of the rows, for a quick look).
  */
 @Command(name = "benchmark", sortOptions = false,
-        description = "Trains all-MiniLM-L6-v2 eight ways on the spam data and writes results.md and results.json.")
+        description = "Trains all-MiniLM-L6-v2 eight ways on the spam data, and as a sentence embedder, and writes"
+                + " results.md and results.json.")
 public final class Benchmark implements Callable<Integer> {
     private static final int BATCH = 16;
     private static final int SEQUENCE = 64;
@@ -106,11 +117,16 @@ public final class Benchmark implements Callable<Integer> {
     @Option(names = "--timed-steps", paramLabel = "N", description = "updates timed per method (default: ${DEFAULT-VALUE})")
     private int timedSteps = 15;
     @Option(names = "--methods", paramLabel = "LIST", split = ",",
-            description = "the rows to run, of probe, prompt, prefix, lora-qv, lora-all, dora-qv, ia3, full (default: all)")
+            description = "the rows to run, of probe, prompt, prefix, lora-qv, lora-all, dora-qv, ia3, full, embeddings"
+                    + " (default: all)")
     private List<String> methods = METHODS;
 
+    /** The sentence-embedding row. */
+    private static final String EMBEDDINGS = "embeddings";
     private static final List<String> METHODS = List.of("probe", "prompt", "prefix", "lora-qv", "lora-all", "dora-qv", "ia3",
-            "full");
+            "full", EMBEDDINGS);
+    /** The learning rate of the embedding row, as examples/spam-embeddings.yaml trains. */
+    private static final float EMBEDDING_LEARNING_RATE = 1e-3f;
     /** The rank of the LoRA adapter extracted from the full fine-tune, after the full row. */
     private static final int EXTRACTED_RANK = 8;
 
@@ -141,6 +157,7 @@ public final class Benchmark implements Callable<Integer> {
         train = train.subList(0, Math.min(trainRows, train.size()));
         List<LabeledText> test = LabeledTexts.split(rows, "test");
         List<Map<String, Object>> results = new ArrayList<>();
+        Map<String, Object> embeddingRow = null;
         List<Map<String, Object>> breakdown;
         Map<String, Object> inference;
         try (BertTokenizer tokenizer = BertTokenizer.fromTokenizerJson(SpamFineTune.resource(SpamFineTune.TOKENIZER), SEQUENCE)) {
@@ -151,6 +168,11 @@ public final class Benchmark implements Callable<Integer> {
                 }
             }
             for (String method : methods) {
+                if (method.equals(EMBEDDINGS)) {
+                    embeddingRow = runEmbeddingRow(tokenizer, train, test, epochs, timedSteps, out);
+                    System.out.println(embeddingRow);
+                    continue;
+                }
                 results.add(runRow(method, tokenizer, labels, train, test, fixedBatch, epochs, timedSteps, out));
                 System.out.println(results.get(results.size() - 1));
             }
@@ -159,7 +181,7 @@ public final class Benchmark implements Callable<Integer> {
             inference = inference(tokenizer, labels, test);
             System.out.println(inference);
         }
-        write(out, results, breakdown, inference, trainRows, epochs, timedSteps);
+        write(out, results, embeddingRow, breakdown, inference, trainRows, epochs, timedSteps);
         return 0;
     }
 
@@ -258,6 +280,68 @@ public final class Benchmark implements Callable<Integer> {
                 row.put("extracted_lora_r" + EXTRACTED_RANK, extractedLora(baseWeights, weights(classifier, true),
                         tokenizer, labels, test));
             }
+            return row;
+        }
+    }
+
+    /**
+     * The sentence-embedding row: all-MiniLM-L6-v2 with its own pooling (mean, normalised) and LoRA
+     * r=8 on query and value, trained on the (subject, body) pairs of the training rows with in-batch
+     * negatives ({@link PairRankingTask}) for as many epochs as the other rows, at batch
+     * {@value #BATCH} and {@link #EMBEDDING_LEARNING_RATE}; its updates timed on one batch of
+     * {@value #BATCH} pairs whose bodies fill {@value #SEQUENCE} tokens, after the same warm-up; the
+     * test pairs' retrieval (each subject searching all test bodies) before and after training.
+     */
+    private static Map<String, Object> runEmbeddingRow(BertTokenizer tokenizer, List<LabeledText> train,
+            List<LabeledText> test, int epochs, int timedSteps, Path out) throws Exception {
+        Engine.getInstance().setRandomSeed(42);
+        System.gc();
+        List<TextPair> trainPairs = TextPairs.splitEach(train, " | ");
+        List<TextPair> testPairs = TextPairs.splitEach(test, " | ");
+        List<TextPair> fixedBatch = new ArrayList<>();
+        for (TextPair p : trainPairs) {
+            if (fixedBatch.size() < BATCH && tokenizer.ids(p.positive()).length == SEQUENCE) {
+                fixedBatch.add(p);
+            }
+        }
+        try (Model model = Model.newInstance(EMBEDDINGS)) {
+            SentenceEmbedder embedder = new SentenceEmbedder(PretrainedEncoder.ALL_MINILM_L6_V2.load(model.getNDManager()),
+                    EmbeddingPooling.MEAN_NORMALIZED);
+            model.setBlock(embedder);
+            PeftModel peft = Peft.apply(embedder, config("lora-qv"), PeftModel.DEFAULT_ADAPTER, tokenizer);
+            FineTuning<TextPair> run = new FineTuning<>(model, peft, new PairRankingTask(tokenizer));
+            TaskEvaluation base;
+            try (PeftModel.Scope off = peft.disableAdapters()) {
+                base = run.evaluate(testPairs, 32);
+            }
+            run.profileSteps(fixedBatch, EMBEDDING_LEARNING_RATE, WARMUP);
+            List<FineTuning.StepPhases> phases = run.profileSteps(fixedBatch, EMBEDDING_LEARNING_RATE, timedSteps);
+            long start = System.nanoTime();
+            run.fit(trainPairs, List.of(), FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(BATCH)
+                    .setLearningRate(EMBEDDING_LEARNING_RATE).optWarmupRatio(0.1f)
+                    .optScheduler(LearningRateSchedule.Kind.LINEAR).optSeed(42).build(), r -> { });
+            double trainSeconds = (System.nanoTime() - start) / 1e9;
+            TaskEvaluation tuned = run.evaluate(testPairs, 32);
+            Path dir = out.resolve("adapters").resolve(EMBEDDINGS);
+            peft.saveAdapter(dir);
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("method", EMBEDDINGS + "-lora-qv");
+            row.put("trainable_params", peft.trainableParameters().trainable());
+            row.put("adapter_bytes", Files.size(dir.resolve("adapter_model.safetensors")));
+            row.put("median_step_ms", medianMs(phases, FineTuning.StepPhases::totalMs));
+            Map<String, Object> phaseMedians = new LinkedHashMap<>();
+            phaseMedians.put("encode", medianMs(phases, FineTuning.StepPhases::encodeMs));
+            phaseMedians.put("forward", medianMs(phases, FineTuning.StepPhases::forwardMs));
+            phaseMedians.put("backward", medianMs(phases, FineTuning.StepPhases::backwardMs));
+            phaseMedians.put("clip", medianMs(phases, FineTuning.StepPhases::clipMs));
+            phaseMedians.put("update", medianMs(phases, FineTuning.StepPhases::updateMs));
+            row.put("median_phase_ms", phaseMedians);
+            row.put("train_pairs", trainPairs.size());
+            row.put("epochs", epochs);
+            row.put("test_pairs", testPairs.size());
+            row.put("train_seconds", Math.round(trainSeconds));
+            base.metrics().forEach((name, value) -> row.put("base_test_" + name, round4(value)));
+            tuned.metrics().forEach((name, value) -> row.put("test_" + name, round4(value)));
             return row;
         }
     }
@@ -601,8 +685,9 @@ public final class Benchmark implements Callable<Integer> {
         return Math.round(v * 1e4) / 1e4;
     }
 
-    private static void write(Path out, List<Map<String, Object>> rows, List<Map<String, Object>> breakdown,
-            Map<String, Object> inference, int trainRows, int epochs, int timedSteps) throws IOException {
+    private static void write(Path out, List<Map<String, Object>> rows, Map<String, Object> embeddingRow,
+            List<Map<String, Object>> breakdown, Map<String, Object> inference, int trainRows, int epochs, int timedSteps)
+            throws IOException {
         Files.createDirectories(out);
         String machine = Runtime.getRuntime().availableProcessors() + " cores, " + cpuModel() + ", Java "
                 + System.getProperty("java.version") + ", libtorch CPU via DJL " + Engine.getInstance().getVersion();
@@ -612,6 +697,9 @@ public final class Benchmark implements Callable<Integer> {
         json.put("setting", Map.of("model", "all-MiniLM-L6-v2", "train_rows", trainRows, "epochs", epochs,
                 "batch", BATCH, "sequence", SEQUENCE, "timed_steps", timedSteps, "warmup_steps", WARMUP));
         json.put("rows", rows);
+        if (embeddingRow != null) {
+            json.put("embeddings", embeddingRow);
+        }
         json.put("adamw_breakdown", breakdown);
         json.put("inference", inference);
         Files.writeString(out.resolve("results.json"),
@@ -639,6 +727,9 @@ public final class Benchmark implements Callable<Integer> {
                         (Long) x.get("lora_params"), (Long) x.get("adapter_bytes"), (Double) x.get("extraction_seconds"),
                         (Double) x.get("test_accuracy"), (Double) r.get("test_accuracy"), (Double) x.get("test_macro_f1")));
             }
+        }
+        if (embeddingRow != null) {
+            md.append(embeddingSection(embeddingRow, rows));
         }
         md.append("\n## Where an update's time goes\n\nMedian milliseconds per phase over the same timed updates;"
                 + " the Java share is the fraction of the flight recorder's samples of the training thread that were"
@@ -698,6 +789,29 @@ public final class Benchmark implements Callable<Integer> {
                 + " bound for all rows but the first.\n");
         Files.writeString(out.resolve("results.md"), md.toString(), StandardCharsets.UTF_8);
         System.out.print(md);
+    }
+
+    /** The results.md section of the embedding row, its update time beside the classifier's LoRA row when there is one. */
+    private static String embeddingSection(Map<String, Object> e, List<Map<String, Object>> rows) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> p = (Map<String, Object>) e.get("median_phase_ms");
+        String beside = rows.stream().filter(r -> r.get("method").equals("lora-qv")).findFirst()
+                .map(r -> String.format(Locale.ROOT, "; the classifier's lora-qv update on %d x %d tokens: %s ms, so %.2f x"
+                        + " (a pair is two sequences)", BATCH, SEQUENCE, r.get("median_step_ms"),
+                        (Double) e.get("median_step_ms") / (Double) r.get("median_step_ms"))).orElse("");
+        return String.format(Locale.ROOT, "%n## Sentence embeddings%n%nLoRA r=8 on query and value of all-MiniLM-L6-v2"
+                + " with its own pooling (mean, normalised), trained on the (subject, body) pairs of the same training"
+                + " rows (%,d pairs) with in-batch negatives (MultipleNegativesRankingLoss, scale 20), batch %d, learning"
+                + " rate %s, %d epoch(s) in %d s; %,d trainable parameters, an adapter of %,d bytes. Median update on %d"
+                + " pairs whose bodies fill %d tokens: %s ms (encode %s, forward %s, backward %s, clip %s, optimizer"
+                + " %s)%s. Each of the %,d test subjects searches all test bodies:%n%n| | recall@1 | recall@10 |"
+                + " MRR@10 |%n|---|---|---|---|%n| base model | %.4f | %.4f | %.4f |%n| LoRA | %.4f | %.4f | %.4f |%n",
+                (Integer) e.get("train_pairs"), BATCH, EMBEDDING_LEARNING_RATE, (Integer) e.get("epochs"),
+                (Long) e.get("train_seconds"), (Long) e.get("trainable_params"), (Long) e.get("adapter_bytes"), BATCH,
+                SEQUENCE, e.get("median_step_ms"), p.get("encode"), p.get("forward"), p.get("backward"),
+                p.get("clip"), p.get("update"), beside, (Integer) e.get("test_pairs"), (Double) e.get("base_test_recall@1"),
+                (Double) e.get("base_test_recall@10"), (Double) e.get("base_test_mrr@10"), (Double) e.get("test_recall@1"),
+                (Double) e.get("test_recall@10"), (Double) e.get("test_mrr@10"));
     }
 
     private static String cpuModel() {

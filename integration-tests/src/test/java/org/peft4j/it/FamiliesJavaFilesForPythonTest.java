@@ -74,10 +74,11 @@ class FamiliesJavaFilesForPythonTest {
         if (family.equals("roberta")) {
             configs.put("prefix", PrefixTuningConfig.builder().setNumVirtualTokens(3)
                     .optBaseModelNameOrPath("tiny-" + family).build());
-            // peft4j train's default lora_target; on DistilBERT, PEFT 0.21 cannot load all-linear (see the family)
-            configs.put("lora-all-linear", LoraConfig.builder().optR(2).setTargetAllLinear()
-                    .optBaseModelNameOrPath("tiny-" + family).build());
         }
+        // peft4j train's default lora_target (on DistilBERT, modules_to_save names pre_classifier, which keeps
+        // PEFT's all-linear off it: see the family)
+        configs.put("lora-all-linear", LoraConfig.builder().optR(2).setTargetAllLinear()
+                .optBaseModelNameOrPath("tiny-" + family).build());
         configs.put("export-pooler", configs.get("lora"));
         ObjectNode expected = JSON.createObjectNode();
         for (Map.Entry<String, PeftConfig> e : configs.entrySet()) {

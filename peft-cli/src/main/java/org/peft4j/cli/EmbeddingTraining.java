@@ -18,7 +18,7 @@ import org.peft4j.api.data.TextPair;
 import org.peft4j.api.data.TextPairs;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.models.bert.BertModel;
+import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.djl.tasks.embedding.EmbeddingPooling;
@@ -48,7 +48,8 @@ final class EmbeddingTraining {
     int run(ConfigFile file) throws IOException {
         TrainArguments args = file.arguments();
         PrintStream out = console.out();
-        DataSplits splits = DataSplits.of(asRows(readPairs(args)), args.valSize(), args.seed(), args.datasetFile(), out)
+        DataSplits splits = DataSplits.of(asRows(readPairs(args.datasetFile(), args.textColumn(),
+                args.positiveColumn(), args.pairSeparator(), args.splitColumn())), args.valSize(), args.seed(), args.datasetFile(), out)
                 .limit(args.maxSamples(), args.seed());
         PretrainedEncoder encoder;
         EmbeddingPooling pooling;
@@ -61,9 +62,9 @@ final class EmbeddingTraining {
         try (OutputLock lock = OutputLock.acquire(args.outputDirectory());
                 Model model = Model.newInstance("peft4j");
                 BertTokenizer tokenizer = encoder.tokenizer(args.cutoffLen())) {
-            BertModel bert = encoder.load(model.getNDManager());
+            TextEncoder encoderModel = encoder.loadEncoder(model.getNDManager());
             try {
-                args.checkFits(bert.config(), encoder.toString());
+                args.checkFits(encoderModel.maxTokens(), encoderModel.hiddenSize(), encoderModel.numLayers(), encoder.toString());
             } catch (TrainArguments.BadValueException e) {
                 throw file.error(e.key(), e.getMessage());
             }
@@ -72,7 +73,7 @@ final class EmbeddingTraining {
                     splits.test().size());
             Engine.getInstance().setRandomSeed(args.seed());
             long start = System.nanoTime();
-            SentenceEmbedder embedder = new SentenceEmbedder(bert, pooling);
+            SentenceEmbedder embedder = new SentenceEmbedder(encoderModel, pooling);
             model.setBlock(embedder);
             PeftModel peft = Peft.apply(embedder, TrainCommand.peftConfig(args), PeftModel.DEFAULT_ADAPTER, tokenizer);
             FineTuning<TextPair> run = new FineTuning<>(model, peft, new PairRankingTask(tokenizer));
@@ -101,6 +102,7 @@ final class EmbeddingTraining {
                         args.learningRate()));
             }
             Path dir = args.outputDirectory();
+            RunRecord.of(args, List.of()).write(dir);
             peft.saveAdapter(dir);
             Metrics.write(results, dir.resolve("all_results.json"));
             for (String split : List.of("test", "eval")) {
@@ -120,25 +122,24 @@ final class EmbeddingTraining {
     }
 
     /**
-     * The config's pairs: {@code text_column} split at {@code pair_separator}, or the
-     * {@code text_column} (anchor) and {@code positive_column} of each row.
+     * The pairs of {@code data}: {@code textColumn} split at {@code pairSeparator}, or without one
+     * the {@code textColumn} (anchor) and {@code positiveColumn} of each row.
      */
-    private static List<TextPair> readPairs(TrainArguments args) throws IOException {
-        Path data = args.datasetFile();
+    static List<TextPair> readPairs(Path data, String textColumn, String positiveColumn, String pairSeparator,
+            String splitColumn) throws IOException {
         try {
-            if (args.pairSeparator() != null) {
+            if (pairSeparator != null) {
                 // only the text column is read (as both the text and the "label" of the rows)
-                List<LabeledText> rows = LabeledTexts.read(data, new LabeledTexts.Columns(args.textColumn(),
-                        args.textColumn(), args.splitColumn()));
-                List<TextPair> pairs = TextPairs.splitEach(rows, args.pairSeparator());
+                List<LabeledText> rows = LabeledTexts.read(data, new LabeledTexts.Columns(textColumn, textColumn,
+                        splitColumn));
+                List<TextPair> pairs = TextPairs.splitEach(rows, pairSeparator);
                 if (pairs.isEmpty()) {
-                    throw new IllegalArgumentException(data + ": no text of column \"" + args.textColumn()
-                            + "\" holds pair_separator \"" + args.pairSeparator() + "\" with text on both sides");
+                    throw new IllegalArgumentException(data + ": no text of column \"" + textColumn
+                            + "\" holds pair_separator \"" + pairSeparator + "\" with text on both sides");
                 }
                 return pairs;
             }
-            return TextPairs.read(data, new TextPairs.Columns(args.textColumn(), args.positiveColumn(),
-                    args.splitColumn()));
+            return TextPairs.read(data, new TextPairs.Columns(textColumn, positiveColumn, splitColumn));
         } catch (NoSuchFileException e) {
             throw new IllegalArgumentException("dataset " + data + " does not exist");
         } catch (CharacterCodingException e) {
@@ -148,13 +149,14 @@ final class EmbeddingTraining {
     }
 
     /** Pairs as the rows {@link DataSplits} splits (the anchor as the text, the positive as the label). */
-    private static List<LabeledText> asRows(List<TextPair> pairs) {
+    static List<LabeledText> asRows(List<TextPair> pairs) {
         List<LabeledText> rows = new ArrayList<>(pairs.size());
         pairs.forEach(p -> rows.add(new LabeledText(p.anchor(), p.positive(), p.split())));
         return rows;
     }
 
-    private static List<TextPair> pairs(List<LabeledText> rows) {
+    /** Rows of {@link #asRows} as pairs again. */
+    static List<TextPair> pairs(List<LabeledText> rows) {
         List<TextPair> pairs = new ArrayList<>(rows.size());
         rows.forEach(r -> pairs.add(new TextPair(r.text(), r.label(), r.split())));
         return pairs;

@@ -34,7 +34,8 @@ import picocli.CommandLine.Parameters;
  * see {@link OnnxExport}) and the tokenizer, for ONNX Runtime; the base must be an ONNX export.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Merge an adapter on the weights (not prompt or prefix) into its base model and write a model directory with its tokenizer.")
+        description = "Merge an adapter on the weights (not prompt or prefix) into its base model and write a model directory with its tokenizer"
+                + " (an embedding model: a sentence-transformers directory).")
 final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "OUTPUT_DIR", description = "the output_dir of peft4j train")
     private Path directory;
@@ -77,6 +78,14 @@ final class ExportCommand implements Callable<Integer> {
         }
         if (run.isSft()) {
             return writeDecoder(run);
+        }
+        if (run.isFeatureExtraction()) {
+            return new EmbeddingRun(console).export(directory, run, to, format == Format.onnx);
+        }
+        if (TokenClassificationRun.holdsTagger(directory)) {
+            throw new IllegalArgumentException(directory + " holds a TOKEN_CLS tagger, which export does not write;"
+                    + " eval and predict use the directory as it is, DJL serves it (PeftCriteria), and Python's PEFT"
+                    + " loads it as PeftModelForTokenClassification");
         }
         if (format == Format.onnx) {
             return writeOnnx(run);

@@ -23,8 +23,9 @@ import picocli.CommandLine.Parameters;
  * writes them ({@link SftPredictions}) into {@code --output} (a directory; default OUTPUT_DIR).
  */
 @Command(name = "predict", mixinStandardHelpOptions = true, versionProvider = Peft4j.Version.class,
-        description = "Label texts with a trained model, with the probability of each class; for a language model's"
-                + " run, generate the answers of a dataset and score them (BLEU-4, ROUGE).")
+        description = "Label texts with a trained model, with the probability of each class (a tagger tags each"
+                + " word, an embedding model embeds each text); for a language model's run, generate the answers of a"
+                + " dataset and score them (BLEU-4, ROUGE).")
 final class PredictCommand implements Callable<Integer> {
     /** One JSON object per line. */
     private static final ObjectMapper JSON_LINE = new ObjectMapper();
@@ -33,13 +34,14 @@ final class PredictCommand implements Callable<Integer> {
     private Path directory;
 
     @Option(names = "--input", required = true, paramLabel = "FILE",
-            description = "the texts: a .tsv, .csv or .jsonl file with the training file's text column (for a language"
-                    + " model's run: conversations in the run's formatting, alpaca or sharegpt)")
+            description = "the texts: a .tsv, .csv or .jsonl file with the training file's text column (a tagger:"
+                    + " CoNLL or JSON Lines of tokens; a language model's run: conversations in its formatting)")
     private Path input;
 
     @Option(names = "--output", paramLabel = "FILE",
-            description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output); for a"
-                    + " language model's run, the directory of generated_predictions.jsonl (default: OUTPUT_DIR)")
+            description = "where the predictions go: FILE.tsv or FILE.jsonl (default: TSV on standard output;"
+                    + " embeddings: FILE.jsonl or FILE.npz, default JSON Lines; tags: the input's form; a language"
+                    + " model's run: the directory of generated_predictions.jsonl, default OUTPUT_DIR)")
     private Path output;
 
     @Option(names = "--max-new-tokens", paramLabel = "N",
@@ -62,6 +64,12 @@ final class PredictCommand implements Callable<Integer> {
         if (run.isSft()) {
             new SftPredictions(console).run(directory, run, input, output != null ? output : directory, maxNewTokens);
             return 0;
+        }
+        if (run.isFeatureExtraction()) {
+            return new EmbeddingRun(console).predict(directory, run, input, output);
+        }
+        if (TokenClassificationRun.holdsTagger(directory)) {
+            return new TokenClassificationRun(console).predict(directory, run, input, output);
         }
         List<String> texts = TextFiles.readTexts(input, run.textColumn());
         List<String> labels = run.labels();

@@ -1,5 +1,6 @@
 package org.peft4j.cli;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -15,10 +16,12 @@ import java.util.List;
 import java.util.Map;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.PeftMethods;
+import org.peft4j.api.TaskType;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
+import org.peft4j.djl.tasks.embedding.EmbeddingPooling;
 
 /**
  * What {@code peft4j train} records in the output directory as {@value #FILE}, so that
@@ -43,6 +46,12 @@ import org.peft4j.djl.models.bert.ClassifierDirectory;
  *     null for the encoder tasks
  * @param template {@code template}: the named chat template of an sft run, null for the model's own
  * @param formatting {@code formatting}: the dataset format of an sft run (alpaca or sharegpt)
+ * @param taskType {@code task_type}: {@code SEQ_CLS} (in records that lack it), {@code TOKEN_CLS}
+ *     or {@code FEATURE_EXTRACTION}, whose runs have no labels
+ * @param positiveColumn {@code positive_column}: the positives' column of a FEATURE_EXTRACTION run
+ *     without {@code pair_separator}; null for other tasks
+ * @param pairSeparator {@code pair_separator}: where a FEATURE_EXTRACTION run splits each text
+ *     into its anchor and positive; null if the pairs are two columns, and for other tasks
  */
 record RunRecord(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -57,7 +66,13 @@ record RunRecord(
         @JsonProperty("merged_adapters") List<String> mergedAdapters,
         @JsonProperty("stage") String stage,
         @JsonProperty("template") String template,
-        @JsonProperty("formatting") String formatting) {
+        @JsonProperty("formatting") String formatting,
+        @JsonProperty("task_type") String taskType,
+        @JsonProperty("positive_column") @JsonInclude(JsonInclude.Include.NON_NULL) String positiveColumn,
+        @JsonProperty("pair_separator") @JsonInclude(JsonInclude.Include.NON_NULL) String pairSeparator) {
+
+    /** The {@code task_type} of sentence-embedding runs. */
+    static final String FEATURE_EXTRACTION = "FEATURE_EXTRACTION";
 
     /** The record's file name in the output directory. */
     static final String FILE = "peft4j_run.json";
@@ -73,8 +88,12 @@ record RunRecord(
         required("text_column", textColumn);
         required("label_column", labelColumn);
         required("split_column", splitColumn);
-        required("labels", labels);
         seed = seed != null ? seed : 42L;
+        taskType = taskType != null ? taskType : "SEQ_CLS";
+        if (taskType.equals(FEATURE_EXTRACTION)) {
+            labels = labels != null ? labels : List.of();
+        }
+        required("labels", labels);
         if (!TrainArguments.METHODS.contains(finetuningType)) {
             throw new IllegalArgumentException("finetuning_type must be one of " + TrainArguments.METHODS + ", got \""
                     + finetuningType + "\"");
@@ -82,11 +101,34 @@ record RunRecord(
         if (cutoffLen < 2) {
             throw new IllegalArgumentException("cutoff_len must be at least 2, got " + cutoffLen);
         }
-        if (stage == null && (labels.size() < 2 || labels.stream().anyMatch(l -> l == null))) {
+        if (!TrainArguments.TASK_TYPES.contains(taskType)) {
+            throw new IllegalArgumentException("task_type must be one of " + TrainArguments.TASK_TYPES + ", got \""
+                    + taskType + "\"");
+        }
+        if (taskType.equals(FEATURE_EXTRACTION) && !labels.isEmpty()) {
+            throw new IllegalArgumentException("labels must be empty for task_type " + FEATURE_EXTRACTION + ", got " + labels);
+        }
+        boolean labelled = stage == null && !taskType.equals(FEATURE_EXTRACTION);
+        if (labelled && (labels.size() < 2 || labels.stream().anyMatch(l -> l == null))) {
             throw new IllegalArgumentException("labels must name two classes or more, got " + labels);
         }
         labels = List.copyOf(labels);
         mergedAdapters = List.copyOf(mergedAdapters != null ? mergedAdapters : List.of());
+    }
+
+    /**
+     * A record of the keys every task has (as records before {@code task_type} was recorded): a
+     * {@code SEQ_CLS} run.
+     */
+    RunRecord(String modelNameOrPath, String finetuningType, Integer cutoffLen, String textColumn, String labelColumn,
+            String splitColumn, String dataset, List<String> labels, Long seed, List<String> mergedAdapters) {
+        this(modelNameOrPath, finetuningType, cutoffLen, textColumn, labelColumn, splitColumn, dataset, labels, seed,
+                mergedAdapters, null, null, null, null, null, null);
+    }
+
+    /** Whether this is a sentence-embedding run ({@code task_type: FEATURE_EXTRACTION}), which has no labels. */
+    boolean isFeatureExtraction() {
+        return taskType.equals(FEATURE_EXTRACTION);
     }
 
     private static void required(String key, Object value) {
@@ -97,10 +139,13 @@ record RunRecord(
 
     /** The record of a run of {@code args} that learned {@code labels}. */
     static RunRecord of(TrainArguments args, List<String> labels) {
+        boolean pairs = args.isFeatureExtraction();
         return new RunRecord(args.modelNameOrPath(), args.finetuningType(), args.cutoffLen(), args.textColumn(),
                 args.labelColumn(), args.splitColumn(), args.datasetFile().toAbsolutePath().toString(), labels,
                 args.seed().longValue(), args.mergedAdapterPaths().stream().map(p -> p.toAbsolutePath().toString())
-                        .toList(), args.isSft() ? "sft" : null, args.template(), args.isSft() ? args.formatting() : null);
+                        .toList(), args.isSft() ? "sft" : null, args.template(), args.isSft() ? args.formatting() : null,
+                args.taskType(), pairs && args.pairSeparator() == null ? args.positiveColumn() : null,
+                pairs ? args.pairSeparator() : null);
     }
 
     /** Whether the run fine-tuned a causal language model ({@code stage: sft}). */
@@ -111,7 +156,7 @@ record RunRecord(
     /** This run as a whole model (what {@code export} writes): the same data, method {@code full}. */
     RunRecord asWholeModel() {
         return new RunRecord(modelNameOrPath, "full", cutoffLen, textColumn, labelColumn, splitColumn, dataset, labels,
-                seed, List.of(), stage, template, formatting);
+                seed, List.of(), stage, template, formatting, taskType, positiveColumn, pairSeparator);
     }
 
     /** Whether the directory holds an adapter rather than a whole model. */
@@ -136,8 +181,11 @@ record RunRecord(
      * write, what its files and {@code options} say. An adapter (PEFT's {@code adapter_config.json})
      * takes its base from {@code --model} or its {@code base_model_name_or_path}, and its labels
      * from {@code --labels}, the base's {@code id2label}, or transformers' default names
-     * ({@code LABEL_0}, ...) for as many classes as its {@code classifier} has outputs; a whole
-     * model ({@code config.json}) takes its labels from its {@code id2label}.
+     * ({@code LABEL_0}, ...) for as many classes as its {@code classifier} has outputs (a
+     * {@code FEATURE_EXTRACTION} adapter has none, and its pairs are read from the columns
+     * {@code --text-column} and {@code positive}); a whole model ({@code config.json}) takes its
+     * labels from its {@code id2label}, and a sentence-transformers model ({@code config.json} and
+     * {@code modules.json}) is read as an embedding model.
      *
      * @throws IllegalArgumentException if the directory holds none of them, or they do not say enough
      */
@@ -154,16 +202,26 @@ record RunRecord(
                 throw new IllegalArgumentException(adapterConfig + " names no base_model_name_or_path; give the base"
                         + " model with --model");
             }
+            if (config.taskType() == TaskType.FEATURE_EXTRACTION) {
+                // sentence embeddings: no labels; pairs in the columns --text-column and positive
+                return new RunRecord(base, methodOf(config), options.cutoffLen, options.textColumn, options.labelColumn,
+                        "split", null, List.of(), null, null, null, null, null, FEATURE_EXTRACTION, "positive", null);
+            }
             List<String> labels = options.labels != null ? options.labels : adapterLabels(base, adapter, adapterConfig);
             return new RunRecord(base, methodOf(config), options.cutoffLen, options.textColumn, options.labelColumn,
-                    "split", null, labels, null, null, null, null, null);
+                    "split", null, labels, null, null, null, null, null, null, null, null);
         }
         Path modelConfig = directory.resolve(ClassifierDirectory.CONFIG);
+        if (Files.isRegularFile(modelConfig) && Files.isRegularFile(directory.resolve(EmbeddingPooling.MODULES_FILE))) {
+            // a sentence-transformers model: embeddings, no labels
+            return new RunRecord(directory.toString(), "full", options.cutoffLen, options.textColumn,
+                    options.labelColumn, "split", null, List.of(), null, null, null, null, null, FEATURE_EXTRACTION, "positive", null);
+        }
         if (Files.isRegularFile(modelConfig)) {
             List<String> labels = options.labels != null ? options.labels
                     : ClassifierDirectory.labels(JSON.readTree(TextFiles.readUtf8(modelConfig, "model config")));
             return new RunRecord(directory.toString(), "full", options.cutoffLen, options.textColumn,
-                    options.labelColumn, "split", null, labels, null, null, null, null, null);
+                    options.labelColumn, "split", null, labels, null, null, null, null, null, null, null, null);
         }
         throw new IllegalArgumentException(directory + " holds no run of peft4j train (" + FILE + "), no adapter ("
                 + AdapterCheckpoint.CONFIG_FILE + ") and no model (" + ClassifierDirectory.CONFIG + ")");

@@ -2,10 +2,18 @@ package org.peft4j.cli;
 
 import ai.djl.Model;
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -17,9 +25,10 @@ import java.util.Random;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.TaggedSentence;
 import org.peft4j.api.data.TaggedSentences;
+import org.peft4j.api.internal.AtomicFiles;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
-import org.peft4j.djl.models.bert.BertModel;
+import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
 import org.peft4j.djl.tasks.tagging.TaggingMetrics;
@@ -27,6 +36,8 @@ import org.peft4j.djl.tasks.tagging.TaggingTask;
 import org.peft4j.djl.tasks.tagging.TokenClassifier;
 import org.peft4j.djl.tasks.tagging.WordTokenizer;
 import org.peft4j.djl.train.FineTuning;
+import org.peft4j.djl.train.ProgressBar;
+import org.peft4j.djl.train.TrainingTask;
 
 /**
  * {@code peft4j train} with {@code task_type: TOKEN_CLS}: tags each word of a CoNLL or JSON Lines
@@ -36,9 +47,16 @@ import org.peft4j.djl.train.FineTuning;
  * the tags in class order as the run record's {@code labels}, {@code trainer_log.jsonl},
  * {@code training_loss.png}, {@code best/} and {@code all_results.json} with the dev entity
  * precision, recall and F1 (seqeval's) and word accuracy, and prints them with each entity type's.
- * {@code peft4j eval} of such a directory scores a CoNLL or JSON Lines file the same way ({@link #evaluate}).
+ * {@code peft4j eval} of such a directory scores a CoNLL or JSON Lines file the same way ({@link #evaluate}),
+ * and {@code peft4j predict} tags the words of one ({@link #predict}). The base may be any encoder
+ * family of {@link org.peft4j.djl.models.EncoderFamilies}.
  */
 final class TokenClassificationRun {
+    /** Sentences per forward pass in eval and predict. */
+    private static final int BATCH = 32;
+    /** One JSON object per line. */
+    private static final ObjectMapper JSON_LINE = new ObjectMapper();
+
     private final Peft4j.Console console;
 
     TokenClassificationRun(Peft4j.Console console) {
@@ -74,6 +92,10 @@ final class TokenClassificationRun {
             throw file.error("dataset", args.datasetFile() + " has no sentences to train on");
         }
         List<String> tags = TaggedSentences.tags(train);
+        if (tags.size() < 2) {
+            throw file.error("dataset", args.datasetFile() + ": the training sentences have one tag only, " + tags
+                    + "; a tagger needs two or more");
+        }
         PretrainedEncoder encoder;
         try {
             encoder = TrainedModel.encoder(args.modelNameOrPath());
@@ -86,9 +108,9 @@ final class TokenClassificationRun {
                 WordTokenizer words = WordTokenizer.fromTokenizerJson(new ByteArrayInputStream(tokenizerJson),
                         args.cutoffLen());
                 BertTokenizer texts = encoder.tokenizer(args.cutoffLen())) {
-            BertModel bert = encoder.load(model.getNDManager());
+            TextEncoder base = encoder.loadEncoder(model.getNDManager());
             try {
-                args.checkFits(bert.config(), encoder.toString());
+                args.checkFits(base.maxTokens(), base.hiddenSize(), base.numLayers(), encoder.toString());
             } catch (TrainArguments.BadValueException e) {
                 throw file.error(e.key(), e.getMessage());
             }
@@ -96,7 +118,7 @@ final class TokenClassificationRun {
                     encoder, train.size(), dev.size(), tags);
             Engine.getInstance().setRandomSeed(args.seed());
             long start = System.nanoTime();
-            TokenClassifier classifier = new TokenClassifier(bert, tags.size()).initializeHead(model.getNDManager());
+            TokenClassifier classifier = new TokenClassifier(base, tags.size()).initializeHead(model.getNDManager());
             model.setBlock(classifier);
             PeftModel peft = Peft.apply(classifier, TrainCommand.peftConfig(args), PeftModel.DEFAULT_ADAPTER, texts);
             TaggingTask task = new TaggingTask(words, tags);
@@ -176,18 +198,204 @@ final class TokenClassificationRun {
             Collections.shuffle(rows, new Random(record.seed()));
             rows = rows.subList(0, maxSamples);
         }
-        PretrainedEncoder encoder = TrainedModel.encoder(record.modelNameOrPath());
-        byte[] tokenizerJson = TokenizerFiles.read(encoder).get(TokenizerFiles.TOKENIZER);
-        try (Model model = Model.newInstance("peft4j");
-                WordTokenizer words = WordTokenizer.fromTokenizerJson(new ByteArrayInputStream(tokenizerJson),
-                        record.cutoffLen())) {
-            TokenClassifier classifier = new TokenClassifier(encoder.load(model.getNDManager()), record.labels().size())
-                    .initializeHead(model.getNDManager());
-            model.setBlock(classifier);
-            PeftModel peft = Peft.load(classifier, directory);
-            TaggingTask task = new TaggingTask(words, record.labels());
-            Map<String, Object> results = score(new FineTuning<>(model, peft, task), task, rows, 32, console.err());
+        try (Tagger tagger = Tagger.load(directory, record)) {
+            Map<String, Object> results = score(new FineTuning<>(tagger.model, tagger.peft, tagger.task), tagger.task,
+                    rows, BATCH, console.err());
             console.out().println(Metrics.json(results));
+        }
+    }
+
+    /**
+     * {@code peft4j predict} of a tagger: tags each word of the sentences of {@code input} (CoNLL:
+     * the first column of each line is the word, other columns such as gold tags are ignored; or
+     * JSON Lines with {@code tokens}) and writes each word with its predicted tag, in CoNLL form
+     * (a word and its tag per line, a blank line after each sentence) or, when {@code output} (or
+     * without it, {@code input}) is JSON Lines, as {@code {"tokens": [...], "tags": [...]}} per
+     * sentence; to standard output if {@code output} is null. Words past the token limit
+     * ({@code cutoff_len}), which the model never sees, are tagged {@code O}, with a note on the
+     * error stream. Returns the exit code.
+     */
+    int predict(Path directory, RunRecord record, Path input, Path output) throws IOException {
+        List<List<String>> sentences = readWords(input);
+        List<List<String>> tagged = new ArrayList<>(sentences.size());
+        int unseen = 0;
+        try (Tagger tagger = Tagger.load(directory, record);
+                ProgressBar bar = new ProgressBar(console.err(), "predict", sentences.size());
+                NDManager scope = tagger.model.getNDManager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(scope, false);
+            String anyTag = record.labels().get(0); // the tags of the rows only mark each word's first token
+            for (int from = 0; from < sentences.size(); from += BATCH) {
+                List<TaggedSentence> chunk = new ArrayList<>();
+                for (List<String> words : sentences.subList(from, Math.min(sentences.size(), from + BATCH))) {
+                    chunk.add(new TaggedSentence(words, Collections.nCopies(words.size(), anyTag)));
+                }
+                try (NDManager batchScope = scope.newSubManager()) {
+                    TrainingTask.Batch batch = tagger.task.batch(batchScope, chunk);
+                    NDArray logits = tagger.classifier.forward(ps, batch.inputs(), false).singletonOrThrow();
+                    List<TaggingTask.Prediction> predictions = tagger.task.predictions(chunk, batch, logits);
+                    for (int i = 0; i < chunk.size(); i++) {
+                        List<String> words = chunk.get(i).tokens();
+                        List<String> tags = new ArrayList<>(Collections.nCopies(words.size(), "O"));
+                        WordTokenizer.WordEncoding e = tagger.words.encode(words);
+                        int k = 0;
+                        for (int j = 0; j < e.length(); j++) {
+                            if (e.startsWord(j)) {
+                                tags.set((int) e.wordIds()[j], predictions.get(i).tags().get(k++));
+                            }
+                        }
+                        unseen += words.size() - k;
+                        tagged.add(tags);
+                    }
+                }
+                bar.update(Math.min(sentences.size(), from + BATCH), "");
+            }
+        }
+        if (unseen > 0) {
+            console.err().printf(Locale.ROOT, "%d words past cutoff_len %d were not seen by the model and are tagged O%n",
+                    unseen, record.cutoffLen());
+        }
+        boolean jsonl = isJsonLines(output != null ? output : input);
+        StringBuilder sb = new StringBuilder();
+        for (int s = 0; s < sentences.size(); s++) {
+            if (jsonl) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("tokens", sentences.get(s));
+                row.put("tags", tagged.get(s));
+                sb.append(JSON_LINE.writeValueAsString(row)).append('\n');
+            } else {
+                for (int w = 0; w < sentences.get(s).size(); w++) {
+                    sb.append(sentences.get(s).get(w)).append('\t').append(tagged.get(s).get(w)).append('\n');
+                }
+                sb.append('\n');
+            }
+        }
+        if (output == null) {
+            console.out().print(sb);
+        } else {
+            byte[] bytes = sb.toString().getBytes(StandardCharsets.UTF_8);
+            AtomicFiles.write(output, out -> out.write(bytes));
+            console.out().println(sentences.size() + " tagged sentences written to " + output);
+        }
+        return 0;
+    }
+
+    /** Whether {@code file} is JSON Lines by its name ({@code .jsonl} or {@code .json}), as {@link TaggedSentences#read} tells. */
+    private static boolean isJsonLines(Path file) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        return name.endsWith(".jsonl") || name.endsWith(".json");
+    }
+
+    /**
+     * The sentences of a file to tag, as words: JSON Lines objects' {@code tokens} ({@code tags}
+     * ignored), or CoNLL lines' first column, with blank lines between sentences and
+     * {@code -DOCSTART-} lines skipped.
+     *
+     * @throws IllegalArgumentException naming the file and line of what is malformed, or if there are no sentences
+     */
+    static List<List<String>> readWords(Path file) throws IOException {
+        List<List<String>> out = new ArrayList<>();
+        List<String> lines = TextFiles.readUtf8(file, "input").lines().toList();
+        List<String> sentence = new ArrayList<>();
+        boolean jsonl = isJsonLines(file);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (jsonl) {
+                if (!line.isEmpty()) {
+                    out.add(jsonTokens(line, file + ", line " + (i + 1)));
+                }
+            } else if (line.isEmpty() || line.split("\\s+")[0].equals("-DOCSTART-")) {
+                if (!sentence.isEmpty()) {
+                    out.add(sentence);
+                    sentence = new ArrayList<>();
+                }
+            } else {
+                sentence.add(line.split("\\s+")[0]);
+            }
+        }
+        if (!sentence.isEmpty()) {
+            out.add(sentence);
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException(file + " has no sentences to tag");
+        }
+        return out;
+    }
+
+    /** The {@code tokens} of one JSON Lines object. */
+    private static List<String> jsonTokens(String line, String where) {
+        JsonNode node;
+        try {
+            node = Metrics.JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(where + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        JsonNode tokens = node.path("tokens");
+        if (!tokens.isArray() || tokens.isEmpty()) {
+            throw new IllegalArgumentException(where + ": expected an object with \"tokens\", a non-empty array of"
+                    + " strings");
+        }
+        List<String> words = new ArrayList<>();
+        for (JsonNode t : tokens) {
+            if (!t.isTextual()) {
+                throw new IllegalArgumentException(where + ": \"tokens\" item " + (words.size() + 1)
+                        + " is not a string: " + t);
+            }
+            words.add(t.asText());
+        }
+        return words;
+    }
+
+    /**
+     * A tagger that {@code peft4j train} wrote, loaded again: its base of any family with a new head,
+     * the adapter, the word tokenizer and the task over the run's tags.
+     */
+    private static final class Tagger implements AutoCloseable {
+        final Model model;
+        final TokenClassifier classifier;
+        final PeftModel peft;
+        final WordTokenizer words;
+        final TaggingTask task;
+
+        private Tagger(Model model, TokenClassifier classifier, PeftModel peft, WordTokenizer words, List<String> tags) {
+            this.model = model;
+            this.classifier = classifier;
+            this.peft = peft;
+            this.words = words;
+            this.task = new TaggingTask(words, tags);
+        }
+
+        /**
+         * Loads the tagger of {@code record} from {@code directory}.
+         *
+         * @throws IllegalArgumentException if the base does not resolve, or a file of the run is missing
+         */
+        static Tagger load(Path directory, RunRecord record) throws IOException {
+            PretrainedEncoder encoder = TrainedModel.encoder(record.modelNameOrPath());
+            byte[] tokenizerJson = TokenizerFiles.read(encoder).get(TokenizerFiles.TOKENIZER);
+            Model model = Model.newInstance("peft4j");
+            WordTokenizer words = null;
+            try {
+                words = WordTokenizer.fromTokenizerJson(new ByteArrayInputStream(tokenizerJson), record.cutoffLen());
+                TokenClassifier classifier = new TokenClassifier(encoder.loadEncoder(model.getNDManager()),
+                        record.labels().size()).initializeHead(model.getNDManager());
+                model.setBlock(classifier);
+                return new Tagger(model, classifier, Peft.load(classifier, directory), words, record.labels());
+            } catch (IOException | RuntimeException e) {
+                if (words != null) {
+                    words.close();
+                }
+                model.close();
+                if (e instanceof NoSuchFileException missing) {
+                    throw TrainedModel.damaged(directory, missing.getFile() + " is missing");
+                }
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            words.close();
+            model.close();
         }
     }
 }

@@ -34,9 +34,9 @@ final class TrainedModel implements AutoCloseable {
     /** Texts per forward pass when predicting. */
     private static final int BATCH = 32;
     /** The built-in model's Hugging Face hub id, which adapter files record as their base. */
-    static final String BUILT_IN_HUB_ID = "sentence-transformers/" + TrainArguments.DEFAULT_MODEL;
+    static final String BUILT_IN_HUB_ID = PretrainedEncoder.ALL_MINILM_L6_V2_HUB_ID;
     /** The second built-in model's Hugging Face hub id. */
-    static final String BGE_SMALL_HUB_ID = "BAAI/" + TrainArguments.BGE_SMALL_MODEL;
+    static final String BGE_SMALL_HUB_ID = PretrainedEncoder.BGE_SMALL_EN_V15_HUB_ID;
 
     final RunRecord run;
     final Model model;
@@ -58,36 +58,18 @@ final class TrainedModel implements AutoCloseable {
     }
 
     /**
-     * Resolves {@code model_name_or_path}: the built-in default, a model directory or an ONNX file.
+     * Resolves {@code model_name_or_path} as {@link PretrainedEncoder#fromNameOrPath} does (a built-in
+     * model, a model directory or an ONNX file), with a hint for a name that is no local path.
      *
      * @throws IllegalArgumentException if it is none of them, or lacks its tokenizer
      */
     static PretrainedEncoder encoder(String modelNameOrPath) {
-        if (isBuiltIn(modelNameOrPath)) {
-            return PretrainedEncoder.ALL_MINILM_L6_V2;
+        try {
+            return PretrainedEncoder.fromNameOrPath(modelNameOrPath);
+        } catch (IllegalArgumentException e) {
+            throw Files.exists(Path.of(modelNameOrPath)) ? e : new IllegalArgumentException(e.getMessage()
+                    + " (give a local copy with --model, or as model_name_or_path)");
         }
-        if (isBgeSmall(modelNameOrPath)) {
-            return PretrainedEncoder.BGE_SMALL_EN_V15;
-        }
-        Path path = Path.of(modelNameOrPath);
-        if (Files.isDirectory(path)) {
-            if (!Files.exists(path.resolve(TokenizerFiles.TOKENIZER))) {
-                throw new IllegalArgumentException("model directory " + path + " has no " + TokenizerFiles.TOKENIZER);
-            }
-            return PretrainedEncoder.huggingFace(path);
-        }
-        if (Files.isRegularFile(path) && path.toString().endsWith(".onnx")) {
-            Path tokenizer = path.resolveSibling(TokenizerFiles.TOKENIZER);
-            if (!Files.exists(tokenizer)) {
-                throw new IllegalArgumentException("ONNX model " + path + " needs " + TokenizerFiles.TOKENIZER
-                        + " beside it");
-            }
-            return PretrainedEncoder.onnx(path, tokenizer);
-        }
-        throw new IllegalArgumentException("model \"" + modelNameOrPath + "\" is neither "
-                + TrainArguments.DEFAULT_MODEL + " nor " + TrainArguments.BGE_SMALL_MODEL
-                + " (built in), a Hugging Face model directory, nor an .onnx file;"
-                + " nothing is downloaded (give a local copy with --model, or as model_name_or_path)");
     }
 
     /**
@@ -166,13 +148,13 @@ final class TrainedModel implements AutoCloseable {
     }
 
     /** Where a directory's settings came from, for messages: its run record, or the directory itself. */
-    private static String where(Path directory) {
+    static String where(Path directory) {
         Path record = directory.resolve(RunRecord.FILE);
         return Files.isRegularFile(record) ? record.toString() : directory.toString();
     }
 
     /** A directory whose files do not load: a damaged run of peft4j train, or files from elsewhere. */
-    private static IllegalArgumentException damaged(Path directory, String what) {
+    static IllegalArgumentException damaged(Path directory, String what) {
         return Files.isRegularFile(directory.resolve(RunRecord.FILE))
                 ? new IllegalArgumentException(directory + " holds a damaged or incomplete run: " + what
                         + "; train again, or copy the whole output directory")

@@ -47,6 +47,18 @@ class EmbeddingCommandTest {
             assertThat(results.get(prefix + "_samples").asInt()).isEqualTo(24);
         }
         assertThat(Files.readString(out.resolve("trainer_log.jsonl"))).contains("\"recall@10\"");
+
+        // the run records itself, so eval reproduces the test figures on the same sample of the test pairs
+        JsonNode record = new ObjectMapper().readTree(out.resolve(RunRecord.FILE).toFile());
+        assertThat(record.get("task_type").asText()).isEqualTo("FEATURE_EXTRACTION");
+        assertThat(record.get("pair_separator").asText()).isEqualTo(" | ");
+        assertThat(record.get("labels").size()).isZero();
+        Peft4jCommandTest.Result eval = Peft4jCommandTest.run("eval", out.toString(), "--max-samples", "24");
+        assertThat(eval.status()).as(eval.err()).isZero();
+        JsonNode scores = new ObjectMapper().readTree(eval.out());
+        for (String metric : new String[] {"recall@1", "recall@10", "mrr@10", "samples"}) {
+            assertThat(scores.get("eval_" + metric).asDouble()).as(metric).isEqualTo(results.get("test_" + metric).asDouble());
+        }
     }
 
     private TrainArguments read(String yaml) throws Exception {
@@ -66,8 +78,9 @@ class EmbeddingCommandTest {
         TrainArguments bge = read("task_type: FEATURE_EXTRACTION\nmodel_name_or_path: BAAI/bge-small-en-v1.5\n");
         assertThat(bge.isFeatureExtraction()).isTrue();
         assertThat(bge.baseModelName()).isEqualTo("BAAI/bge-small-en-v1.5");
-        assertThatThrownBy(() -> read("task_type: CAUSAL_LM\n")).hasMessageContaining("line 3")
-                .hasMessageContaining("task_type must be one of [SEQ_CLS, TOKEN_CLS, FEATURE_EXTRACTION], got \"CAUSAL_LM\"");
+        assertThatThrownBy(() -> read("task_type: QUESTION_ANS\n")).hasMessageContaining("line 3")
+                .hasMessageContaining("task_type must be one of [SEQ_CLS, TOKEN_CLS, FEATURE_EXTRACTION, CAUSAL_LM], got"
+                        + " \"QUESTION_ANS\"");
         assertThatThrownBy(() -> read("task_type: FEATURE_EXTRACTION\nfinetuning_type: full\n"))
                 .hasMessageContaining("FEATURE_EXTRACTION trains an adapter");
         assertThatThrownBy(() -> read("pair_separator: \"\"\n")).hasMessageContaining("pair_separator must not be empty");

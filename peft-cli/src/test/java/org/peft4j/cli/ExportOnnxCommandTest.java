@@ -44,7 +44,7 @@ class ExportOnnxCommandTest {
     static void writeRuns() throws Exception {
         lora = dir.resolve("lora");
         record = new RunRecord(TrainArguments.DEFAULT_MODEL, "lora", 32, "text", "label", "split", null,
-                List.of("ham", "spam"), 42L, List.of(), null, null, null);
+                List.of("ham", "spam"), 42L, List.of());
         try (Model model = Model.newInstance("export-test")) {
             NDManager manager = model.getNDManager();
             BertSequenceClassifier classifier = new BertSequenceClassifier(
@@ -58,7 +58,7 @@ class ExportOnnxCommandTest {
                     PretrainedEncoder.ALL_MINILM_L6_V2.load(manager), 2).initializeHead(manager);
             Peft.apply(other, PromptTuningConfig.builder().setNumVirtualTokens(2).build()).saveAdapter(prompt);
             new RunRecord(TrainArguments.DEFAULT_MODEL, "prompt", 32, "text", "label", "split", null,
-                    List.of("ham", "spam"), 42L, List.of(), null, null, null).write(prompt);
+                    List.of("ham", "spam"), 42L, List.of()).write(prompt);
         }
     }
 

@@ -44,7 +44,7 @@ class FamiliesTrainTest {
         return file;
     }
 
-    private static Path base(String family) {
+    static Path base(String family) {
         return GOLDEN.resolve(family + "-seq-cls").resolve("tiny-" + family);
     }
 

@@ -1,13 +1,17 @@
 package org.peft4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.data.TaggedSentence;
+import org.peft4j.api.data.TaggedSentences;
 import org.peft4j.cli.Peft4jCommandTest.Result;
 
 /** {@code peft4j train} and {@code eval} with {@code task_type: TOKEN_CLS} on a small CoNLL file, and their refusals. */
@@ -15,7 +19,7 @@ class TokenClassificationCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Twenty sentences with numbers and e-mail addresses, tagged B-NUM and B-EMAIL, in CoNLL form. */
-    private static String conll() {
+    static String conll() {
         String[] names = {"alice", "bob", "carol", "dave", "erin"};
         StringBuilder out = new StringBuilder("-DOCSTART- O\n\n");
         for (int i = 0; i < 20; i++) {
@@ -54,6 +58,38 @@ class TokenClassificationCommandTest {
         assertThat(scores.get("eval_f1").asDouble()).isBetween(0.0, 1.0);
         assertThat(scores.has("eval_NUM_f1")).isTrue();
         assertThat(eval.err()).contains("eval entities: precision");
+
+        // predict tags every word of the file (its gold tags ignored), in CoNLL form: its word accuracy is eval's
+        Path tagged = dir.resolve("tagged.conll");
+        Result predict = Peft4jCommandTest.run("predict", out.toString(), "--input", data.toString(), "--output",
+                tagged.toString());
+        assertThat(predict.status()).as(predict.err()).isZero();
+        assertThat(predict.out()).contains("20 tagged sentences written to " + tagged);
+        List<TaggedSentence> gold = TaggedSentences.read(data);
+        List<TaggedSentence> predicted = TaggedSentences.read(tagged);
+        assertThat(predicted).hasSameSizeAs(gold);
+        int words = 0;
+        int right = 0;
+        for (int s = 0; s < gold.size(); s++) {
+            assertThat(predicted.get(s).tokens()).isEqualTo(gold.get(s).tokens());
+            assertThat(predicted.get(s).tags()).allMatch(t -> List.of("B-EMAIL", "B-NUM", "O").contains(t));
+            for (int w = 0; w < gold.get(s).size(); w++) {
+                words++;
+                right += gold.get(s).tags().get(w).equals(predicted.get(s).tags().get(w)) ? 1 : 0;
+            }
+        }
+        assertThat((double) right / words).isCloseTo(scores.get("eval_accuracy").asDouble(), within(1e-4));
+        // words alone, as JSON Lines: the tags come back as JSON Lines, on standard output without --output
+        Path plain = dir.resolve("words.jsonl");
+        Files.writeString(plain, "{\"tokens\": [\"Call\", \"4242\", \"or\", \"mail\", \"zoe@example.org\"]}\n");
+        Result jsonl = Peft4jCommandTest.run("predict", out.toString(), "--input", plain.toString());
+        assertThat(jsonl.status()).as(jsonl.err()).isZero();
+        JsonNode line = JSON.readTree(jsonl.out());
+        assertThat(line.get("tokens").toString()).isEqualTo("[\"Call\",\"4242\",\"or\",\"mail\",\"zoe@example.org\"]");
+        assertThat(line.get("tags").size()).isEqualTo(5);
+        Result export = Peft4jCommandTest.run("export", out.toString(), "--to", dir.resolve("merged").toString());
+        assertThat(export.status()).isEqualTo(2);
+        assertThat(export.err()).contains("holds a TOKEN_CLS tagger, which export does not write");
         Path unseen = dir.resolve("unseen.jsonl");
         Files.writeString(unseen, "{\"tokens\": [\"Call\", \"555-0100\"], \"tags\": [\"O\", \"B-PHONE\"]}\n");
         Result refused = Peft4jCommandTest.run("eval", out.toString(), "--dataset", unseen.toString());
@@ -70,7 +106,8 @@ class TokenClassificationCommandTest {
         Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o") + "\ntask_type: POS\n");
         Result unknown = Peft4jCommandTest.run("train", config.toString());
         assertThat(unknown.status()).isEqualTo(2);
-        assertThat(unknown.err()).contains(config + ", line 3: task_type must be one of [SEQ_CLS, TOKEN_CLS, FEATURE_EXTRACTION], got \"POS\"");
+        assertThat(unknown.err()).contains(config + ", line 3: task_type must be one of [SEQ_CLS, TOKEN_CLS,"
+                + " FEATURE_EXTRACTION, CAUSAL_LM], got \"POS\"");
         Files.writeString(config, "dataset: " + data + "\noutput_dir: " + dir.resolve("o") + "\ntask_type: TOKEN_CLS\n");
         Result malformed = Peft4jCommandTest.run("train", config.toString());
         assertThat(malformed.status()).isEqualTo(2);

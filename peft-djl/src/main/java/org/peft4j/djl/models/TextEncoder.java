@@ -30,4 +30,10 @@ public interface TextEncoder extends VirtualTokenHost {
      * family's Hugging Face heads do ({@code classifier_dropout}, or the hidden dropout without it).
      */
     float headDropout();
+
+    /**
+     * Returns the longest input, in tokens, the position table holds (virtual tokens included):
+     * {@code max_position_embeddings}, less RoBERTa's {@code pad_token_id + 1} offset.
+     */
+    int maxTokens();
 }

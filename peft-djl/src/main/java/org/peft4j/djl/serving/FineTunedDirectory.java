@@ -46,10 +46,6 @@ public record FineTunedDirectory(Path path, TaskType taskType, boolean holdsAdap
     public static final String MAX_LENGTH = "maxLength";
     /** The argument that folds an adapter on the weights (LoRA, IA3) into them when the model loads: {@code true} or {@code false} (the default). */
     public static final String MERGE = "merge";
-    /** The built-in model's names: its short name and its Hugging Face hub id. */
-    private static final List<String> BUILT_IN = List.of("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2");
-    /** The second built-in model's names: its short name and its Hugging Face hub id. */
-    private static final List<String> BGE_SMALL = List.of("bge-small-en-v1.5", "BAAI/bge-small-en-v1.5");
     private static final int DEFAULT_MAX_LENGTH = 512;
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -155,28 +151,15 @@ public record FineTunedDirectory(Path path, TaskType taskType, boolean holdsAdap
     }
 
     /**
-     * The base model {@code name} names, as {@code peft4j train} resolves {@code model_name_or_path}:
-     * the built-in all-MiniLM-L6-v2 or bge-small-en-v1.5, a Hugging Face model directory, or an ONNX file with
-     * {@code tokenizer.json} beside it.
+     * The base model {@code name} names, as {@code peft4j train} resolves {@code model_name_or_path}
+     * ({@link PretrainedEncoder#fromNameOrPath}); a failure says where the name came from.
      */
     private static PretrainedEncoder resolveBase(String name, Path record) {
-        if (BUILT_IN.stream().anyMatch(n -> n.equalsIgnoreCase(name))) {
-            return PretrainedEncoder.ALL_MINILM_L6_V2;
+        try {
+            return PretrainedEncoder.fromNameOrPath(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("the base model (from " + record.getFileName() + ", the adapter's"
+                    + " base_model_name_or_path or the argument \"" + BASE + "\"): " + e.getMessage(), e);
         }
-        if (BGE_SMALL.stream().anyMatch(n -> n.equalsIgnoreCase(name))) {
-            return PretrainedEncoder.BGE_SMALL_EN_V15;
-        }
-        Path path = Path.of(name);
-        if (Files.isDirectory(path) && Files.isRegularFile(path.resolve("tokenizer.json"))) {
-            return PretrainedEncoder.huggingFace(path);
-        }
-        Path tokenizer = path.resolveSibling("tokenizer.json");
-        if (Files.isRegularFile(path) && name.toLowerCase(Locale.ROOT).endsWith(".onnx") && Files.isRegularFile(tokenizer)) {
-            return PretrainedEncoder.onnx(path, tokenizer);
-        }
-        throw new IllegalArgumentException("the base model \"" + name + "\" (from " + record.getFileName() + ", the"
-                + " adapter's base_model_name_or_path or the argument \"" + BASE + "\") is neither " + BUILT_IN.get(0)
-                + " (built in), a model directory with tokenizer.json, nor an .onnx file with tokenizer.json beside it;"
-                + " nothing is downloaded");
     }
 }

@@ -115,6 +115,11 @@ public final class BertModel extends VirtualTokenHostBlock implements TextEncode
     }
 
     @Override
+    public int maxTokens() {
+        return config.maxPositionEmbeddings();
+    }
+
+    @Override
     public NDArray encode(ParameterStore ps, NDArray inputIds, NDArray attentionMask, NDArray tokenTypeIds,
             boolean training) {
         NDArray out = hiddenStates(ps, inputIds, attentionMask, tokenTypeIds, training);

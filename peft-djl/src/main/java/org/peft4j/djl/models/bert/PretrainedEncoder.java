@@ -51,6 +51,52 @@ public record PretrainedEncoder(Kind kind, String location, String tokenizer) im
         Objects.requireNonNull(tokenizer, "tokenizer");
     }
 
+    /** all-MiniLM-L6-v2's short name, by which {@link #fromNameOrPath} finds the built-in model. */
+    public static final String ALL_MINILM_L6_V2_NAME = "all-MiniLM-L6-v2";
+    /** all-MiniLM-L6-v2's Hugging Face hub id, which adapter files record as their base. */
+    public static final String ALL_MINILM_L6_V2_HUB_ID = "sentence-transformers/" + ALL_MINILM_L6_V2_NAME;
+    /** bge-small-en-v1.5's short name, by which {@link #fromNameOrPath} finds the second built-in model. */
+    public static final String BGE_SMALL_EN_V15_NAME = "bge-small-en-v1.5";
+    /** bge-small-en-v1.5's Hugging Face hub id. */
+    public static final String BGE_SMALL_EN_V15_HUB_ID = "BAAI/" + BGE_SMALL_EN_V15_NAME;
+    private static final String TOKENIZER_FILE = "tokenizer.json";
+
+    /**
+     * The encoder a {@code model_name_or_path} (or an adapter's {@code base_model_name_or_path})
+     * names, never downloading anything: a built-in model by its short name or hub id (case
+     * ignored: {@value #ALL_MINILM_L6_V2_NAME}, {@value #ALL_MINILM_L6_V2_HUB_ID},
+     * {@value #BGE_SMALL_EN_V15_NAME}, {@value #BGE_SMALL_EN_V15_HUB_ID}), a Hugging Face model
+     * directory with {@code tokenizer.json}, or an {@code .onnx} file with {@code tokenizer.json}
+     * beside it.
+     *
+     * @throws IllegalArgumentException saying which of these {@code nameOrPath} is not, or what it lacks
+     */
+    public static PretrainedEncoder fromNameOrPath(String nameOrPath) {
+        if (nameOrPath.equalsIgnoreCase(ALL_MINILM_L6_V2_NAME) || nameOrPath.equalsIgnoreCase(ALL_MINILM_L6_V2_HUB_ID)) {
+            return ALL_MINILM_L6_V2;
+        }
+        if (nameOrPath.equalsIgnoreCase(BGE_SMALL_EN_V15_NAME) || nameOrPath.equalsIgnoreCase(BGE_SMALL_EN_V15_HUB_ID)) {
+            return BGE_SMALL_EN_V15;
+        }
+        Path path = Path.of(nameOrPath);
+        if (Files.isDirectory(path)) {
+            if (!Files.isRegularFile(path.resolve(TOKENIZER_FILE))) {
+                throw new IllegalArgumentException("model directory " + path + " has no " + TOKENIZER_FILE);
+            }
+            return huggingFace(path);
+        }
+        if (Files.isRegularFile(path) && nameOrPath.toLowerCase(java.util.Locale.ROOT).endsWith(".onnx")) {
+            Path tokenizer = path.resolveSibling(TOKENIZER_FILE);
+            if (!Files.isRegularFile(tokenizer)) {
+                throw new IllegalArgumentException("ONNX model " + path + " needs " + TOKENIZER_FILE + " beside it");
+            }
+            return onnx(path, tokenizer);
+        }
+        throw new IllegalArgumentException("model \"" + nameOrPath + "\" is neither " + ALL_MINILM_L6_V2_NAME + " nor "
+                + BGE_SMALL_EN_V15_NAME + " (built in), a Hugging Face model directory, nor an .onnx file;"
+                + " nothing is downloaded");
+    }
+
     /** A Hugging Face model directory with {@code tokenizer.json} inside. */
     public static PretrainedEncoder huggingFace(Path directory) {
         return new PretrainedEncoder(Kind.HUGGING_FACE, directory.toAbsolutePath().toString(),

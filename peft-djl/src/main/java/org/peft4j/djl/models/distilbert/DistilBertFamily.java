@@ -16,13 +16,16 @@ import org.peft4j.djl.models.TextEncoder;
  * {@link EncoderFamily}. Checkpoint keys may carry the task models' prefix {@code distilbert.};
  * heads in the checkpoint are ignored. PEFT 0.21 has no default LoRA targets for it
  * ({@code peft/utils/constants.py} line 67, {@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING},
- * lists no {@code distilbert}): name them, usually {@code q_lin} and {@code v_lin}. Do not use
- * {@code all-linear} for an adapter Python must load: PEFT 0.21 expands it on
- * {@code DistilBertForSequenceClassification} to {@code pre_classifier} too (it leaves out only
- * {@code classifier}, {@code tuners/tuners_utils.py} lines 2470-2478), and then its
- * {@code modules_to_save} entry {@code classifier}, which also matches {@code pre_classifier},
- * raises a TypeError on the LoRA layer there. peft4j itself trains and loads such an adapter
- * (both head layers saved whole, LoRA on the encoder's linear layers).
+ * lists no {@code distilbert}): name them, usually {@code q_lin} and {@code v_lin}, or use
+ * {@code all-linear}. An {@code all-linear} adapter peft4j writes loads in PEFT 0.21 with peft4j's
+ * logits: its {@code modules_to_save} names {@code pre_classifier} as well as {@code classifier},
+ * and PEFT keeps every module that {@code modules_to_save} names out of the targets
+ * ({@code check_target_module_exists}, {@code tuners/tuners_utils.py} lines 2359-2364). Python's
+ * own {@code get_peft_model} with {@code all-linear} on {@code DistilBertForSequenceClassification}
+ * fails instead: it adds only {@code classifier} to {@code modules_to_save}, so LoRA goes on
+ * {@code pre_classifier} too (all-linear leaves out only the head, lines 2470-2477), and then
+ * {@code classifier}'s suffix match wraps that LoRA layer, a TypeError ({@code utils/other.py}
+ * line 360).
  */
 public final class DistilBertFamily implements EncoderFamily {
     /** The {@code model_type} this family reads. */

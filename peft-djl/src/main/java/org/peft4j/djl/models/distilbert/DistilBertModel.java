@@ -56,6 +56,11 @@ public final class DistilBertModel extends VirtualTokenHostBlock implements Text
     }
 
     @Override
+    public int maxTokens() {
+        return config.maxPositionEmbeddings();
+    }
+
+    @Override
     public int hiddenSize() {
         return config.dim();
     }

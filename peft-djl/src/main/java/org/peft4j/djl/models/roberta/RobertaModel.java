@@ -66,6 +66,11 @@ public final class RobertaModel extends VirtualTokenHostBlock implements TextEnc
     }
 
     @Override
+    public int maxTokens() {
+        return config.maxTokens();
+    }
+
+    @Override
     public int hiddenSize() {
         return config.layers().hiddenSize();
     }
