@@ -23,9 +23,9 @@ import org.peft4j.djl.train.DataParallel;
  *
  * <p>Replicas that share a JVM (Spark's local mode, or several task slots per executor) compute one
  * at a time: a replica holds {@link #JVM_WIDE} while it loads, trains and scores, and lets go of it
- * only while it waits for the others in the all-reduce. DJL allows one gradient collector per JVM,
- * and libtorch crashed (SIGSEGV) with two replicas training side by side in one JVM over a few
- * hundred updates; on a cluster with one task per executor the lock is never contended.
+ * only while it waits for the others in the all-reduce, as DJL allows one gradient collector per
+ * JVM (and on two cores two replicas side by side gain nothing); on a cluster with one task per
+ * executor the lock is never contended.
  */
 final class GradientAveraging implements DataParallel {
     /** Held by the replica that computes in this JVM; released only around the all-reduce. */
@@ -118,6 +118,8 @@ final class GradientAveraging implements DataParallel {
         List<NDArray> arrays = new ArrayList<>(trainable.size());
         int total = 0;
         for (Parameter p : trainable) {
+            // DJL hands out the parameter's own gradient array: never close it (closing it freed the
+            // gradient twice, and glibc aborted with "corrupted double-linked list")
             NDArray array = gradients ? p.getArray().getGradient() : p.getArray();
             arrays.add(array);
             total += (int) array.size();
@@ -143,9 +145,6 @@ final class GradientAveraging implements DataParallel {
             }
             offset += mean.length;
             array.set(mean);
-            if (gradients) {
-                array.close(); // the gradient's handle, not the gradient itself
-            }
         }
         lastMark = System.nanoTime();
         allReduceNanos += lastMark - start;
