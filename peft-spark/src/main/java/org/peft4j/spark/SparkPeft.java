@@ -56,7 +56,8 @@ import scala.runtime.AbstractFunction1;
  * update). With {@code optSyncEvery(K)} the replicas instead step on their own gradients and average
  * weights every K updates, a different algorithm (local SGD) for slow networks.
  *
- * <p>Rows are dealt to the workers in the order of the data, a global batch at a time: rows
+ * <p>Rows are put in a seeded random order (the same for every epoch; {@code optShuffle(false)}
+ * keeps the data's order) and dealt to the workers a global batch at a time: rows
  * [g B W + w B, g B W + (w + 1) B) of global batch g go to worker w (B the per-worker batch, W the
  * workers); rows past the last full global batch are left out (and counted in the result), and data
  * with fewer rows than one global batch is refused.
@@ -76,6 +77,7 @@ public final class SparkPeft implements Serializable {
     private final int syncEvery;
     private final int checksumEvery;
     private final long timeoutMillis;
+    private final boolean shuffle;
     /** Tests only: worker 1 fails after this update in the stage's first attempt (0: never). */
     private final int failAfterUpdate;
 
@@ -144,6 +146,7 @@ public final class SparkPeft implements Serializable {
         syncEvery = b.syncEvery;
         checksumEvery = b.checksumEvery;
         timeoutMillis = b.timeout.toMillis();
+        shuffle = b.shuffle;
         failAfterUpdate = b.failAfterUpdate;
         if (workers < 1 || syncEvery < 1 || checksumEvery < 0 || cutoffLen < 2 || timeoutMillis < 1) {
             throw new IllegalArgumentException("workers and sync_every must be >= 1, checksum_every >= 0, cutoff_len"
@@ -219,10 +222,15 @@ public final class SparkPeft implements Serializable {
         String startConfig = start.configJson();
         int batch = training.batchSize();
         int n = workers;
-        JavaPairRDD<Long, LabeledText> indexed = data.select(textColumn, labelColumn).javaRDD().zipWithIndex()
-                .filter(t -> t._2() < used)
+        long seed = training.seed();
+        JavaPairRDD<Long, LabeledText> inDataOrder = data.select(textColumn, labelColumn).javaRDD().zipWithIndex()
                 .mapToPair(t -> new Tuple2<>(t._2(), new LabeledText(String.valueOf(t._1().get(0)),
                         String.valueOf(t._1().get(1)), "train")));
+        // the training order: the data's, or (the default) a seeded permutation of it, as a one-process run shuffles
+        JavaPairRDD<Long, LabeledText> ordered = !shuffle ? inDataOrder : inDataOrder
+                .mapToPair(t -> new Tuple2<>(shuffledKey(t._1(), seed), t._2())).sortByKey().values().zipWithIndex()
+                .mapToPair(t -> new Tuple2<>(t._2(), t._1()));
+        JavaPairRDD<Long, LabeledText> indexed = ordered.filter(t -> t._1() < used);
         JavaRDD<Tuple2<Long, LabeledText>> dealt = indexed.partitionBy(new Dealer(n, batch)).map(t -> t);
         List<ReplicaReport> reports = dealt.rdd().barrier()
                 .mapPartitions(new ReplicaFunction(this, runLabels, startConfig, startWeights), false,
@@ -234,6 +242,17 @@ public final class SparkPeft implements Serializable {
         return new Result(AdapterCheckpoint.parse(first.adapterConfig, first.adapterWeights, "worker 0"), first.losses,
                 used, rows - used, first.bytesSent / Math.max(1, first.losses.length), first.allReduceNanos / 1e9,
                 first.computeNanos / 1e9);
+    }
+
+    /**
+     * The sort key of row {@code index} in the seeded permutation: SplitMix64's finaliser of the
+     * index mixed with the seed, so that the order depends on the data's order and the seed only.
+     */
+    static long shuffledKey(long index, long seed) {
+        long z = index * 0x9E3779B97F4A7C15L + seed;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     /** Deals row i to worker (i / batch) mod workers: each worker's share of every global batch, in order. */
@@ -369,8 +388,18 @@ public final class SparkPeft implements Serializable {
         private int checksumEvery = 10;
         private Duration timeout = Duration.ofSeconds(120);
         private int failAfterUpdate;
+        private boolean shuffle = true;
 
         private Builder() {}
+
+        /**
+         * Sets whether the rows train in a seeded permutation of the data's order (default true, as
+         * a one-process run shuffles its rows; one permutation for every epoch) or in the data's order.
+         */
+        public Builder optShuffle(boolean shuffle) {
+            this.shuffle = shuffle;
+            return this;
+        }
 
         /** Tests only: makes worker 1 fail after {@code update} in the stage's first attempt. */
         Builder failAfterUpdate(int update) {

@@ -45,7 +45,8 @@ import org.peft4j.djl.train.TextTraining;
 
 /**
  * Data-parallel training in Spark's local[2]: two replicas with per-worker batch 8 end, after 20
- * updates, with the adapter one process trains with batch 16 over the same rows in the same order
+ * updates, with the adapter one process trains with batch 16 over the same rows in the same (seeded)
+ * order
  * (a tiny random BERT over MiniLM's real vocabulary and the spam data, dropout off); local SGD
  * (sync_every 5) keeps the replicas identical and learns; bad input is refused.
  */
@@ -119,7 +120,16 @@ class SparkPeftTest {
             PeftModel peft = Peft.load(classifier, start, "start");
             SparkPeft.Training oneProcess = new SparkPeft.Training(2, 16, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11);
             List<Float> losses = new ArrayList<>();
-            new TextTraining(model, peft, tokenizer, LABELS).fit(rows.subList(0, 160), List.of(),
+            // the run's seeded order: the rows sorted by their shuffled keys, the first 160
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < rows.size(); i++) {
+                order.add(i);
+            }
+            order.sort(java.util.Comparator.comparingLong(i -> SparkPeft.shuffledKey(i, 11)));
+            List<LabeledText> shuffled = new ArrayList<>();
+            order.subList(0, 160).forEach(i -> shuffled.add(rows.get(i)));
+            assertThat(shuffled).isNotEqualTo(rows.subList(0, 160));
+            new TextTraining(model, peft, tokenizer, LABELS).fit(shuffled, List.of(),
                     oneProcess.settings(null), r -> losses.add(r.meanLoss()));
             alone = peft.checkpoint();
         }
