@@ -29,6 +29,7 @@ import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.internal.AtomicFiles;
+import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.djl.AttachedAdapter;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
@@ -191,16 +192,17 @@ public final class SparkPeft implements Serializable {
     }
 
     private static byte[] emptyWeights() {
-        return new org.peft4j.api.safetensors.SafeTensors(Map.of(), Map.of()).toBytes();
+        return new SafeTensors(Map.of(), Map.of()).toBytes();
     }
 
     /**
      * Trains on {@code data} (its text and label columns) and returns the adapter.
+     * A stage that still fails after Spark's retries (a replica that diverged, a peer that stopped
+     * answering) fails the job with Spark's exception.
      *
      * @throws IllegalArgumentException if a column is missing, a label is not among the labels, or
      *     the data has fewer rows than one global batch
-     * @throws org.apache.spark.SparkException if the stage fails after Spark's retries (a replica
-     *     that diverged or a peer that stopped answering fails its stage)
+     * @throws IOException if the starting adapter cannot be made
      */
     public Result fit(Dataset<Row> data) throws IOException {
         for (String column : List.of(textColumn, labelColumn)) {
