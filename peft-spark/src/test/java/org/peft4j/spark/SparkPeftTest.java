@@ -85,14 +85,14 @@ class SparkPeftTest {
         }
     }
 
-    private static Dataset<Row> frame(List<LabeledText> data) {
+    static Dataset<Row> frame(List<LabeledText> data) {
         List<Row> out = new ArrayList<>();
         data.forEach(r -> out.add(RowFactory.create(r.text(), r.label())));
         StructType schema = new StructType().add("text", DataTypes.StringType).add("label", DataTypes.StringType);
         return spark.createDataFrame(out, schema).coalesce(1);
     }
 
-    private static SparkPeft.Builder run() {
+    static SparkPeft.Builder run() {
         return SparkPeft.builder().setBaseModel(base).optHead("mean_pooling").optCutoffLen(32).optWorkers(2)
                 .setPeftConfig(LoraConfig.builder().optR(4).optLoraAlpha(8).optInitLoraWeights(LoraInit.RANDOM)
                         .setTargetModules("query", "value").build())
