@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
@@ -136,15 +137,14 @@ final class GradientAveraging implements DataParallel {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        for (int i = 0; i < flat.length; i++) {
+            flat[i] /= ring.size();
+        }
         offset = 0;
-        for (int i = 0; i < arrays.size(); i++) {
-            NDArray array = arrays.get(i);
-            float[] mean = new float[(int) array.size()];
-            for (int j = 0; j < mean.length; j++) {
-                mean[j] = flat[offset + j] / ring.size();
-            }
-            offset += mean.length;
-            array.set(mean);
+        for (NDArray array : arrays) {
+            int size = (int) array.size();
+            array.set(FloatBuffer.wrap(flat, offset, size));
+            offset += size;
         }
         lastMark = System.nanoTime();
         allReduceNanos += lastMark - start;

@@ -12,6 +12,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -176,9 +177,7 @@ public final class RingAllReduce implements AutoCloseable {
     private void exchange(float[] data, int sendFrom, int sendTo, int receiveFrom, int receiveTo, boolean add)
             throws IOException {
         ByteBuffer outgoing = ByteBuffer.allocate(4 * (sendTo - sendFrom)).order(ByteOrder.LITTLE_ENDIAN);
-        for (int i = sendFrom; i < sendTo; i++) {
-            outgoing.putFloat(data[i]);
-        }
+        outgoing.asFloatBuffer().put(data, sendFrom, sendTo - sendFrom);
         byte[] payload = outgoing.array();
         long thisRound = round;
         Future<?> sent = sender.submit(() -> {
@@ -203,10 +202,13 @@ public final class RingAllReduce implements AutoCloseable {
             }
             byte[] received = new byte[length];
             in.readFully(received);
-            ByteBuffer incoming = ByteBuffer.wrap(received).order(ByteOrder.LITTLE_ENDIAN);
-            for (int i = receiveFrom; i < receiveTo; i++) {
-                float v = incoming.getFloat();
-                data[i] = add ? data[i] + v : v;
+            FloatBuffer incoming = ByteBuffer.wrap(received).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            if (add) {
+                for (int i = receiveFrom; i < receiveTo; i++) {
+                    data[i] += incoming.get();
+                }
+            } else {
+                incoming.get(data, receiveFrom, receiveTo - receiveFrom);
             }
         } catch (SocketTimeoutException e) {
             throw new IOException("worker " + rank + " got nothing from " + previousAddress + " within " + timeout
