@@ -247,14 +247,11 @@ public final class SparkPeft implements Serializable {
     }
 
     /**
-     * The sort key of row {@code index} in the seeded permutation: SplitMix64's finaliser of the
-     * index mixed with the seed, so that the order depends on the data's order and the seed only.
+     * The sort key of row {@code index} in the seeded permutation ({@link FineTuning#derivedSeed}), so
+     * that the order depends on the data's order and the seed only.
      */
     static long shuffledKey(long index, long seed) {
-        long z = index * 0x9E3779B97F4A7C15L + seed;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return FineTuning.derivedSeed(seed, index);
     }
 
     /** Deals row i to worker (i / batch) mod workers: each worker's share of every global batch, in order. */

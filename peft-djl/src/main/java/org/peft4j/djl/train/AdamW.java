@@ -11,6 +11,8 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.Map;
+import org.peft4j.api.safetensors.Tensor;
+import org.peft4j.djl.internal.TensorConversions;
 
 /**
  * AdamW (Loshchilov and Hutter) as DJL's {@code Optimizer.adamW()} computes it, with the same
@@ -115,6 +117,39 @@ public final class AdamW implements AutoCloseable {
             }
         }
         updates = t;
+    }
+
+    /** Copies of {@code parameter}'s first and second moments, or null before its first update. */
+    Tensor[] moments(Parameter parameter) {
+        Moments state = moments.get(parameter.getId());
+        return state == null ? null
+                : new Tensor[] {TensorConversions.toTensor(state.mean()), TensorConversions.toTensor(state.variance())};
+    }
+
+    /**
+     * Sets {@code parameter}'s moments to saved values, or forgets them if {@code mean} is null
+     * (as before its first update).
+     */
+    void restoreMoments(Parameter parameter, Tensor mean, Tensor variance) {
+        if (mean == null) {
+            Moments old = moments.remove(parameter.getId());
+            if (old != null) {
+                old.mean().close();
+                old.variance().close();
+            }
+            return;
+        }
+        Moments state = moments.computeIfAbsent(parameter.getId(), id -> newMoments(parameter.getArray()));
+        TensorConversions.copyInto(mean, state.mean());
+        TensorConversions.copyInto(variance, state.variance());
+    }
+
+    /** Sets the updates made so far, so that the next update is number {@code updates + 1} for the tracker and the bias correction. */
+    void restoreUpdateCount(int updates) {
+        if (updates < 0) {
+            throw new IllegalArgumentException("the update count must be >= 0, got " + updates);
+        }
+        this.updates = updates;
     }
 
     /** DJL's native AdamW update of matching pieces of a weight, its gradient and its two moments. */

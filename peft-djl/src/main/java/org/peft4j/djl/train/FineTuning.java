@@ -122,6 +122,7 @@ public final class FineTuning<R> {
         private final float loraplusLrRatio;
         private final boolean shuffle;
         private final DataParallel dataParallel;
+        private final Checkpointing checkpointing;
 
         private Settings(Builder b) {
             required("num_train_epochs", "setEpochs", b.epochs);
@@ -169,6 +170,10 @@ public final class FineTuning<R> {
             loraplusLrRatio = b.loraplusLrRatio;
             shuffle = b.shuffle;
             dataParallel = b.dataParallel;
+            checkpointing = b.checkpointing;
+            if (checkpointing != null && checkpointing.saveSteps() < 1) {
+                throw new IllegalArgumentException("save_steps must be a positive integer, got " + checkpointing.saveSteps());
+            }
         }
 
         private static void positive(String name, int value) {
@@ -279,6 +284,21 @@ public final class FineTuning<R> {
             return dataParallel;
         }
 
+        /** Where the run keeps its state every few updates and resumes from, or null for nowhere. */
+        public Checkpointing checkpointing() {
+            return checkpointing;
+        }
+
+        /**
+         * Whether the engine's random generator is seeded before every update from the seed and the
+         * update's number, so that the dropout masks of an update do not depend on what ran before it:
+         * with checkpointing (a resumed run draws the uninterrupted run's masks) and in a
+         * data-parallel replica (whose runs then repeat exactly).
+         */
+        public boolean seedsEveryUpdate() {
+            return checkpointing != null || dataParallel != null;
+        }
+
         /** Builds {@link Settings}; {@link #build()} checks every value and names the first bad one. */
         public static final class Builder {
             private Integer epochs;
@@ -298,6 +318,7 @@ public final class FineTuning<R> {
             private float loraplusLrRatio = 1f;
             private boolean shuffle = true;
             private DataParallel dataParallel;
+            private Checkpointing checkpointing;
 
             private Builder() {}
 
@@ -419,6 +440,16 @@ public final class FineTuning<R> {
             }
 
             /**
+             * Keeps the run's state every {@link Checkpointing#saveSteps()} updates and resumes from
+             * the last one kept (see {@link Checkpointing}); default none. The engine's generator is
+             * then seeded before every update (see {@link Settings#seedsEveryUpdate()}).
+             */
+            public Builder optCheckpointing(Checkpointing checkpointing) {
+                this.checkpointing = checkpointing;
+                return this;
+            }
+
+            /**
              * Returns the settings.
              *
              * @throws IllegalArgumentException naming the first value that is missing or out of range
@@ -458,8 +489,14 @@ public final class FineTuning<R> {
     /**
      * Trains, reporting each epoch to {@code onEpoch}; stops early if the settings say so.
      *
+     * <p>With {@link Settings#checkpointing()}, a run that finds a saved state resumes from it: the
+     * epochs before it are replayed (the same batches, the saved losses, no forward pass, no
+     * evaluation of an epoch that ended before the state) and only the updates after it are computed.
+     *
      * @throws IllegalStateException if training diverges: a training loss, a trainable weight or
      *     the dev loss is not finite (no best adapter is saved from such an epoch)
+     * @throws IllegalArgumentException if the saved state belongs to another model, adapter or run
+     * @throws UncheckedIOException if the state cannot be read or saved
      */
     public List<EpochReport> fit(List<R> train, List<R> dev, Settings settings,
             Consumer<EpochReport> onEpoch) {
@@ -484,10 +521,23 @@ public final class FineTuning<R> {
         int windowCount = 0;
         double bestScore = Double.NEGATIVE_INFINITY;
         int epochsWithoutGain = 0;
+        Checkpointing checkpointing = settings.checkpointing();
         try (Trainer trainer = trainers.apply(new DefaultTrainingConfig(task.loss()));
                 AdamW optimizer = AdamW.builder().optLearningRateTracker(schedule).optWeightDecay(settings.weightDecay())
                         .optLearningRateMultipliers(loraplusMultipliers(trainable, settings.loraplusLrRatio())).build();
                 TrainerLog log = settings.outputDir() == null ? null : new TrainerLog(settings.outputDir())) {
+            TrainingState resumed = checkpointing == null ? null : checkpointing.latest();
+            int resumeAt = 0;
+            if (resumed != null) {
+                if (resumed.update() > totalUpdates) {
+                    throw new IllegalArgumentException("the saved state is after update " + resumed.update()
+                            + ", but this run has " + totalUpdates + " updates: it is the state of another run");
+                }
+                resumed.restore(trainable, optimizer, "the saved state of update " + resumed.update());
+                resumeAt = resumed.update();
+                bestScore = resumed.bestScore();
+                epochsWithoutGain = resumed.epochsWithoutGain();
+            }
             for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
                 long epochStart = System.nanoTime();
                 List<List<Integer>> batches = settings.shuffle() ? bucketedBatches(lengths, settings.batchSize(), random)
@@ -498,8 +548,18 @@ public final class FineTuning<R> {
                     for (int b = 0; b < batches.size(); b += settings.gradientAccumulationSteps()) {
                         List<List<Integer>> group = batches.subList(b,
                                 Math.min(batches.size(), b + settings.gradientAccumulationSteps()));
-                        double updateLoss = 0;
+                        boolean replayed = update < resumeAt;
+                        double updateLoss = replayed ? (double) resumed.lossOf(update + 1) * group.size() : 0;
+                        if (settings.seedsEveryUpdate() && !replayed) {
+                            model.getNDManager().getEngine().setRandomSeed((int) derivedSeed(settings.seed(), update + 1));
+                        }
                         for (List<Integer> batch : group) {
+                            for (int i : batch) {
+                                tokens += lengths[i];
+                            }
+                            if (replayed) {
+                                continue;
+                            }
                             List<R> rows = rows(train, batch);
                             float loss = parallel == null ? forwardBackward(trainer, rows, group.size(), null)
                                     : parallel.forwardBackward(() -> forwardBackward(trainer, rows, group.size(), null));
@@ -508,20 +568,19 @@ public final class FineTuning<R> {
                                         + " (epoch " + epoch + ")", settings);
                             }
                             updateLoss += loss;
-                            for (int i : batch) {
-                                tokens += lengths[i];
-                            }
                         }
                         epochLoss += updateLoss;
                         windowLoss += updateLoss;
                         windowCount += group.size();
-                        if (parallel != null) {
-                            parallel.beforeStep(trainable, update + 1);
+                        if (!replayed) {
+                            if (parallel != null) {
+                                parallel.beforeStep(trainable, update + 1);
+                            }
+                            optimizer.step(trainable, settings.maxGradNorm() > 0 ? GradientClipping.coefficient(
+                                    GradientClipping.globalNorm(trainable), settings.maxGradNorm()) : 1f);
                         }
-                        optimizer.step(trainable, settings.maxGradNorm() > 0 ? GradientClipping.coefficient(
-                                GradientClipping.globalNorm(trainable), settings.maxGradNorm()) : 1f);
                         update++;
-                        if (parallel != null) {
+                        if (parallel != null && !replayed) {
                             parallel.afterStep(trainable, update);
                         }
                         curves.loss.add(new TrainingPlot.Point(update, updateLoss / group.size()));
@@ -535,7 +594,14 @@ public final class FineTuning<R> {
                             windowLoss = 0;
                             windowCount = 0;
                         }
+                        if (checkpointing != null && !replayed && update % checkpointing.saveSteps() == 0) {
+                            checkpointing.save(TrainingState.capture(update, trainable, optimizer, curves.lossValues(),
+                                    bestScore, epochsWithoutGain));
+                        }
                     }
+                }
+                if (update < resumeAt) {
+                    continue; // an epoch that ended before the saved state: evaluated before it was saved
                 }
                 requireFinite(trainable, train.subList(0, Math.min(train.size(), settings.batchSize())), epoch,
                         settings);
@@ -624,6 +690,15 @@ public final class FineTuning<R> {
             this.totalUpdates = totalUpdates;
         }
 
+        /** The loss of each update so far. */
+        float[] lossValues() {
+            float[] out = new float[loss.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = (float) loss.get(i).value();
+            }
+            return out;
+        }
+
         void write(Path outputDir) throws IOException {
             TrainingPlot.write(outputDir.resolve(PLOT_FILE), metricName == null ? "training loss"
                     : "training loss and dev " + metricName, loss, meanLoss, metric, metricName,
@@ -644,6 +719,19 @@ public final class FineTuning<R> {
         line.put("lr", schedule.at(update - 1));
         line.put("throughput", round(tokens / elapsed));
         log.write(line);
+    }
+
+    /**
+     * A seed derived from {@code seed} and a counter (an update's number, a row's index): SplitMix64's
+     * finaliser of {@code seed + counter·φ}, so that it depends on these two numbers only and
+     * neighbouring counters give unrelated seeds. Update u's random draws (dropout) are seeded with
+     * {@code (int) derivedSeed(seed, u)} when {@link Settings#seedsEveryUpdate()}.
+     */
+    public static long derivedSeed(long seed, long counter) {
+        long z = seed + counter * 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     private static IllegalStateException diverged(String what, Settings settings) {
