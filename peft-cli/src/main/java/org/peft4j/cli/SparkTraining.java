@@ -6,12 +6,14 @@ import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Stream;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -64,6 +66,7 @@ final class SparkTraining {
             SparkPeft run = SparkPeft.builder().setBaseModel(encoder).setPeftConfig(TrainCommand.peftConfig(args))
                     .optColumns(args.textColumn(), args.labelColumn()).optHead(args.head().recordedName())
                     .optCutoffLen(args.cutoffLen()).optWorkers(args.sparkWorkers()).optSyncEvery(args.syncEvery())
+                    .optSaveSteps(args.saveSteps()).optCheckpointDir(args.sparkCheckpointDir())
                     .setTraining(new SparkPeft.Training(args.numTrainEpochs(), args.perDeviceTrainBatchSize(),
                             args.learningRate().floatValue(), args.weightDecay().floatValue(),
                             args.warmupRatio().floatValue(), args.lrSchedulerType().equals("constant_with_warmup")
@@ -85,6 +88,12 @@ final class SparkTraining {
                     + " per update per worker; worker 0: %.1f s all-reduce, %.1f s compute%n", result.losses().length,
                     result.rowsUsed(), result.rowsLeftOut(), result.bytesSentPerUpdate(), result.allReduceSeconds(),
                     result.computeSeconds());
+            if (result.stageAttempt() > 0) {
+                out.printf(Locale.ROOT, "a task failed: Spark ran the training stage again (attempt %d), which %s%n",
+                        result.stageAttempt() + 1, result.resumedAfterUpdate() > 0 ? "resumed after update "
+                                + result.resumedAfterUpdate() + ", the last checkpoint" : "started again at update 1");
+            }
+            removeIfEmpty(args.sparkCheckpointDir());
             Path dir = args.outputDirectory();
             result.save(dir);
             Map<String, Object> results = new LinkedHashMap<>();
@@ -108,6 +117,21 @@ final class SparkTraining {
             out.println("adapter written to " + dir);
         } finally {
             spark.stop();
+        }
+    }
+
+    /** Removes the checkpoint directory if it is a local one that the run left empty (fit deletes its own). */
+    private static void removeIfEmpty(String checkpointDir) throws IOException {
+        if (checkpointDir == null || !checkpointDir.startsWith("file:")) {
+            return;
+        }
+        Path dir = Path.of(URI.create(checkpointDir));
+        boolean empty;
+        try (Stream<Path> entries = Files.list(dir)) {
+            empty = entries.findAny().isEmpty();
+        }
+        if (empty) {
+            Files.delete(dir);
         }
     }
 

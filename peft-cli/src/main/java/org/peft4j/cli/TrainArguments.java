@@ -109,6 +109,12 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     {@code local[N]}; required for other masters)
  * @param syncEvery {@code sync_every}: 1 (the default) averages gradients before every update, one
  *     process's training exactly; K > 1 averages weights every K updates instead (local SGD)
+ * @param saveSteps {@code save_steps}: with {@code spark_master}, the updates between the replicas'
+ *     checkpoints, from which a stage Spark retries after a task failed resumes (default 500, as in
+ *     Hugging Face's trainer; 0: none); one-process runs do not save checkpoints
+ * @param sparkCheckpointDir {@code spark_checkpoint_dir}: where those checkpoints go, a directory or
+ *     Hadoop URI every executor reaches ({@code hdfs://...}, {@code s3a://...}); default
+ *     {@code <output_dir>/spark_checkpoints} with a local master, required with a cluster's
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -158,7 +164,9 @@ public record TrainArguments(
         @JsonProperty("train_on_prompt") Boolean trainOnPrompt,
         @JsonProperty("spark_master") String sparkMaster,
         @JsonProperty("spark_workers") Integer sparkWorkers,
-        @JsonProperty("sync_every") Integer syncEvery) {
+        @JsonProperty("sync_every") Integer syncEvery,
+        @JsonProperty("save_steps") Integer saveSteps,
+        @JsonProperty("spark_checkpoint_dir") String sparkCheckpointDir) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -401,8 +409,24 @@ public record TrainArguments(
                 throw new BadValueException("spark_workers", "spark_workers must be set for spark_master " + sparkMaster
                         + ": the number of replicas, each one task slot");
             }
+            saveSteps = saveSteps == null ? 500 : saveSteps;
+            if (saveSteps < 0) {
+                throw new BadValueException("save_steps", "save_steps must be >= 0 (0: no checkpoints), got " + saveSteps);
+            }
+            if (sparkCheckpointDir == null && saveSteps > 0) {
+                if (!sparkMaster.strip().startsWith("local")) {
+                    throw new BadValueException("spark_checkpoint_dir", "with spark_master " + sparkMaster + " the"
+                            + " checkpoints of save_steps must go where every executor reaches: set spark_checkpoint_dir"
+                            + " (hdfs://..., s3a://..., a shared disk), or save_steps: 0 for none");
+                }
+                sparkCheckpointDir = Path.of(outputDir, "spark_checkpoints").toAbsolutePath().toUri().toString();
+            }
         } else if (sparkWorkers != null) {
             throw new BadValueException("spark_workers", "spark_workers applies with spark_master");
+        } else if (saveSteps != null || sparkCheckpointDir != null) {
+            String key = saveSteps != null ? "save_steps" : "spark_checkpoint_dir";
+            throw new BadValueException(key, key + " applies with spark_master: one-process runs do not save"
+                    + " checkpoints yet");
         }
         positiveColumn = positiveColumn != null ? positiveColumn : "positive";
         if (pairSeparator != null && pairSeparator.isEmpty()) {

@@ -60,12 +60,13 @@ class SparkTrainCommandTest {
 
     @Test
     void twoReplicasTrainAndTheDirectoryIsAUsualRun() throws Exception {
-        Result train = Peft4jCommandTest.run("train", config("lora").toString());
+        Result train = Peft4jCommandTest.run("train", config("lora", "save_steps: 3").toString());
         assertThat(train.status()).as(train.err()).isZero();
         System.out.println(train.out());
         Path out = dir.resolve("lora");
         assertThat(out.resolve("adapter_model.safetensors")).exists();
         assertThat(out.resolve("training_loss.png")).exists();
+        assertThat(out.resolve("spark_checkpoints")).as("the checkpoints are gone when the run ends").doesNotExist();
         assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl"))).hasSize(8); // 64 rows / 16 x 2 epochs
         JsonNode results = new ObjectMapper().readTree(out.resolve("all_results.json").toFile());
         assertThat(results.has("eval_accuracy")).isTrue();
@@ -80,10 +81,21 @@ class SparkTrainCommandTest {
     @Test
     void badInputFailsWithExitStatus2() throws Exception {
         Path master = dir.resolve("bad-master.yaml");
-        Files.writeString(master, Files.readString(config("bad2")).replace("local[2]", "spark://127.0.0.1:9") + "spark_workers: 2\n");
+        Files.writeString(master, Files.readString(config("bad2")).replace("local[2]", "spark://127.0.0.1:9")
+                + "spark_workers: 2\n");
+        Result noCheckpoints = Peft4jCommandTest.run("train", master.toString());
+        assertThat(noCheckpoints.status()).isEqualTo(2);
+        assertThat(noCheckpoints.err()).contains("the checkpoints of save_steps must go where every executor reaches");
+        Files.writeString(master, Files.readString(master) + "spark_checkpoint_dir: hdfs://namenode/peft4j\n");
         Result noMaster = Peft4jCommandTest.run("train", master.toString());
         assertThat(noMaster.status()).isEqualTo(2);
         assertThat(noMaster.err()).contains("spark_master spark://127.0.0.1:9 does not answer");
+        Path alone = dir.resolve("bad-alone.yaml");
+        Files.writeString(alone, Files.readString(config("bad6")).replace("spark_master: local[2]\n", "")
+                + "save_steps: 10\n");
+        Result oneProcess = Peft4jCommandTest.run("train", alone.toString());
+        assertThat(oneProcess.status()).isEqualTo(2);
+        assertThat(oneProcess.err()).contains("save_steps applies with spark_master");
         Result column = Peft4jCommandTest.run("train", config("bad3", "text_column: body").toString());
         assertThat(column.status()).isEqualTo(2);
         assertThat(column.err()).contains("has no column \"body\"");

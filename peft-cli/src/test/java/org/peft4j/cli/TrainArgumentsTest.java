@@ -44,7 +44,8 @@ class TrainArgumentsTest {
         assertThat(prompt.numTrainEpochs()).isEqualTo(3); // LLaMA-Factory's examples write epochs as 3.0
         assertThat(TrainArguments.knownKeys()).startsWith("model_name_or_path", "finetuning_type")
                 .contains("plot_loss", "task_type", "positive_column", "pair_separator", "stage", "template", "formatting",
-                        "train_on_prompt", "spark_master", "spark_workers", "sync_every").hasSize(48);
+                        "train_on_prompt", "spark_master", "spark_workers", "sync_every", "save_steps",
+                        "spark_checkpoint_dir").hasSize(50);
     }
 
     @Test

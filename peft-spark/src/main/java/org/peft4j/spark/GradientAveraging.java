@@ -36,6 +36,7 @@ final class GradientAveraging implements DataParallel {
     private final int syncEvery;
     private final int checksumEvery;
     private final int failAfterUpdate;
+    private final boolean killJvm;
     private final List<Float> losses = new ArrayList<>();
     private double updateLoss;
     private int updateBatches;
@@ -47,12 +48,14 @@ final class GradientAveraging implements DataParallel {
      * A replica's averaging over {@code ring}.
      *
      * @param failAfterUpdate for tests of Spark's retries: fail after this update (0: never)
+     * @param killJvm for those tests: fail by halting this JVM (an executor that dies) rather than by an exception
      */
-    GradientAveraging(RingAllReduce ring, int syncEvery, int checksumEvery, int failAfterUpdate) {
+    GradientAveraging(RingAllReduce ring, int syncEvery, int checksumEvery, int failAfterUpdate, boolean killJvm) {
         this.ring = ring;
         this.syncEvery = syncEvery;
         this.checksumEvery = checksumEvery;
         this.failAfterUpdate = failAfterUpdate;
+        this.killJvm = killJvm;
     }
 
     @Override
@@ -76,6 +79,9 @@ final class GradientAveraging implements DataParallel {
     @Override
     public void afterStep(List<Parameter> trainable, int update) {
         if (update == failAfterUpdate) {
+            if (killJvm) {
+                Runtime.getRuntime().halt(57);
+            }
             throw new IllegalStateException("injected failure of replica " + ring.rank() + " after update " + update);
         }
         if (syncEvery > 1 && update % syncEvery == 0) {
@@ -92,6 +98,23 @@ final class GradientAveraging implements DataParallel {
             averageInPlace(trainable, false);
         }
         requireIdentical(trainable, updates);
+    }
+
+    /** Takes the losses of the updates before a saved state, for a replica that resumes from it. */
+    void resume(float[] earlierLosses) {
+        losses.clear();
+        for (float loss : earlierLosses) {
+            losses.add(loss);
+        }
+    }
+
+    /** Returns when every replica has called it (an all-reduce of one number). */
+    void barrier() {
+        try {
+            sumOutsideTheLock(new float[1]);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The training loss of each update, averaged over the replicas. */

@@ -19,12 +19,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.UUID;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.Partitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
 import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
@@ -37,6 +40,8 @@ import org.peft4j.djl.models.EncoderFamilies;
 import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
+import org.peft4j.djl.train.Checkpointing;
+import org.peft4j.djl.train.DataParallel;
 import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
@@ -79,8 +84,12 @@ public final class SparkPeft implements Serializable {
     private final int checksumEvery;
     private final long timeoutMillis;
     private final boolean shuffle;
+    private final int saveSteps;
+    private final String checkpointDir;
     /** Tests only: worker 1 fails after this update in the stage's first attempt (0: never). */
     private final int failAfterUpdate;
+    /** Tests only: that failure halts worker 1's executor JVM. */
+    private final boolean killExecutor;
 
     /**
      * The optimisation settings every replica uses (serialisable, unlike {@link FineTuning.Settings}).
@@ -96,12 +105,17 @@ public final class SparkPeft implements Serializable {
      */
     public record Training(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
             String scheduler, float maxGradNorm, long seed) implements Serializable {
-        /** The settings of one replica: rows in the order given, joined to the others by {@code parallel}. */
-        FineTuning.Settings settings(GradientAveraging parallel) {
+        /**
+         * The settings of replica {@code rank}: rows in the order given, joined to the others by
+         * {@code parallel} (null: one process), its state kept by {@code checkpointing} (null: never);
+         * its dropout seeded per update from a seed of its own.
+         */
+        FineTuning.Settings settings(DataParallel parallel, Checkpointing checkpointing, int rank) {
             return FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
                     .optWeightDecay(weightDecay).optWarmupRatio(warmupRatio)
-                    .optScheduler(LearningRateSchedule.Kind.fromName(scheduler)).optMaxGradNorm(maxGradNorm).optSeed(seed)
-                    .optShuffle(false).optDataParallel(parallel).build();
+                    .optScheduler(LearningRateSchedule.Kind.fromName(scheduler)).optMaxGradNorm(maxGradNorm)
+                    .optSeed(FineTuning.derivedSeed(seed, rank)).optShuffle(false).optDataParallel(parallel)
+                    .optCheckpointing(checkpointing).build();
         }
     }
 
@@ -115,9 +129,13 @@ public final class SparkPeft implements Serializable {
      * @param bytesSentPerUpdate the bytes each worker sent per update (gradients and headers)
      * @param allReduceSeconds worker 0's time in the all-reduce, over the run
      * @param computeSeconds worker 0's time outside it (forward, backward, optimizer), over the run
+     * @param stageAttempt the attempt of the barrier stage that finished (0: the first; Spark retried it
+     *     after a failure otherwise)
+     * @param resumedAfterUpdate the saved update that attempt resumed from (0: it started afresh)
      */
     public record Result(AdapterCheckpoint adapter, float[] losses, long rowsUsed, long rowsLeftOut,
-            long bytesSentPerUpdate, double allReduceSeconds, double computeSeconds) {
+            long bytesSentPerUpdate, double allReduceSeconds, double computeSeconds, int stageAttempt,
+            int resumedAfterUpdate) {
         /**
          * Saves the adapter in PEFT's layout into {@code directory}, with {@code trainer_log.jsonl}
          * (one line per update: {@code current_steps}, {@code total_steps}, {@code loss}).
@@ -148,11 +166,17 @@ public final class SparkPeft implements Serializable {
         checksumEvery = b.checksumEvery;
         timeoutMillis = b.timeout.toMillis();
         shuffle = b.shuffle;
+        saveSteps = b.saveSteps;
+        checkpointDir = b.checkpointDir;
         failAfterUpdate = b.failAfterUpdate;
+        killExecutor = b.killExecutor;
         if (workers < 1 || syncEvery < 1 || checksumEvery < 0 || cutoffLen < 2 || timeoutMillis < 1) {
             throw new IllegalArgumentException("workers and sync_every must be >= 1, checksum_every >= 0, cutoff_len"
                     + " >= 2 and the timeout positive; got " + workers + ", " + syncEvery + ", " + checksumEvery + ", "
                     + cutoffLen + ", " + b.timeout);
+        }
+        if (saveSteps < 0) {
+            throw new IllegalArgumentException("save_steps must be >= 0 (0: no checkpoints), got " + saveSteps);
         }
     }
 
@@ -234,16 +258,43 @@ public final class SparkPeft implements Serializable {
                 .mapToPair(t -> new Tuple2<>(t._2(), t._1()));
         JavaPairRDD<Long, LabeledText> indexed = ordered.filter(t -> t._1() < used);
         JavaRDD<Tuple2<Long, LabeledText>> dealt = indexed.partitionBy(new Dealer(n, batch)).map(t -> t);
-        List<ReplicaReport> reports = dealt.rdd().barrier()
-                .mapPartitions(new ReplicaFunction(this, runLabels, startConfig, startWeights), false,
-                        ClassTag$.MODULE$.apply(ReplicaReport.class))
-                .toJavaRDD()
-                .repartition(1) // a shuffle after the barrier stage, so that Spark retries a failed stage
-                .collect();
-        ReplicaReport first = reports.stream().filter(r -> r.rank == 0).findFirst().orElseThrow();
-        return new Result(AdapterCheckpoint.parse(first.adapterConfig, first.adapterWeights, "worker 0"), first.losses,
-                used, rows - used, first.bytesSent / Math.max(1, first.losses.length), first.allReduceNanos / 1e9,
-                first.computeNanos / 1e9);
+        String runCheckpoints = saveSteps == 0 ? null : runCheckpointDirectory(data.sparkSession());
+        try {
+            List<ReplicaReport> reports = dealt.rdd().barrier()
+                    .mapPartitions(new ReplicaFunction(this, runLabels, startConfig, startWeights, runCheckpoints), false,
+                            ClassTag$.MODULE$.apply(ReplicaReport.class))
+                    .toJavaRDD()
+                    .repartition(1) // a shuffle after the barrier stage, so that Spark retries a failed stage
+                    .collect();
+            ReplicaReport first = reports.stream().filter(r -> r.rank == 0).findFirst().orElseThrow();
+            return new Result(AdapterCheckpoint.parse(first.adapterConfig, first.adapterWeights, "worker 0"),
+                    first.losses, used, rows - used, first.bytesSent / Math.max(1, first.losses.length),
+                    first.allReduceNanos / 1e9, first.computeNanos / 1e9, first.stageAttempt, first.resumedAfter);
+        } finally {
+            if (runCheckpoints != null) {
+                StageCheckpoints.fileSystem(runCheckpoints).delete(new org.apache.hadoop.fs.Path(runCheckpoints), true);
+            }
+        }
+    }
+
+    /**
+     * A new directory for this run's checkpoints inside the checkpoint directory (the one set, else
+     * the SparkContext's), made on the driver so that a directory that cannot be written fails now.
+     */
+    private String runCheckpointDirectory(SparkSession session) throws IOException {
+        String parent = checkpointDir != null ? checkpointDir
+                : JavaSparkContext.fromSparkContext(session.sparkContext()).getCheckpointDir().orElse(null);
+        if (parent == null) {
+            throw new IllegalArgumentException("save_steps needs a directory every executor reaches (HDFS, S3, a shared"
+                    + " disk; any in local mode) for the checkpoints: set optCheckpointDir or the SparkContext's"
+                    + " setCheckpointDir");
+        }
+        String run = new org.apache.hadoop.fs.Path(parent, "peft4j-" + session.sparkContext().applicationId() + "-"
+                + UUID.randomUUID()).toString();
+        if (!StageCheckpoints.fileSystem(run).mkdirs(new org.apache.hadoop.fs.Path(run))) {
+            throw new IOException("cannot create the checkpoint directory " + run);
+        }
+        return run;
     }
 
     /**
@@ -284,18 +335,22 @@ public final class SparkPeft implements Serializable {
         private final List<String> labels;
         private final String startConfig;
         private final byte[] startWeights;
+        private final String checkpoints;
 
-        ReplicaFunction(SparkPeft run, List<String> labels, String startConfig, byte[] startWeights) {
+        ReplicaFunction(SparkPeft run, List<String> labels, String startConfig, byte[] startWeights,
+                String checkpoints) {
             this.run = run;
             this.labels = labels;
             this.startConfig = startConfig;
             this.startWeights = startWeights;
+            this.checkpoints = checkpoints;
         }
 
         @Override
         public scala.collection.Iterator<ReplicaReport> apply(scala.collection.Iterator<Tuple2<Long, LabeledText>> rows) {
             try {
-                ReplicaReport report = run.train(CollectionConverters.asJava(rows), labels, startConfig, startWeights);
+                ReplicaReport report = run.train(CollectionConverters.asJava(rows), labels, startConfig, startWeights,
+                        checkpoints);
                 return CollectionConverters.asScala(List.of(report).iterator());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -313,11 +368,16 @@ public final class SparkPeft implements Serializable {
         long bytesSent;
         long allReduceNanos;
         long computeNanos;
+        int stageAttempt;
+        int resumedAfter;
     }
 
-    /** One replica: joins the ring, trains its rows in index order, and reports. */
+    /**
+     * One replica: joins the ring, agrees with the others on the saved update to resume from (the
+     * earliest of the last complete ones they find), trains its rows in index order, and reports.
+     */
     private ReplicaReport train(Iterator<Tuple2<Long, LabeledText>> rowsOfTask, List<String> runLabels,
-            String startConfig, byte[] startWeights) throws IOException {
+            String startConfig, byte[] startWeights, String checkpoints) throws IOException {
         BarrierTaskContext context = BarrierTaskContext.get();
         List<Tuple2<Long, LabeledText>> indexed = new ArrayList<>();
         rowsOfTask.forEachRemaining(indexed::add);
@@ -326,13 +386,25 @@ public final class SparkPeft implements Serializable {
         indexed.forEach(t -> rows.add(t._2()));
         int rank = context.partitionId();
         try (ServerSocket server = new ServerSocket(0, workers, InetAddress.getLocalHost())) {
-            String[] addresses = context.allGather(InetAddress.getLocalHost().getHostAddress() + ":" + server.getLocalPort());
-            try (RingAllReduce ring = RingAllReduce.connect(rank, List.of(addresses), server,
-                    Duration.ofMillis(timeoutMillis))) {
+            int latest = checkpoints == null ? 0 : StageCheckpoints.latestComplete(checkpoints);
+            String[] gathered = context.allGather(InetAddress.getLocalHost().getHostAddress() + ":" + server.getLocalPort()
+                    + " " + latest);
+            List<String> addresses = new ArrayList<>();
+            int resumeAfter = Integer.MAX_VALUE;
+            for (String peer : gathered) {
+                String[] parts = peer.split(" ");
+                addresses.add(parts[0]);
+                resumeAfter = Math.min(resumeAfter, Integer.parseInt(parts[1]));
+            }
+            try (RingAllReduce ring = RingAllReduce.connect(rank, addresses, server, Duration.ofMillis(timeoutMillis))) {
                 GradientAveraging.JVM_WIDE.lock(); // this JVM's replicas compute one at a time (see GradientAveraging)
                 try {
-                    return replica(rank, rows, runLabels, startConfig, startWeights, ring,
-                            rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0);
+                    ReplicaReport report = replica(rank, rows, runLabels, startConfig, startWeights, ring,
+                            rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0, checkpoints,
+                            resumeAfter);
+                    report.stageAttempt = context.stageAttemptNumber();
+                    report.resumedAfter = resumeAfter;
+                    return report;
                 } finally {
                     GradientAveraging.JVM_WIDE.unlock();
                 }
@@ -342,7 +414,8 @@ public final class SparkPeft implements Serializable {
 
     /** One replica's training, holding the JVM's lock except in the all-reduce. */
     private ReplicaReport replica(int rank, List<LabeledText> rows, List<String> runLabels, String startConfig,
-            byte[] startWeights, RingAllReduce ring, int failAfter) throws IOException {
+            byte[] startWeights, RingAllReduce ring, int failAfter, String checkpoints, int resumeAfter)
+            throws IOException {
         try (Model model = Model.newInstance("peft4j-spark-replica-" + rank);
                 BertTokenizer tokenizer = base.tokenizer(cutoffLen)) {
             TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()),
@@ -350,9 +423,11 @@ public final class SparkPeft implements Serializable {
             model.setBlock(classifier);
             PeftModel peft = Peft.load(classifier, AdapterCheckpoint.parse(startConfig, startWeights, "the driver"),
                     "the driver's starting adapter");
-            GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery, failAfter);
-            new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(), training.settings(parallel),
-                    report -> { });
+            GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery, failAfter, killExecutor);
+            StageCheckpoints saved = checkpoints == null ? null
+                    : new StageCheckpoints(checkpoints, rank, saveSteps, parallel, resumeAfter);
+            new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(),
+                    training.settings(parallel, saved, rank), report -> { });
             List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
             int updates = (rows.size() + training.batchSize() - 1) / training.batchSize() * training.epochs();
             parallel.finish(trainable, updates);
@@ -387,9 +462,33 @@ public final class SparkPeft implements Serializable {
         private int checksumEvery = 10;
         private Duration timeout = Duration.ofSeconds(120);
         private int failAfterUpdate;
+        private boolean killExecutor;
         private boolean shuffle = true;
+        private int saveSteps;
+        private String checkpointDir;
 
         private Builder() {}
+
+        /**
+         * Sets how often the replicas save their state ({@code save_steps}; default 0, never): a
+         * stage that Spark retries after a task failed then resumes from the last state saved instead
+         * of update 1, and ends with the same adapter. The states go to a new directory inside
+         * {@link #optCheckpointDir}, deleted when {@link #fit} returns.
+         */
+        public Builder optSaveSteps(int saveSteps) {
+            this.saveSteps = saveSteps;
+            return this;
+        }
+
+        /**
+         * Sets where the checkpoints go: a Hadoop URI or path every executor reaches, such as
+         * {@code hdfs:///tmp/peft4j} (a local directory only in local mode or on a shared disk);
+         * default the SparkContext's checkpoint directory ({@code setCheckpointDir}).
+         */
+        public Builder optCheckpointDir(String directory) {
+            this.checkpointDir = directory;
+            return this;
+        }
 
         /**
          * Sets whether the rows train in a seeded permutation of the data's order (default true, as
@@ -403,6 +502,13 @@ public final class SparkPeft implements Serializable {
         /** Tests only: makes worker 1 fail after {@code update} in the stage's first attempt. */
         Builder failAfterUpdate(int update) {
             this.failAfterUpdate = update;
+            return this;
+        }
+
+        /** Tests only: makes worker 1's executor JVM halt after {@code update} in the stage's first attempt. */
+        Builder killExecutorAfterUpdate(int update) {
+            this.failAfterUpdate = update;
+            this.killExecutor = true;
             return this;
         }
 

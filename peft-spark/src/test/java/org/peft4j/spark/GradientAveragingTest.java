@@ -48,7 +48,7 @@ class GradientAveragingTest {
             out.add(pool.submit(() -> {
                 try (ServerSocket server = servers.get(rank);
                         RingAllReduce ring = RingAllReduce.connect(rank, addresses, server, Duration.ofSeconds(10))) {
-                    GradientAveraging averaging = new GradientAveraging(ring, 1, 1, 0);
+                    GradientAveraging averaging = new GradientAveraging(ring, 1, 1, 0, false);
                     averaging.forwardBackward(() -> 0.5f + rank);
                     if (gradients) {
                         averaging.beforeStep(params.get(rank), 1);

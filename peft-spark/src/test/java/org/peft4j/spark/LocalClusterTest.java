@@ -16,7 +16,8 @@ import org.peft4j.api.safetensors.Tensor;
  * one core each): the replicas talk across processes, and the adapter equals the one of two
  * replicas in one JVM ({@code local[2]}). Spark finds no install here: {@code SPARK_HOME} (set by
  * the pom) gets a {@code jars} folder of links to this JVM's class path, and the executors get the
- * same class path.
+ * same class path. An executor JVM that dies mid-training (halted after update 5) is replaced, and
+ * the retried stage resumes from the last checkpoint and ends with the same adapter.
  */
 class LocalClusterTest {
     @Test
@@ -48,6 +49,21 @@ class LocalClusterTest {
                         .containsExactly(e.getValue().toFloatArray());
             }
             assertThat(List.of(separate.losses().length)).containsExactly(inOneJvm.losses().length);
+
+            // worker 1's executor JVM dies after update 5: Spark starts another, retries the stage, which
+            // resumes from the checkpoint of update 4 and ends with the same adapter
+            SparkPeft.Result afterCrash = SparkPeftTest.run().optSaveSteps(2)
+                    .optCheckpointDir(SparkPeftTest.dir.resolve("checkpoints").toUri().toString())
+                    .killExecutorAfterUpdate(5).build().fit(SparkPeftTest.frame(SparkPeftTest.rows.subList(0, 64)));
+            System.out.printf("after an executor died: stage attempt %d resumed after update %d%n",
+                    afterCrash.stageAttempt(), afterCrash.resumedAfterUpdate());
+            assertThat(afterCrash.stageAttempt()).isPositive();
+            assertThat(afterCrash.resumedAfterUpdate()).isEqualTo(4);
+            assertThat(afterCrash.losses()).containsExactly(separate.losses());
+            for (Map.Entry<String, Tensor> e : inOneJvm.adapter().tensors().entrySet()) {
+                assertThat(afterCrash.adapter().tensors().get(e.getKey()).toFloatArray()).as(e.getKey())
+                        .containsExactly(e.getValue().toFloatArray());
+            }
         } finally {
             SparkPeftTest.stop();
         }

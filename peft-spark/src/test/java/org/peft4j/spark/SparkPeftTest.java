@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
@@ -130,7 +131,7 @@ class SparkPeftTest {
             order.subList(0, 160).forEach(i -> shuffled.add(rows.get(i)));
             assertThat(shuffled).isNotEqualTo(rows.subList(0, 160));
             new TextTraining(model, peft, tokenizer, LABELS).fit(shuffled, List.of(),
-                    oneProcess.settings(null), r -> losses.add(r.meanLoss()));
+                    oneProcess.settings(null, null, 0), r -> losses.add(r.meanLoss()));
             alone = peft.checkpoint();
         }
         assertThat(result.adapter().tensors().keySet()).isEqualTo(alone.tensors().keySet());
@@ -157,20 +158,50 @@ class SparkPeftTest {
     }
 
     @Test
-    void aReplicaThatDiesMakesSparkRetryTheStageAndTheAdapterIsTheUninterruptedOne() throws Exception {
-        List<LabeledText> some = rows.subList(0, 64);
-        SparkPeft.Result uninterrupted = run().build().fit(frame(some));
-        SparkPeft.Result retried = run().failAfterUpdate(3).build().fit(frame(some));
-        assertThat(retried.losses()).containsExactly(uninterrupted.losses());
-        for (Map.Entry<String, Tensor> e : uninterrupted.adapter().tensors().entrySet()) {
-            assertThat(retried.adapter().tensors().get(e.getKey()).toFloatArray()).as(e.getKey())
+    void aReplicaThatDiesMakesSparkRetryTheStageWhichResumesFromTheLastCheckpointAndEndsWithTheUninterruptedAdapter()
+            throws Exception {
+        List<LabeledText> some = rows.subList(0, 64); // 4 updates an epoch, 8 in all
+        // LoRA dropout on: every replica seeds it per update, so a retried stage draws the same masks
+        PeftConfig dropout = LoraConfig.builder().optR(4).optLoraAlpha(8).optLoraDropout(0.1f)
+                .optInitLoraWeights(LoraInit.RANDOM).setTargetModules("query", "value").build();
+        SparkPeft.Result uninterrupted = run().setPeftConfig(dropout).build().fit(frame(some));
+        assertThat(uninterrupted.stageAttempt()).isZero();
+
+        // without checkpoints the retried stage starts again at update 1
+        SparkPeft.Result restarted = run().setPeftConfig(dropout).failAfterUpdate(5).build().fit(frame(some));
+        assertThat(restarted.stageAttempt()).isEqualTo(1);
+        assertThat(restarted.resumedAfterUpdate()).isZero();
+        assertSameTraining(restarted, uninterrupted);
+
+        // with a checkpoint every 2 updates it resumes after update 4, the last saved before the failure
+        Path checkpoints = dir.resolve("checkpoints");
+        SparkPeft.Result resumed = run().setPeftConfig(dropout).optSaveSteps(2)
+                .optCheckpointDir(checkpoints.toUri().toString()).failAfterUpdate(5).build().fit(frame(some));
+        assertThat(resumed.stageAttempt()).isEqualTo(1);
+        assertThat(resumed.resumedAfterUpdate()).isEqualTo(4);
+        assertSameTraining(resumed, uninterrupted);
+        try (var left = java.nio.file.Files.list(checkpoints)) {
+            assertThat(left).as("the run's checkpoints are deleted when it ends").isEmpty();
+        }
+    }
+
+    private static void assertSameTraining(SparkPeft.Result actual, SparkPeft.Result expected) {
+        assertThat(actual.losses()).containsExactly(expected.losses());
+        assertThat(actual.adapter().tensors().keySet()).isEqualTo(expected.adapter().tensors().keySet());
+        for (Map.Entry<String, Tensor> e : expected.adapter().tensors().entrySet()) {
+            assertThat(actual.adapter().tensors().get(e.getKey()).toFloatArray()).as(e.getKey())
                     .containsExactly(e.getValue().toFloatArray());
         }
     }
 
     @Test
     void localSgdKeepsTheReplicasIdenticalAndLearns() throws Exception {
-        SparkPeft.Result result = run().optSyncEvery(5).optChecksumEvery(5).build().fit(frame(rows));
+        // the data in 6 partitions by label: at least 4 of them are empty
+        Dataset<Row> withEmptyPartitions = frame(rows).repartition(6, org.apache.spark.sql.functions.col("label"));
+        assertThat(withEmptyPartitions.javaRDD().glom().collect()).hasSize(6).filteredOn(List::isEmpty)
+                .hasSizeGreaterThanOrEqualTo(4);
+        SparkPeft.Result result = run().optSyncEvery(5).optChecksumEvery(5).build().fit(withEmptyPartitions);
+        assertThat(result.rowsUsed()).isEqualTo(160);
         assertThat(result.losses()).hasSize(20);
         float first = result.losses()[0] + result.losses()[1];
         float last = result.losses()[18] + result.losses()[19];
@@ -184,5 +215,7 @@ class SparkPeftTest {
         assertThatThrownBy(() -> run().optColumns("body", "label").build().fit(frame(rows)))
                 .hasMessageContaining("the data has no column \"body\"");
         assertThatThrownBy(() -> run().optWorkers(0).build()).hasMessageContaining("workers and sync_every must be >= 1");
+        assertThatThrownBy(() -> run().optSaveSteps(2).build().fit(frame(rows)))
+                .hasMessageStartingWith("save_steps needs a directory every executor reaches");
     }
 }
