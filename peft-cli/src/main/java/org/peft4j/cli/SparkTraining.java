@@ -63,10 +63,23 @@ final class SparkTraining {
             Dataset<Row> train = splits ? all.filter(functions.col(args.splitColumn()).equalTo("train")) : all;
             List<LabeledText> dev = splits ? collect(all, args, List.of("dev", "validation", "eval")) : List.of();
             List<LabeledText> test = splits ? collect(all, args, List.of("test")) : List.of();
+            if (dev.isEmpty() && args.valSize() > 0) {
+                // as a one-process run: a seeded share of the training rows held out as dev data
+                Dataset<Row>[] parts = train.randomSplit(new double[] {1 - args.valSize(), args.valSize()}, args.seed());
+                train = parts[0];
+                dev = rows(parts[1], args, "dev");
+                out.printf(Locale.ROOT, "%s has no %s: holding out val_size %s of the training rows (%d) as dev data%n",
+                        args.dataset(), splits ? "dev rows" : "split column", args.valSize(), dev.size());
+            }
+            if (args.maxSamples() != null) {
+                dev = DataSplits.sample(dev, args.maxSamples(), args.seed());
+                test = DataSplits.sample(test, args.maxSamples(), args.seed());
+            }
             SparkPeft run = SparkPeft.builder().setBaseModel(encoder).setPeftConfig(TrainCommand.peftConfig(args))
                     .optColumns(args.textColumn(), args.labelColumn()).optHead(args.head().recordedName())
                     .optCutoffLen(args.cutoffLen()).optWorkers(args.sparkWorkers()).optSyncEvery(args.syncEvery())
                     .optSaveSteps(args.saveSteps()).optCheckpointDir(args.sparkCheckpointDir())
+                    .optMaxRows(args.maxSamples() == null ? 0 : args.maxSamples())
                     .setTraining(new SparkPeft.Training(args.numTrainEpochs(), args.perDeviceTrainBatchSize(),
                             args.learningRate().floatValue(), args.weightDecay().floatValue(),
                             args.warmupRatio().floatValue(), args.lrSchedulerType().equals("constant_with_warmup")
@@ -84,8 +97,9 @@ final class SparkTraining {
                             + " updates" : "", dev.size(), test.size(), labels);
             long start = System.nanoTime();
             SparkPeft.Result result = run.fit(train);
-            out.printf(Locale.ROOT, "%d updates on %d rows (%d past the last whole global batch left out); %,d bytes sent"
-                    + " per update per worker; worker 0: %.1f s all-reduce, %.1f s compute%n", result.losses().length,
+            out.printf(Locale.ROOT, "%d updates on %d rows (%d left out: past max_samples or the last whole global"
+                    + " batch); %,d bytes sent per update per worker; worker 0: %.1f s all-reduce, %.1f s compute%n",
+                    result.losses().length,
                     result.rowsUsed(), result.rowsLeftOut(), result.bytesSentPerUpdate(), result.allReduceSeconds(),
                     result.computeSeconds());
             if (result.stageAttempt() > 0) {
@@ -178,10 +192,14 @@ final class SparkTraining {
     }
 
     private static List<LabeledText> collect(Dataset<Row> all, TrainArguments args, List<String> splits) {
+        return rows(all.filter(functions.col(args.splitColumn()).isin(splits.toArray())), args, splits.get(0));
+    }
+
+    /** The text and label of every row of {@code data}, on the driver, marked {@code split}. */
+    private static List<LabeledText> rows(Dataset<Row> data, TrainArguments args, String split) {
         List<LabeledText> out = new ArrayList<>();
-        for (Row r : all.filter(functions.col(args.splitColumn()).isin(splits.toArray())).select(args.textColumn(),
-                args.labelColumn()).collectAsList()) {
-            out.add(new LabeledText(String.valueOf(r.get(0)), String.valueOf(r.get(1)), splits.get(0)));
+        for (Row r : data.select(args.textColumn(), args.labelColumn()).collectAsList()) {
+            out.add(new LabeledText(String.valueOf(r.get(0)), String.valueOf(r.get(1)), split));
         }
         return out;
     }

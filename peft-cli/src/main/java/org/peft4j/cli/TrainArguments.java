@@ -394,7 +394,7 @@ public record TrainArguments(
                         + " with an adapter; not task_type " + taskType + " with finetuning_type " + finetuningType);
             }
             String unsupported = adapterNameOrPath != null ? "adapter_name_or_path" : loraplusLrRatio != null
-                    ? "loraplus_lr_ratio" : pissaInit ? "pissa_init" : maxSamples != null ? "max_samples" : null;
+                    ? "loraplus_lr_ratio" : pissaInit ? "pissa_init" : null;
             if (unsupported != null) {
                 throw new BadValueException(unsupported, unsupported + " is not supported with spark_master yet");
             }

@@ -86,6 +86,7 @@ public final class SparkPeft implements Serializable {
     private final boolean shuffle;
     private final int saveSteps;
     private final String checkpointDir;
+    private final long maxRows;
     /** Tests only: worker 1 fails after this update in the stage's first attempt (0: never). */
     private final int failAfterUpdate;
     /** Tests only: that failure halts worker 1's executor JVM. */
@@ -125,7 +126,7 @@ public final class SparkPeft implements Serializable {
      * @param adapter the trained adapter, identical on every replica
      * @param losses the training loss of each update, averaged over the replicas
      * @param rowsUsed the rows trained on (whole global batches)
-     * @param rowsLeftOut the rows past the last whole global batch
+     * @param rowsLeftOut the rows not trained on: past the last whole global batch, or past {@code optMaxRows}
      * @param bytesSentPerUpdate the bytes each worker sent per update (gradients and headers)
      * @param allReduceSeconds worker 0's time in the all-reduce, over the run
      * @param computeSeconds worker 0's time outside it (forward, backward, optimizer), over the run
@@ -168,12 +169,16 @@ public final class SparkPeft implements Serializable {
         shuffle = b.shuffle;
         saveSteps = b.saveSteps;
         checkpointDir = b.checkpointDir;
+        maxRows = b.maxRows;
         failAfterUpdate = b.failAfterUpdate;
         killExecutor = b.killExecutor;
         if (workers < 1 || syncEvery < 1 || checksumEvery < 0 || cutoffLen < 2 || timeoutMillis < 1) {
             throw new IllegalArgumentException("workers and sync_every must be >= 1, checksum_every >= 0, cutoff_len"
                     + " >= 2 and the timeout positive; got " + workers + ", " + syncEvery + ", " + checksumEvery + ", "
                     + cutoffLen + ", " + b.timeout);
+        }
+        if (maxRows < 0) {
+            throw new IllegalArgumentException("max rows must be >= 0 (0: all), got " + maxRows);
         }
         if (saveSteps < 0) {
             throw new IllegalArgumentException("save_steps must be >= 0 (0: no checkpoints), got " + saveSteps);
@@ -242,7 +247,11 @@ public final class SparkPeft implements Serializable {
             throw new IllegalArgumentException("the data has " + rows + " rows, fewer than one global batch of "
                     + globalBatch + " (" + workers + " workers x per-worker batch " + training.batchSize() + ")");
         }
-        long used = rows / globalBatch * globalBatch;
+        long used = (maxRows > 0 ? Math.min(rows, maxRows) : rows) / globalBatch * globalBatch;
+        if (used == 0) {
+            throw new IllegalArgumentException("at most " + maxRows + " rows train, fewer than one global batch of "
+                    + globalBatch + " (" + workers + " workers x per-worker batch " + training.batchSize() + ")");
+        }
         AdapterCheckpoint start = startingAdapter(runLabels);
         byte[] startWeights = start.weightBytes();
         String startConfig = start.configJson();
@@ -466,8 +475,18 @@ public final class SparkPeft implements Serializable {
         private boolean shuffle = true;
         private int saveSteps;
         private String checkpointDir;
+        private long maxRows;
 
         private Builder() {}
+
+        /**
+         * Trains on at most {@code rows} rows (default 0: all), the first of the training order: a
+         * seeded random sample when the rows are shuffled (LLaMA-Factory's {@code max_samples}).
+         */
+        public Builder optMaxRows(long rows) {
+            this.maxRows = rows;
+            return this;
+        }
 
         /**
          * Sets how often the replicas save their state ({@code save_steps}; default 0, never): a

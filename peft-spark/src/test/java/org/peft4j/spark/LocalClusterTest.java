@@ -2,7 +2,6 @@ package org.peft4j.spark;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,16 +21,8 @@ import org.peft4j.api.safetensors.Tensor;
 class LocalClusterTest {
     @Test
     void replicasInSeparateJvmsTrainWhatReplicasInOneJvmTrain() throws Exception {
-        Path sparkHome = Path.of(System.getenv("SPARK_HOME"));
-        Path jars = Files.createDirectories(sparkHome.resolve("jars"));
         String classPath = System.getProperty("java.class.path");
-        for (String entry : classPath.split(File.pathSeparator)) {
-            Path source = Path.of(entry);
-            Path link = jars.resolve(source.getFileName());
-            if (entry.endsWith(".jar") && !Files.exists(link)) {
-                Files.createSymbolicLink(link, source.toAbsolutePath());
-            }
-        }
+        LocalCluster.linkJars(Path.of(System.getenv("SPARK_HOME")), classPath);
         SparkPeftTest.dir = Files.createTempDirectory("peft4j-local-cluster");
         SparkPeftTest.start();
         SparkPeft.Result inOneJvm = SparkPeftTest.run().build().fit(SparkPeftTest.frame(SparkPeftTest.rows.subList(0, 64)));

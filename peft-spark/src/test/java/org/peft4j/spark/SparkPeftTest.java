@@ -209,12 +209,24 @@ class SparkPeftTest {
     }
 
     @Test
+    void theProbeTimesTheAllReduceAndCountsItsBytes() {
+        AllReduceProbe.Timing timing = AllReduceProbe.measure(spark, 2, 1000, 3, java.time.Duration.ofSeconds(30));
+        // two workers: each sends half the array in the reduce-scatter and half in the all-gather, 12-byte headers
+        assertThat(timing.bytesSentPerRound()).isEqualTo(4000 + 2 * 12);
+        assertThat(timing.seconds()).hasSize(3);
+        assertThat(java.util.Arrays.stream(timing.seconds()).min().orElseThrow()).isPositive();
+        assertThat(timing.medianSeconds()).isPositive();
+    }
+
+    @Test
     void badInputIsRefused() {
         assertThatThrownBy(() -> run().build().fit(frame(rows.subList(0, 15))))
                 .hasMessage("the data has 15 rows, fewer than one global batch of 16 (2 workers x per-worker batch 8)");
         assertThatThrownBy(() -> run().optColumns("body", "label").build().fit(frame(rows)))
                 .hasMessageContaining("the data has no column \"body\"");
         assertThatThrownBy(() -> run().optWorkers(0).build()).hasMessageContaining("workers and sync_every must be >= 1");
+        assertThatThrownBy(() -> run().optMaxRows(10).build().fit(frame(rows)))
+                .hasMessage("at most 10 rows train, fewer than one global batch of 16 (2 workers x per-worker batch 8)");
         assertThatThrownBy(() -> run().optSaveSteps(2).build().fit(frame(rows)))
                 .hasMessageStartingWith("save_steps needs a directory every executor reaches");
     }
