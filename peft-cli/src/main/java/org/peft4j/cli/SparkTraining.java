@@ -25,9 +25,7 @@ import org.peft4j.djl.models.EncoderFamilies;
 import org.peft4j.djl.models.TextClassifier;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
-import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.TextTraining;
-import org.peft4j.djl.train.TrainingPlot;
 import org.peft4j.spark.SparkPeft;
 
 /**
@@ -109,19 +107,11 @@ final class SparkTraining {
             }
             removeIfEmpty(args.sparkCheckpointDir());
             Path dir = args.outputDirectory();
-            result.save(dir);
+            result.save(dir, args.plotLoss());
             Map<String, Object> results = new LinkedHashMap<>();
             results.put("train_runtime", Math.round((System.nanoTime() - start) / 1e7) / 100.0);
             results.put("train_loss", (double) result.losses()[result.losses().length - 1]);
             score(args, encoder, labels, result, dev, test, results);
-            List<TrainingPlot.Point> losses = new ArrayList<>();
-            for (int i = 0; i < result.losses().length; i++) {
-                losses.add(new TrainingPlot.Point(i + 1, result.losses()[i]));
-            }
-            if (args.plotLoss()) {
-                TrainingPlot.write(dir.resolve(FineTuning.PLOT_FILE), "training loss (" + args.sparkWorkers()
-                        + " workers)", losses, List.of(), List.of(), null, losses.size());
-            }
             RunRecord.of(args, labels).write(dir);
             Metrics.write(results, dir.resolve("all_results.json"));
             if (results.containsKey("test_accuracy")) {

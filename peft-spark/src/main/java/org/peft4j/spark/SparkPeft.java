@@ -45,6 +45,8 @@ import org.peft4j.djl.train.DataParallel;
 import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
+import org.peft4j.djl.train.TrainerLog;
+import org.peft4j.djl.train.TrainingPlot;
 import scala.Tuple2;
 import scala.jdk.javaapi.CollectionConverters;
 import scala.reflect.ClassTag$;
@@ -139,17 +141,29 @@ public final class SparkPeft implements Serializable {
             int resumedAfterUpdate) {
         /**
          * Saves the adapter in PEFT's layout into {@code directory}, with {@code trainer_log.jsonl}
-         * (one line per update: {@code current_steps}, {@code total_steps}, {@code loss}).
+         * (one line per update: {@code current_steps}, {@code total_steps}, {@code loss}) and the loss
+         * curve {@code training_loss.png}, as a one-process run leaves them.
          */
         public void save(Path directory) throws IOException {
+            save(directory, true);
+        }
+
+        /** Saves as {@link #save(Path)}, drawing {@code training_loss.png} only if {@code plotLoss}. */
+        public void save(Path directory, boolean plotLoss) throws IOException {
             adapter.save(directory);
             StringBuilder log = new StringBuilder();
+            List<TrainingPlot.Point> curve = new ArrayList<>();
             for (int i = 0; i < losses.length; i++) {
                 log.append(String.format(Locale.ROOT, "{\"current_steps\": %d, \"total_steps\": %d, \"loss\": %.6f}%n",
                         i + 1, losses.length, losses[i]));
+                curve.add(new TrainingPlot.Point(i + 1, losses[i]));
             }
             byte[] bytes = log.toString().getBytes(StandardCharsets.UTF_8);
-            AtomicFiles.write(directory.resolve("trainer_log.jsonl"), out -> out.write(bytes));
+            AtomicFiles.write(directory.resolve(TrainerLog.FILE), out -> out.write(bytes));
+            if (plotLoss) {
+                TrainingPlot.write(directory.resolve(FineTuning.PLOT_FILE), "training loss", curve, List.of(), List.of(),
+                        null, losses.length);
+            }
         }
     }
 

@@ -107,6 +107,11 @@ class SparkPeftTest {
         assertThat(result.rowsUsed()).isEqualTo(160);
         assertThat(result.rowsLeftOut()).isEqualTo(10);
         assertThat(result.losses()).hasSize(20);
+        Path saved = dir.resolve("saved");
+        result.save(saved);
+        assertThat(saved.resolve("adapter_model.safetensors")).exists();
+        assertThat(saved.resolve("training_loss.png")).exists();
+        assertThat(java.nio.file.Files.readAllLines(saved.resolve("trainer_log.jsonl"))).hasSize(20);
         System.out.printf("spark local[2]: %d bytes sent per update, all-reduce %.3f s, compute %.3f s; loss %.4f -> %.4f%n",
                 result.bytesSentPerUpdate(), result.allReduceSeconds(), result.computeSeconds(), result.losses()[0],
                 result.losses()[19]);
