@@ -69,6 +69,12 @@ import scala.runtime.AbstractFunction1;
  * [g B W + w B, g B W + (w + 1) B) of global batch g go to worker w (B the per-worker batch, W the
  * workers); rows past the last full global batch are left out (and counted in the result), and data
  * with fewer rows than one global batch is refused.
+ *
+ * <p>A failed task makes Spark retry the whole stage (a shuffle follows it). With
+ * {@code optSaveSteps(N)} the replicas save their state every N updates (a
+ * {@link org.peft4j.djl.train.TrainingState} each), and a retried stage resumes from the last update
+ * they all saved; it ends with the adapter and the losses of an uninterrupted run either way, as
+ * every replica seeds its dropout per update.
  */
 public final class SparkPeft implements Serializable {
     private static final long serialVersionUID = 1L;

@@ -28,8 +28,10 @@ import org.peft4j.api.PeftConfig;
 import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.api.data.LabeledTexts;
+import org.peft4j.api.ia3.Ia3Config;
 import org.peft4j.api.lora.LoraConfig;
 import org.peft4j.api.lora.LoraInit;
+import org.peft4j.api.prefix.PrefixTuningConfig;
 import org.peft4j.api.safetensors.Tensor;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
@@ -118,48 +120,65 @@ class SparkPeftTest {
 
         // one process: the same starting adapter, batch 16, the same 160 rows in the same order
         AdapterCheckpoint start = parallel.startingAdapter(LABELS);
-        AdapterCheckpoint alone;
+        double worst = largestDifference(result.adapter(), oneProcess(start, rows, 160));
+        System.out.printf("largest difference from one process: %.3g%n", worst);
+        assertThat(worst).isLessThanOrEqualTo(1e-5);
+        // and training moved the adapter: the start differs from the result by far more
+        assertThat(largestDifference(result.adapter(), start)).isGreaterThan(1e-2);
+    }
+
+    @Test
+    void otherMethodsTrainWhatOneProcessTrainsToo() throws Exception {
+        List<LabeledText> some = rows.subList(0, 64);
+        for (PeftConfig config : List.<PeftConfig>of(
+                Ia3Config.builder().setTargetModules("key", "value", "output.dense").optFeedforwardModules("output.dense")
+                        .build(),
+                PrefixTuningConfig.builder().setNumVirtualTokens(3).build())) {
+            SparkPeft parallel = run().setPeftConfig(config).build();
+            SparkPeft.Result result = parallel.fit(frame(some));
+            double worst = largestDifference(result.adapter(), oneProcess(parallel.startingAdapter(LABELS), some, 64));
+            System.out.printf("%s: largest difference from one process %.3g%n", config.peftType(), worst);
+            assertThat(worst).as(config.peftType().toString()).isLessThanOrEqualTo(1e-5);
+        }
+    }
+
+    /**
+     * The adapter one process trains from {@code start} with batch 16 over the first {@code used}
+     * rows of {@code data} in the run's seeded order (the rows sorted by their shuffled keys).
+     */
+    private static AdapterCheckpoint oneProcess(AdapterCheckpoint start, List<LabeledText> data, int used)
+            throws Exception {
         try (Model model = Model.newInstance("alone"); BertTokenizer tokenizer = base.tokenizer(32)) {
             TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()), 2,
                     "mean_pooling", model.getNDManager());
             model.setBlock(classifier);
             PeftModel peft = Peft.load(classifier, start, "start");
             SparkPeft.Training oneProcess = new SparkPeft.Training(2, 16, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11);
-            List<Float> losses = new ArrayList<>();
-            // the run's seeded order: the rows sorted by their shuffled keys, the first 160
             List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < rows.size(); i++) {
+            for (int i = 0; i < data.size(); i++) {
                 order.add(i);
             }
             order.sort(java.util.Comparator.comparingLong(i -> SparkPeft.shuffledKey(i, 11)));
             List<LabeledText> shuffled = new ArrayList<>();
-            order.subList(0, 160).forEach(i -> shuffled.add(rows.get(i)));
-            assertThat(shuffled).isNotEqualTo(rows.subList(0, 160));
-            new TextTraining(model, peft, tokenizer, LABELS).fit(shuffled, List.of(),
-                    oneProcess.settings(null, null, 0), r -> losses.add(r.meanLoss()));
-            alone = peft.checkpoint();
+            order.subList(0, used).forEach(i -> shuffled.add(data.get(i)));
+            assertThat(shuffled).isNotEqualTo(data.subList(0, used));
+            new TextTraining(model, peft, tokenizer, LABELS).fit(shuffled, List.of(), oneProcess.settings(null, null, 0),
+                    r -> { });
+            return peft.checkpoint();
         }
-        assertThat(result.adapter().tensors().keySet()).isEqualTo(alone.tensors().keySet());
+    }
+
+    private static double largestDifference(AdapterCheckpoint actual, AdapterCheckpoint expected) {
+        assertThat(actual.tensors().keySet()).isEqualTo(expected.tensors().keySet());
         double worst = 0;
-        for (Map.Entry<String, Tensor> e : alone.tensors().entrySet()) {
-            float[] expected = e.getValue().toFloatArray();
-            float[] actual = result.adapter().tensors().get(e.getKey()).toFloatArray();
-            for (int i = 0; i < expected.length; i++) {
-                worst = Math.max(worst, Math.abs(expected[i] - actual[i]));
+        for (Map.Entry<String, Tensor> e : expected.tensors().entrySet()) {
+            float[] want = e.getValue().toFloatArray();
+            float[] got = actual.tensors().get(e.getKey()).toFloatArray();
+            for (int i = 0; i < want.length; i++) {
+                worst = Math.max(worst, Math.abs(want[i] - got[i]));
             }
         }
-        System.out.printf("largest difference from one process: %.3g%n", worst);
-        assertThat(worst).isLessThanOrEqualTo(1e-5);
-        // and training moved the adapter: the start differs from the result by far more
-        double moved = 0;
-        for (Map.Entry<String, Tensor> e : start.tensors().entrySet()) {
-            float[] a = e.getValue().toFloatArray();
-            float[] b = result.adapter().tensors().get(e.getKey()).toFloatArray();
-            for (int i = 0; i < a.length; i++) {
-                moved = Math.max(moved, Math.abs(a[i] - b[i]));
-            }
-        }
-        assertThat(moved).isGreaterThan(1e-2);
+        return worst;
     }
 
     @Test
