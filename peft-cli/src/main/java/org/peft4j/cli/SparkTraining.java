@@ -18,6 +18,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.data.LabeledText;
 import org.peft4j.djl.Peft;
 import org.peft4j.djl.PeftModel;
@@ -73,7 +74,13 @@ final class SparkTraining {
                 dev = DataSplits.sample(dev, args.maxSamples(), args.seed());
                 test = DataSplits.sample(test, args.maxSamples(), args.seed());
             }
-            SparkPeft run = SparkPeft.builder().setBaseModel(encoder).setPeftConfig(TrainCommand.peftConfig(args))
+            SparkPeft.Builder builder = SparkPeft.builder();
+            if (args.resumedAdapterPath() != null) {
+                builder.setStartingAdapter(startingAdapter(args, file));
+            } else {
+                builder.setPeftConfig(TrainCommand.peftConfig(args));
+            }
+            SparkPeft run = builder.setBaseModel(encoder)
                     .optColumns(args.textColumn(), args.labelColumn()).optHead(args.head().recordedName())
                     .optCutoffLen(args.cutoffLen()).optWorkers(args.sparkWorkers()).optSyncEvery(args.syncEvery())
                     .optSaveSteps(args.saveSteps()).optCheckpointDir(args.sparkCheckpointDir())
@@ -121,6 +128,16 @@ final class SparkTraining {
             out.println("adapter written to " + dir);
         } finally {
             spark.stop();
+        }
+    }
+
+    /** The adapter of {@code adapter_name_or_path}, which trains further. */
+    private static AdapterCheckpoint startingAdapter(TrainArguments args, ConfigFile file) {
+        try {
+            return AdapterCheckpoint.load(args.resumedAdapterPath());
+        } catch (IOException | RuntimeException e) {
+            throw file.error("adapter_name_or_path", "adapter_name_or_path " + args.resumedAdapterPath()
+                    + " does not load: " + e.getMessage());
         }
     }
 

@@ -76,6 +76,16 @@ class SparkTrainCommandTest {
         Result eval = Peft4jCommandTest.run("eval", out.toString());
         assertThat(eval.status()).as(eval.err()).isZero();
         assertThat(new ObjectMapper().readTree(eval.out()).get("eval_accuracy").asDouble()).isEqualTo(testAccuracy);
+
+        // the adapter trains further on Spark: adapter_name_or_path
+        Result again = Peft4jCommandTest.run("train", config("lora-again", "adapter_name_or_path: " + out,
+                "save_steps: 0").toString());
+        assertThat(again.status()).as(again.err()).isZero();
+        double firstLoss = new ObjectMapper().readTree(Files.readAllLines(out.resolve("trainer_log.jsonl")).get(0))
+                .get("loss").asDouble();
+        double againLoss = new ObjectMapper().readTree(Files.readAllLines(dir.resolve("lora-again")
+                .resolve("trainer_log.jsonl")).get(0)).get("loss").asDouble();
+        assertThat(againLoss).isLessThan(firstLoss);
     }
 
     @Test

@@ -81,6 +81,8 @@ public final class SparkPeft implements Serializable {
 
     private final PretrainedEncoder base;
     private final String adapterConfigJson;
+    /** The weights of the adapter training continues from, or null for a new adapter. */
+    private final byte[] continuedWeights;
     private final List<String> labels;
     private final String textColumn;
     private final String labelColumn;
@@ -175,7 +177,13 @@ public final class SparkPeft implements Serializable {
 
     private SparkPeft(Builder b) {
         base = Objects.requireNonNull(b.base, "setBaseModel");
-        adapterConfigJson = new AdapterCheckpoint(Objects.requireNonNull(b.config, "setPeftConfig"), Map.of()).configJson();
+        if ((b.config == null) == (b.startingAdapter == null)) {
+            throw new IllegalArgumentException("set the adapter to train: either setPeftConfig (a new adapter) or"
+                    + " setStartingAdapter (training goes on from it), not " + (b.config == null ? "neither" : "both"));
+        }
+        adapterConfigJson = b.config != null ? new AdapterCheckpoint(b.config, Map.of()).configJson()
+                : b.startingAdapter.configJson();
+        continuedWeights = b.startingAdapter == null ? null : b.startingAdapter.weightBytes();
         labels = b.labels == null ? null : List.copyOf(b.labels);
         textColumn = b.textColumn;
         labelColumn = b.labelColumn;
@@ -227,7 +235,8 @@ public final class SparkPeft implements Serializable {
 
     /**
      * The starting adapter: the classifier of the base with the configured adapter applied, seeded,
-     * made once on the driver so that every replica starts from the same weights (its head too).
+     * or with the adapter training continues from loaded (which checks that it fits the base and the
+     * labels); made once on the driver so that every replica starts from the same weights (its head too).
      */
     AdapterCheckpoint startingAdapter(List<String> labels) throws IOException {
         try (Model model = Model.newInstance("peft4j-spark-start")) {
@@ -235,6 +244,10 @@ public final class SparkPeft implements Serializable {
             TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()),
                     labels.size(), head, model.getNDManager());
             model.setBlock(classifier);
+            if (continuedWeights != null) {
+                return Peft.load(classifier, AdapterCheckpoint.parse(adapterConfigJson, continuedWeights,
+                        "the starting adapter"), "the starting adapter").checkpoint();
+            }
             return Peft.apply(classifier, AdapterCheckpoint.parse(adapterConfigJson, emptyWeights(), "the run").config())
                     .checkpoint();
         }
@@ -480,6 +493,7 @@ public final class SparkPeft implements Serializable {
     public static final class Builder {
         private PretrainedEncoder base;
         private PeftConfig config;
+        private AdapterCheckpoint startingAdapter;
         private List<String> labels;
         private String textColumn = "text";
         private String labelColumn = "label";
@@ -557,9 +571,22 @@ public final class SparkPeft implements Serializable {
             return this;
         }
 
-        /** Sets the adapter to train (LoRA, IA3, prefix or prompt); required. */
+        /**
+         * Sets the new adapter to train (LoRA, IA3, prefix or prompt); this or
+         * {@link #setStartingAdapter} is required.
+         */
         public Builder setPeftConfig(PeftConfig config) {
             this.config = config;
+            return this;
+        }
+
+        /**
+         * Sets a trained adapter (such as one {@link AdapterCheckpoint#load} read) to go on
+         * training, instead of a new one; its head must fit the labels. This or
+         * {@link #setPeftConfig} is required.
+         */
+        public Builder setStartingAdapter(AdapterCheckpoint adapter) {
+            this.startingAdapter = adapter;
             return this;
         }
 

@@ -128,6 +128,18 @@ class SparkPeftTest {
     }
 
     @Test
+    void trainingGoesOnFromAStartingAdapter() throws Exception {
+        List<LabeledText> some = rows.subList(0, 64);
+        SparkPeft.Result first = run().build().fit(frame(some));
+        SparkPeft again = run().setPeftConfig(null).setStartingAdapter(first.adapter()).build();
+        assertThat(largestDifference(again.startingAdapter(LABELS), first.adapter())).isZero();
+        SparkPeft.Result second = again.fit(frame(some));
+        assertThat(second.losses()[0]).isLessThan(first.losses()[0]);
+        // a head for three labels does not fit two
+        assertThatThrownBy(() -> again.startingAdapter(List.of("a", "b", "c"))).hasMessageContaining("shape");
+    }
+
+    @Test
     void otherMethodsTrainWhatOneProcessTrainsToo() throws Exception {
         List<LabeledText> some = rows.subList(0, 64);
         for (PeftConfig config : List.<PeftConfig>of(
@@ -249,6 +261,9 @@ class SparkPeftTest {
         assertThatThrownBy(() -> run().optColumns("body", "label").build().fit(frame(rows)))
                 .hasMessageContaining("the data has no column \"body\"");
         assertThatThrownBy(() -> run().optWorkers(0).build()).hasMessageContaining("workers and sync_every must be >= 1");
+        assertThatThrownBy(() -> run().setStartingAdapter(run().build().startingAdapter(LABELS)).build())
+                .hasMessage("set the adapter to train: either setPeftConfig (a new adapter) or setStartingAdapter"
+                        + " (training goes on from it), not both");
         assertThatThrownBy(() -> run().optMaxRows(10).build().fit(frame(rows)))
                 .hasMessage("at most 10 rows train, fewer than one global batch of 16 (2 workers x per-worker batch 8)");
         assertThatThrownBy(() -> run().optSaveSteps(2).build().fit(frame(rows)))
