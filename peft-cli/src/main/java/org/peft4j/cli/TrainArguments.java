@@ -109,12 +109,16 @@ import org.peft4j.djl.models.bert.ClassifierHead;
  *     {@code local[N]}; required for other masters)
  * @param syncEvery {@code sync_every}: 1 (the default) averages gradients before every update, one
  *     process's training exactly; K > 1 averages weights every K updates instead (local SGD)
- * @param saveSteps {@code save_steps}: with {@code spark_master}, the updates between the replicas'
- *     checkpoints, from which a stage Spark retries after a task failed resumes (default 500, as in
- *     Hugging Face's trainer; 0: none); one-process runs do not save checkpoints
+ * @param saveSteps {@code save_steps}: the updates between checkpoints (default 500, as in Hugging
+ *     Face's trainer; 0: none): {@code checkpoint-N} directories in {@code output_dir} (the training
+ *     state and the adapter), or with {@code spark_master} the replicas' states, from which a stage
+ *     Spark retries after a task failed resumes
  * @param sparkCheckpointDir {@code spark_checkpoint_dir}: where those checkpoints go, a directory or
  *     Hadoop URI every executor reaches ({@code hdfs://...}, {@code s3a://...}); default
  *     {@code <output_dir>/spark_checkpoints} with a local master, required with a cluster's
+ * @param resumeFromCheckpoint {@code resume_from_checkpoint} (Hugging Face's): a {@code checkpoint-N}
+ *     directory of an earlier run with the same config, which this run continues from, ending with
+ *     the adapter the earlier run would have ended with (one process only)
  */
 public record TrainArguments(
         @JsonProperty("model_name_or_path") String modelNameOrPath,
@@ -166,7 +170,8 @@ public record TrainArguments(
         @JsonProperty("spark_workers") Integer sparkWorkers,
         @JsonProperty("sync_every") Integer syncEvery,
         @JsonProperty("save_steps") Integer saveSteps,
-        @JsonProperty("spark_checkpoint_dir") String sparkCheckpointDir) {
+        @JsonProperty("spark_checkpoint_dir") String sparkCheckpointDir,
+        @JsonProperty("resume_from_checkpoint") String resumeFromCheckpoint) {
 
     /** The built-in model: all-MiniLM-L6-v2, from its Maven artifact. */
     public static final String DEFAULT_MODEL = "all-MiniLM-L6-v2";
@@ -384,6 +389,14 @@ public record TrainArguments(
         }
         trainOnPrompt = trainOnPrompt != null && trainOnPrompt;
         syncEvery = positive("sync_every", syncEvery, 1);
+        saveSteps = saveSteps == null ? 500 : saveSteps;
+        if (saveSteps < 0) {
+            throw new BadValueException("save_steps", "save_steps must be >= 0 (0: no checkpoints), got " + saveSteps);
+        }
+        if (resumeFromCheckpoint != null && resumeFromCheckpoint.isBlank()) {
+            throw new BadValueException("resume_from_checkpoint", "resume_from_checkpoint must name a checkpoint-N"
+                    + " directory");
+        }
         if (sparkMaster != null) {
             if (sparkMaster.isBlank()) {
                 throw new BadValueException("spark_master", "spark_master must name a Spark master, such as local[2] or"
@@ -412,9 +425,9 @@ public record TrainArguments(
                 throw new BadValueException("spark_workers", "spark_workers must be set for spark_master " + sparkMaster
                         + ": the number of replicas, each one task slot");
             }
-            saveSteps = saveSteps == null ? 500 : saveSteps;
-            if (saveSteps < 0) {
-                throw new BadValueException("save_steps", "save_steps must be >= 0 (0: no checkpoints), got " + saveSteps);
+            if (resumeFromCheckpoint != null) {
+                throw new BadValueException("resume_from_checkpoint", "resume_from_checkpoint is for one-process runs:"
+                        + " with spark_master a retried stage resumes from spark_checkpoint_dir by itself");
             }
             if (sparkCheckpointDir == null && saveSteps > 0) {
                 if (!sparkMaster.strip().startsWith("local")) {
@@ -426,10 +439,9 @@ public record TrainArguments(
             }
         } else if (sparkWorkers != null) {
             throw new BadValueException("spark_workers", "spark_workers applies with spark_master");
-        } else if (saveSteps != null || sparkCheckpointDir != null) {
-            String key = saveSteps != null ? "save_steps" : "spark_checkpoint_dir";
-            throw new BadValueException(key, key + " applies with spark_master: one-process runs do not save"
-                    + " checkpoints yet");
+        } else if (sparkCheckpointDir != null) {
+            throw new BadValueException("spark_checkpoint_dir", "spark_checkpoint_dir applies with spark_master; a"
+                    + " one-process run writes its checkpoints into output_dir");
         }
         positiveColumn = positiveColumn != null ? positiveColumn : "positive";
         if (pairSeparator != null && pairSeparator.isEmpty()) {
@@ -547,6 +559,11 @@ public record TrainArguments(
             }
         }
         return out;
+    }
+
+    /** The checkpoint directory this run continues from, or null. */
+    public Path resumedCheckpoint() {
+        return resumeFromCheckpoint == null ? null : Path.of(resumeFromCheckpoint);
     }
 
     /** The directories of {@code adapter_name_or_path}, in order; empty if it is not set. */

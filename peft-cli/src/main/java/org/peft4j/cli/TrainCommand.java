@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,6 +35,7 @@ import org.peft4j.djl.models.TextEncoder;
 import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
+import org.peft4j.djl.train.CheckpointDirectories;
 import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.LearningRateSchedule;
 import org.peft4j.djl.train.TextTraining;
@@ -72,6 +74,12 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         ConfigFile file = ConfigFile.read(config);
         TrainArguments args = file.arguments();
+        Path checkpoint = args.resumedCheckpoint();
+        if (checkpoint != null && !Files.isRegularFile(checkpoint.resolve(CheckpointDirectories.STATE_FILE))) {
+            throw file.error("resume_from_checkpoint", "resume_from_checkpoint " + checkpoint + " is not a checkpoint"
+                    + " directory: it has no " + CheckpointDirectories.STATE_FILE + " (save_steps writes checkpoint-N"
+                    + " directories into output_dir)");
+        }
         if (args.isFeatureExtraction()) {
             return new EmbeddingTraining(console).run(file);
         }
@@ -186,6 +194,8 @@ final class TrainCommand implements Callable<Integer> {
                 .optGradientAccumulationSteps(args.gradientAccumulationSteps()).optLoggingSteps(args.loggingSteps())
                 .optSeed(args.seed()).optOutputDir(args.outputDirectory()).optProgress(progress)
                 .optPlotLoss(args.plotLoss())
+                .optCheckpointing(args.saveSteps() == 0 && args.resumedCheckpoint() == null ? null
+                        : new CheckpointDirectories(args.outputDirectory(), args.saveSteps(), args.resumedCheckpoint()))
                 .optLoraplusLrRatio(args.loraplusLrRatio() != null ? args.loraplusLrRatio().floatValue() : 1f).build();
     }
 

@@ -299,6 +299,50 @@ class Peft4jCommandTest {
         assertThat(none.err()).contains("missing command: train, eval, predict, export, merge-adapters, extract-lora, generate or chat");
     }
 
+    @Test
+    void aRunResumedFromACheckpointEndsWithTheUninterruptedAdapter() throws Exception {
+        // 48 training rows, batch 8: 6 updates an epoch, 12 in all; dropout on (the encoder's and LoRA's)
+        String yaml = "finetuning_type: lora\nlora_target: query,value\nlora_dropout: 0.1\nmax_samples: 48\n"
+                + "per_device_train_batch_size: 8\nnum_train_epochs: 2\ncutoff_len: 32\nsave_steps: 4\nlogging_steps: 2\n";
+        Path whole = dir.resolve("whole");
+        Result first = run("train", config("whole.yaml", whole, yaml).toString());
+        assertThat(first.status()).as(first.err()).isZero();
+        for (int update : new int[] {4, 8, 12}) {
+            Path checkpoint = whole.resolve("checkpoint-" + update);
+            assertThat(checkpoint.resolve("training_state.safetensors")).exists();
+            assertThat(AdapterCheckpoint.load(checkpoint).tensors()).isNotEmpty(); // a checkpoint is an adapter too
+        }
+        Path resumed = dir.resolve("resumed");
+        Result second = run("train", config("resumed.yaml", resumed, yaml + "resume_from_checkpoint: "
+                + whole.resolve("checkpoint-8") + "\n").toString());
+        assertThat(second.status()).as(second.err()).isZero();
+        assertThat(resumed.resolve("checkpoint-4")).doesNotExist(); // updates 1 to 8 were not computed again
+        assertThat(resumed.resolve("checkpoint-12")).exists();
+        AdapterCheckpoint expected = AdapterCheckpoint.load(whole);
+        AdapterCheckpoint actual = AdapterCheckpoint.load(resumed);
+        for (var e : expected.tensors().entrySet()) {
+            assertThat(actual.tensors().get(e.getKey()).toFloatArray()).as(e.getKey())
+                    .containsExactly(e.getValue().toFloatArray());
+        }
+        // the log of the resumed run holds every update's loss, the replayed ones too, as the whole run's does
+        assertThat(logLosses(resumed)).isEqualTo(logLosses(whole)).hasSize(6); // logging_steps 2
+        failsWithOneLine(dir.resolve("not-resumed"), new String[] {"train", config("not-a-checkpoint.yaml",
+                dir.resolve("not-resumed"), yaml + "resume_from_checkpoint: " + whole + "\n").toString()},
+                "resume_from_checkpoint " + whole + " is not a checkpoint directory");
+    }
+
+    /** The loss lines of a run's {@code trainer_log.jsonl}: update to loss. */
+    private static java.util.Map<Integer, Double> logLosses(Path run) throws Exception {
+        java.util.Map<Integer, Double> out = new java.util.TreeMap<>();
+        for (String line : Files.readAllLines(run.resolve("trainer_log.jsonl"))) {
+            JsonNode json = new ObjectMapper().readTree(line);
+            if (json.has("loss")) {
+                out.put(json.get("current_steps").asInt(), json.get("loss").asDouble());
+            }
+        }
+        return out;
+    }
+
     /** Writes a config for the slice: dataset on line 1, output_dir on line 2, then {@code yaml}. */
     private static Path config(String name, Path outputDir, String yaml) throws Exception {
         Path file = dir.resolve(name);

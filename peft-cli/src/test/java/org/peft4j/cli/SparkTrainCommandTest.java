@@ -126,10 +126,13 @@ class SparkTrainCommandTest {
         assertThat(noMaster.err()).contains("spark_master spark://127.0.0.1:9 does not answer");
         Path alone = dir.resolve("bad-alone.yaml");
         Files.writeString(alone, Files.readString(config("bad6")).replace("spark_master: local[2]\n", "")
-                + "save_steps: 10\n");
+                + "spark_checkpoint_dir: /tmp/x\n");
         Result oneProcess = Peft4jCommandTest.run("train", alone.toString());
         assertThat(oneProcess.status()).isEqualTo(2);
-        assertThat(oneProcess.err()).contains("save_steps applies with spark_master");
+        assertThat(oneProcess.err()).contains("spark_checkpoint_dir applies with spark_master");
+        Result resume = Peft4jCommandTest.run("train", config("bad7", "resume_from_checkpoint: /tmp/x").toString());
+        assertThat(resume.status()).isEqualTo(2);
+        assertThat(resume.err()).contains("resume_from_checkpoint is for one-process runs");
         Result column = Peft4jCommandTest.run("train", config("bad3", "text_column: body").toString());
         assertThat(column.status()).isEqualTo(2);
         assertThat(column.err()).contains("has no column \"body\"");

@@ -45,7 +45,7 @@ class TrainArgumentsTest {
         assertThat(TrainArguments.knownKeys()).startsWith("model_name_or_path", "finetuning_type")
                 .contains("plot_loss", "task_type", "positive_column", "pair_separator", "stage", "template", "formatting",
                         "train_on_prompt", "spark_master", "spark_workers", "sync_every", "save_steps",
-                        "spark_checkpoint_dir").hasSize(50);
+                        "spark_checkpoint_dir", "resume_from_checkpoint").hasSize(51);
     }
 
     @Test

@@ -12,7 +12,10 @@ import java.io.IOException;
  * reaches, so that a retried stage resumes.
  */
 public interface Checkpointing {
-    /** Updates between states ({@code save_steps}): a state is saved after every multiple of it; at least 1. */
+    /**
+     * Updates between states ({@code save_steps}): a state is saved after every multiple of it; 0
+     * saves none (a run that only resumes).
+     */
     int saveSteps();
 
     /** The last state saved, or null to start at update 1. */

@@ -171,8 +171,8 @@ public final class FineTuning<R> {
             shuffle = b.shuffle;
             dataParallel = b.dataParallel;
             checkpointing = b.checkpointing;
-            if (checkpointing != null && checkpointing.saveSteps() < 1) {
-                throw new IllegalArgumentException("save_steps must be a positive integer, got " + checkpointing.saveSteps());
+            if (checkpointing != null && checkpointing.saveSteps() < 0) {
+                throw new IllegalArgumentException("save_steps must be >= 0 (0: never), got " + checkpointing.saveSteps());
             }
         }
 
@@ -594,9 +594,10 @@ public final class FineTuning<R> {
                             windowLoss = 0;
                             windowCount = 0;
                         }
-                        if (checkpointing != null && !replayed && update % checkpointing.saveSteps() == 0) {
+                        if (checkpointing != null && !replayed && checkpointing.saveSteps() > 0
+                                && update % checkpointing.saveSteps() == 0) {
                             checkpointing.save(TrainingState.capture(update, trainable, optimizer, curves.lossValues(),
-                                    bestScore, epochsWithoutGain));
+                                    bestScore, epochsWithoutGain, peft == null ? null : peft.checkpoint()));
                         }
                     }
                 }

@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.peft4j.api.checkpoint.AdapterCheckpoint;
 import org.peft4j.api.safetensors.SafeTensors;
 import org.peft4j.api.safetensors.SafeTensorsFormatException;
 import org.peft4j.api.safetensors.Tensor;
@@ -32,9 +33,10 @@ public final class TrainingState {
     private final float[] losses;
     private final double bestScore;
     private final int epochsWithoutGain;
+    private final AdapterCheckpoint adapter;
 
     private TrainingState(int update, List<String> names, List<Tensor> weights, List<Tensor> means,
-            List<Tensor> variances, float[] losses, double bestScore, int epochsWithoutGain) {
+            List<Tensor> variances, float[] losses, double bestScore, int epochsWithoutGain, AdapterCheckpoint adapter) {
         this.update = update;
         this.names = names;
         this.weights = weights;
@@ -43,11 +45,15 @@ public final class TrainingState {
         this.losses = losses;
         this.bestScore = bestScore;
         this.epochsWithoutGain = epochsWithoutGain;
+        this.adapter = adapter;
     }
 
-    /** Copies the state of a run after {@code update} out of its parameters and optimizer. */
+    /**
+     * Copies the state of a run after {@code update} out of its parameters and optimizer, with its
+     * adapter ({@code null} for a run that trains the model's own weights).
+     */
     static TrainingState capture(int update, List<Parameter> trainable, AdamW optimizer, float[] losses,
-            double bestScore, int epochsWithoutGain) {
+            double bestScore, int epochsWithoutGain, AdapterCheckpoint adapter) {
         List<String> names = new ArrayList<>();
         List<Tensor> weights = new ArrayList<>();
         List<Tensor> means = new ArrayList<>();
@@ -59,7 +65,8 @@ public final class TrainingState {
             means.add(moments == null ? null : moments[0]);
             variances.add(moments == null ? null : moments[1]);
         }
-        return new TrainingState(update, names, weights, means, variances, losses.clone(), bestScore, epochsWithoutGain);
+        return new TrainingState(update, names, weights, means, variances, losses.clone(), bestScore, epochsWithoutGain,
+                adapter);
     }
 
     /**
@@ -103,6 +110,15 @@ public final class TrainingState {
     /** The training loss of update {@code update} (from 1). */
     float lossOf(int update) {
         return losses[update - 1];
+    }
+
+    /**
+     * The run's adapter at this update, in PEFT's layout, for a run that trains one (null for a
+     * run of the model's own weights, and for a state read back: the weights are in the state);
+     * not part of {@link #toSafeTensors()}.
+     */
+    public AdapterCheckpoint adapter() {
+        return adapter;
     }
 
     /** The best dev score of the epochs so far (negative infinity before any). */
@@ -175,7 +191,7 @@ public final class TrainingState {
             }
             return new TrainingState(update, names, weights, means, variances, losses.toFloatArray(),
                     Double.parseDouble(required(metadata, "best_score", source)),
-                    Integer.parseInt(required(metadata, "epochs_without_gain", source)));
+                    Integer.parseInt(required(metadata, "epochs_without_gain", source)), null);
         } catch (NumberFormatException e) {
             throw new SafeTensorsFormatException(source + " has a number in its metadata that does not parse: "
                     + e.getMessage());
