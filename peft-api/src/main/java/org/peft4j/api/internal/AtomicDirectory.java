@@ -198,7 +198,16 @@ public final class AtomicDirectory {
                 }
                 throw e;
             }
-            try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
+            DirectoryStream<Path> stream;
+            try {
+                stream = Files.newDirectoryStream(dir);
+            } catch (NoSuchFileException e) {
+                if (attempt < READ_ATTEMPTS && currentIdentity(target) != null) {
+                    continue; // the located directory went away: a save replaced it
+                }
+                throw e;
+            }
+            try (stream) {
                 Snapshot snapshot;
                 if (stream instanceof SecureDirectoryStream) {
                     @SuppressWarnings("unchecked")
@@ -208,20 +217,24 @@ public final class AtomicDirectory {
                 } else {
                     snapshot = new ByPath(dir);
                 }
-                T result = reader.read(snapshot);
-                if (snapshot instanceof ByPath && !Objects.equals(before, currentIdentity(target))) {
-                    continue; // replaced while we read by path: read again
+                try {
+                    T result = reader.read(snapshot);
+                    if (snapshot instanceof ByPath && !Objects.equals(before, currentIdentity(target))) {
+                        continue; // replaced while we read by path: read again
+                    }
+                    return result;
+                } catch (NoSuchFileException e) {
+                    // compared while the directory is still open: an open directory keeps its inode, so a
+                    // later save cannot reuse its number and pass for the directory that was read
+                    if (attempt < READ_ATTEMPTS && !Objects.equals(before, currentIdentity(target))) {
+                        continue; // a save replaced the directory under us: read the new one
+                    }
+                    if (attempt >= READ_ATTEMPTS) {
+                        throw new IOException(target + " was replaced " + READ_ATTEMPTS
+                                + " times while being read; giving up", e);
+                    }
+                    throw e;
                 }
-                return result;
-            } catch (NoSuchFileException e) {
-                if (attempt < READ_ATTEMPTS && !Objects.equals(before, currentIdentity(target))) {
-                    continue; // a save replaced the directory under us: read the new one
-                }
-                if (attempt >= READ_ATTEMPTS) {
-                    throw new IOException(target + " was replaced " + READ_ATTEMPTS
-                            + " times while being read; giving up", e);
-                }
-                throw e;
             }
         }
     }
