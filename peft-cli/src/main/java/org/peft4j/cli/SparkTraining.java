@@ -84,7 +84,7 @@ final class SparkTraining {
                     .optColumns(args.textColumn(), args.labelColumn()).optHead(args.head().recordedName())
                     .optCutoffLen(args.cutoffLen()).optWorkers(args.sparkWorkers()).optSyncEvery(args.syncEvery())
                     .optSaveSteps(args.saveSteps()).optCheckpointDir(args.sparkCheckpointDir())
-                    .optMaxRows(args.maxSamples() == null ? 0 : args.maxSamples())
+                    .optMaxRows(args.maxSamples() == null ? 0 : args.maxSamples()).optProgress(console.err())
                     .setTraining(new SparkPeft.Training(args.numTrainEpochs(), args.perDeviceTrainBatchSize(),
                             args.learningRate().floatValue(), args.weightDecay().floatValue(),
                             args.warmupRatio().floatValue(), args.lrSchedulerType().equals("constant_with_warmup")

@@ -43,6 +43,7 @@ final class GradientAveraging implements DataParallel {
     private long allReduceNanos;
     private long computeNanos;
     private long lastMark = System.nanoTime();
+    private DriverProgress.Reporter reporter;
 
     /**
      * A replica's averaging over {@code ring}.
@@ -76,8 +77,16 @@ final class GradientAveraging implements DataParallel {
         }
     }
 
+    /** Reports every update (with this replica's loss) to {@code reporter}. */
+    void reportTo(DriverProgress.Reporter reporter) {
+        this.reporter = reporter;
+    }
+
     @Override
     public void afterStep(List<Parameter> trainable, int update) {
+        if (reporter != null) {
+            reporter.update(update, losses.get(losses.size() - 1));
+        }
         if (update == failAfterUpdate) {
             if (killJvm) {
                 Runtime.getRuntime().halt(57);

@@ -4,6 +4,7 @@ import ai.djl.Model;
 import ai.djl.engine.Engine;
 import ai.djl.nn.Parameter;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -97,6 +98,8 @@ public final class SparkPeft implements Serializable {
     private final int saveSteps;
     private final String checkpointDir;
     private final long maxRows;
+    /** Where the driver draws the run's progress, or null (not sent to the executors). */
+    private final transient PrintStream progress;
     /** Tests only: worker 1 fails after this update in the stage's first attempt (0: never). */
     private final int failAfterUpdate;
     /** Tests only: that failure halts worker 1's executor JVM. */
@@ -198,6 +201,7 @@ public final class SparkPeft implements Serializable {
         saveSteps = b.saveSteps;
         checkpointDir = b.checkpointDir;
         maxRows = b.maxRows;
+        progress = b.progress;
         failAfterUpdate = b.failAfterUpdate;
         killExecutor = b.killExecutor;
         if (workers < 1 || syncEvery < 1 || checksumEvery < 0 || cutoffLen < 2 || timeoutMillis < 1) {
@@ -301,10 +305,11 @@ public final class SparkPeft implements Serializable {
         JavaPairRDD<Long, LabeledText> indexed = ordered.filter(t -> t._1() < used);
         JavaRDD<Tuple2<Long, LabeledText>> dealt = indexed.partitionBy(new Dealer(n, batch)).map(t -> t);
         String runCheckpoints = saveSteps == 0 ? null : runCheckpointDirectory(data.sparkSession());
-        try {
+        try (DriverProgress drawn = progress == null ? null
+                : new DriverProgress(data.sparkSession().conf().get("spark.driver.host"), progress)) {
             List<ReplicaReport> reports = dealt.rdd().barrier()
-                    .mapPartitions(new ReplicaFunction(this, runLabels, startConfig, startWeights, runCheckpoints), false,
-                            ClassTag$.MODULE$.apply(ReplicaReport.class))
+                    .mapPartitions(new ReplicaFunction(this, runLabels, startConfig, startWeights, runCheckpoints,
+                            drawn == null ? null : drawn.address()), false, ClassTag$.MODULE$.apply(ReplicaReport.class))
                     .toJavaRDD()
                     .repartition(1) // a shuffle after the barrier stage, so that Spark retries a failed stage
                     .collect();
@@ -378,21 +383,23 @@ public final class SparkPeft implements Serializable {
         private final String startConfig;
         private final byte[] startWeights;
         private final String checkpoints;
+        private final String progress;
 
         ReplicaFunction(SparkPeft run, List<String> labels, String startConfig, byte[] startWeights,
-                String checkpoints) {
+                String checkpoints, String progress) {
             this.run = run;
             this.labels = labels;
             this.startConfig = startConfig;
             this.startWeights = startWeights;
             this.checkpoints = checkpoints;
+            this.progress = progress;
         }
 
         @Override
         public scala.collection.Iterator<ReplicaReport> apply(scala.collection.Iterator<Tuple2<Long, LabeledText>> rows) {
             try {
                 ReplicaReport report = run.train(CollectionConverters.asJava(rows), labels, startConfig, startWeights,
-                        checkpoints);
+                        checkpoints, progress);
                 return CollectionConverters.asScala(List.of(report).iterator());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -419,7 +426,7 @@ public final class SparkPeft implements Serializable {
      * earliest of the last complete ones they find), trains its rows in index order, and reports.
      */
     private ReplicaReport train(Iterator<Tuple2<Long, LabeledText>> rowsOfTask, List<String> runLabels,
-            String startConfig, byte[] startWeights, String checkpoints) throws IOException {
+            String startConfig, byte[] startWeights, String checkpoints, String progressAddress) throws IOException {
         BarrierTaskContext context = BarrierTaskContext.get();
         List<Tuple2<Long, LabeledText>> indexed = new ArrayList<>();
         rowsOfTask.forEachRemaining(indexed::add);
@@ -441,9 +448,14 @@ public final class SparkPeft implements Serializable {
             try (RingAllReduce ring = RingAllReduce.connect(rank, addresses, server, Duration.ofMillis(timeoutMillis))) {
                 GradientAveraging.JVM_WIDE.lock(); // this JVM's replicas compute one at a time (see GradientAveraging)
                 try {
-                    ReplicaReport report = replica(rank, rows, runLabels, startConfig, startWeights, ring,
-                            rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0, checkpoints,
-                            resumeAfter);
+                    int updates = rows.size() / training.batchSize() * training.epochs(); // whole batches only
+                    ReplicaReport report;
+                    try (DriverProgress.Reporter reporter = new DriverProgress.Reporter(rank == 0 ? progressAddress
+                            : null, context.stageAttemptNumber(), updates, resumeAfter)) {
+                        report = replica(rank, rows, runLabels, startConfig, startWeights, ring,
+                                rank == 1 && context.stageAttemptNumber() == 0 ? failAfterUpdate : 0, checkpoints,
+                                resumeAfter, updates, reporter);
+                    }
                     report.stageAttempt = context.stageAttemptNumber();
                     report.resumedAfter = resumeAfter;
                     return report;
@@ -456,8 +468,8 @@ public final class SparkPeft implements Serializable {
 
     /** One replica's training, holding the JVM's lock except in the all-reduce. */
     private ReplicaReport replica(int rank, List<LabeledText> rows, List<String> runLabels, String startConfig,
-            byte[] startWeights, RingAllReduce ring, int failAfter, String checkpoints, int resumeAfter)
-            throws IOException {
+            byte[] startWeights, RingAllReduce ring, int failAfter, String checkpoints, int resumeAfter, int updates,
+            DriverProgress.Reporter reporter) throws IOException {
         try (Model model = Model.newInstance("peft4j-spark-replica-" + rank);
                 BertTokenizer tokenizer = base.tokenizer(cutoffLen)) {
             TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()),
@@ -466,12 +478,12 @@ public final class SparkPeft implements Serializable {
             PeftModel peft = Peft.load(classifier, AdapterCheckpoint.parse(startConfig, startWeights, "the driver"),
                     "the driver's starting adapter");
             GradientAveraging parallel = new GradientAveraging(ring, syncEvery, checksumEvery, failAfter, killExecutor);
+            parallel.reportTo(reporter);
             StageCheckpoints saved = checkpoints == null ? null
                     : new StageCheckpoints(checkpoints, rank, saveSteps, parallel, resumeAfter);
             new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(),
                     training.settings(parallel, saved, rank), report -> { });
             List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
-            int updates = (rows.size() + training.batchSize() - 1) / training.batchSize() * training.epochs();
             parallel.finish(trainable, updates);
             ReplicaReport report = new ReplicaReport();
             report.rank = rank;
@@ -510,8 +522,18 @@ public final class SparkPeft implements Serializable {
         private int saveSteps;
         private String checkpointDir;
         private long maxRows;
+        private PrintStream progress;
 
         private Builder() {}
+
+        /**
+         * Draws the run's progress on {@code out} (default none): worker 0 sends a line per update to
+         * the driver (over a socket the driver opens on {@code spark.driver.host}), best effort.
+         */
+        public Builder optProgress(PrintStream out) {
+            this.progress = out;
+            return this;
+        }
 
         /**
          * Trains on at most {@code rows} rows (default 0: all), the first of the training order: a

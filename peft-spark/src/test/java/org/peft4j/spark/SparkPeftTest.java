@@ -211,10 +211,16 @@ class SparkPeftTest {
 
         // with a checkpoint every 2 updates it resumes after update 4, the last saved before the failure
         Path checkpoints = dir.resolve("checkpoints");
+        java.io.ByteArrayOutputStream progress = new java.io.ByteArrayOutputStream();
         SparkPeft.Result resumed = run().setPeftConfig(dropout).optSaveSteps(2)
-                .optCheckpointDir(checkpoints.toUri().toString()).failAfterUpdate(5).build().fit(frame(some));
+                .optCheckpointDir(checkpoints.toUri().toString()).failAfterUpdate(5)
+                .optProgress(new java.io.PrintStream(progress, true, java.nio.charset.StandardCharsets.UTF_8)).build()
+                .fit(frame(some));
         assertThat(resumed.stageAttempt()).isEqualTo(1);
         assertThat(resumed.resumedAfterUpdate()).isEqualTo(4);
+        // the driver drew worker 0's progress: the first attempt up to the failure, the second from update 5
+        assertThat(progress.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("\rspark [", "] 5/8 loss ",
+                "\rspark, attempt 2 from update 5 [", "] 8/8 loss ");
         assertSameTraining(resumed, uninterrupted);
         try (var left = java.nio.file.Files.list(checkpoints)) {
             assertThat(left).as("the run's checkpoints are deleted when it ends").isEmpty();
