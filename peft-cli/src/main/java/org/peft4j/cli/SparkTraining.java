@@ -88,7 +88,8 @@ final class SparkTraining {
                     .setTraining(new SparkPeft.Training(args.numTrainEpochs(), args.perDeviceTrainBatchSize(),
                             args.learningRate().floatValue(), args.weightDecay().floatValue(),
                             args.warmupRatio().floatValue(), args.lrSchedulerType().equals("constant_with_warmup")
-                                    ? "constant" : args.lrSchedulerType(), args.maxGradNorm().floatValue(), args.seed()))
+                                    ? "constant" : args.lrSchedulerType(), args.maxGradNorm().floatValue(), args.seed(),
+                            args.gradientAccumulationSteps()))
                     .build();
             List<String> labels = run.labels(train);
             if (labels.size() < 2) {
@@ -96,10 +97,12 @@ final class SparkTraining {
             }
             DataSplits.requireKnownLabels(dev, labels, "the dev split of " + args.dataset());
             DataSplits.requireKnownLabels(test, labels, "the test split of " + args.dataset());
-            out.printf(Locale.ROOT, "%s on %s with Spark (%s, %d workers x batch %d%s): %d dev, %d test rows; labels %s%n",
-                    args.finetuningType(), encoder, args.sparkMaster(), args.sparkWorkers(),
-                    args.perDeviceTrainBatchSize(), args.syncEvery() > 1 ? ", weights averaged every " + args.syncEvery()
-                            + " updates" : "", dev.size(), test.size(), labels);
+            out.printf(Locale.ROOT, "%s on %s with Spark (%s, %d workers x batch %d%s%s): %d dev, %d test rows; labels"
+                    + " %s%n", args.finetuningType(), encoder, args.sparkMaster(), args.sparkWorkers(),
+                    args.perDeviceTrainBatchSize(), args.gradientAccumulationSteps() > 1 ? " x "
+                            + args.gradientAccumulationSteps() + " micro-batches" : "", args.syncEvery() > 1
+                            ? ", weights averaged every " + args.syncEvery() + " updates" : "", dev.size(), test.size(),
+                    labels);
             long start = System.nanoTime();
             SparkPeft.Result result = run.fit(train);
             out.printf(Locale.ROOT, "%d updates on %d rows (%d left out: past max_samples or the last whole global"

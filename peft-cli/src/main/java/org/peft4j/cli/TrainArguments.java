@@ -414,10 +414,6 @@ public record TrainArguments(
                 throw new BadValueException("adapter_name_or_path", "with spark_master, adapter_name_or_path names one"
                         + " adapter that trains further (no create_new_adapter, no adapters merged first)");
             }
-            if (gradientAccumulationSteps != 1) {
-                throw new BadValueException("gradient_accumulation_steps", "with spark_master the global batch is"
-                        + " spark_workers x per_device_train_batch_size; gradient_accumulation_steps must be 1");
-            }
             Matcher local = LOCAL_MASTER.matcher(sparkMaster.strip());
             sparkWorkers = sparkWorkers != null ? positive("spark_workers", sparkWorkers, null)
                     : local.matches() ? Integer.valueOf(local.group(1)) : null;

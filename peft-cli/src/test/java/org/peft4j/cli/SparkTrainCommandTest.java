@@ -91,7 +91,8 @@ class SparkTrainCommandTest {
     @Test
     void withoutASplitColumnValSizeHoldsOutDevRowsAndMaxSamplesCapsTheRows() throws Exception {
         // JSON Lines without a split column: 100 rows, val_size 0.2 holds out about 20 as dev data, max_samples 40
-        // caps the training rows (32 in whole global batches of 16: 2 updates an epoch) and the dev rows
+        // caps the training rows (32 in whole global batches of 16) and the dev rows; two micro-batches an update:
+        // one update an epoch
         StringBuilder jsonl = new StringBuilder();
         List<LabeledText> rows = new ArrayList<>(LabeledTexts.readTsv(Path.of("../data/spamassassin.tsv")));
         Collections.shuffle(rows, new Random(9));
@@ -101,14 +102,15 @@ class SparkTrainCommandTest {
         }
         Path file = dir.resolve("no-splits.jsonl");
         Files.writeString(file, jsonl);
-        Path config = config("held", "val_size: 0.2", "max_samples: 40", "save_steps: 0");
+        Path config = config("held", "val_size: 0.2", "max_samples: 40", "save_steps: 0",
+                "gradient_accumulation_steps: 2");
         Files.writeString(config, Files.readString(config).replace("dataset: " + data, "dataset: " + file));
         Result train = Peft4jCommandTest.run("train", config.toString());
         assertThat(train.status()).as(train.err()).isZero();
         assertThat(train.out()).containsPattern("has no split column: holding out val_size 0.2 of the training rows"
-                + " \\(\\d+\\) as dev data").contains("4 updates on 32 rows");
+                + " \\(\\d+\\) as dev data").contains("x 2 micro-batches", "2 updates on 32 rows");
         Path out = dir.resolve("held");
-        assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl"))).hasSize(4);
+        assertThat(Files.readAllLines(out.resolve("trainer_log.jsonl"))).hasSize(2);
         assertThat(new ObjectMapper().readTree(out.resolve("all_results.json").toFile()).has("eval_accuracy")).isTrue();
     }
 

@@ -69,7 +69,9 @@ import scala.runtime.AbstractFunction1;
  * keeps the data's order) and dealt to the workers a global batch at a time: rows
  * [g B W + w B, g B W + (w + 1) B) of global batch g go to worker w (B the per-worker batch, W the
  * workers); rows past the last full global batch are left out (and counted in the result), and data
- * with fewer rows than one global batch is refused.
+ * with fewer rows than one global batch is refused. With gradient accumulation
+ * ({@link Training#gradientAccumulationSteps()} A), an update is A global batches, and the adapter
+ * is the one a process trains with batch W B and accumulation A.
  *
  * <p>A failed task makes Spark retry the whole stage (a shuffle follows it). With
  * {@code optSaveSteps(N)} the replicas save their state every N updates (a
@@ -109,16 +111,29 @@ public final class SparkPeft implements Serializable {
      * The optimisation settings every replica uses (serialisable, unlike {@link FineTuning.Settings}).
      *
      * @param epochs passes over the rows
-     * @param batchSize rows per worker per update
+     * @param batchSize rows per worker per micro-batch (per update without accumulation)
      * @param learningRate the peak learning rate
      * @param weightDecay AdamW's decoupled weight decay
      * @param warmupRatio the share of updates that warm the rate up
      * @param scheduler linear, cosine or constant
      * @param maxGradNorm the global gradient norm clipped to (0: none)
      * @param seed the seed of the starting adapter
+     * @param gradientAccumulationSteps micro-batches of {@code batchSize} rows per worker per update
      */
     public record Training(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
-            String scheduler, float maxGradNorm, long seed) implements Serializable {
+            String scheduler, float maxGradNorm, long seed, int gradientAccumulationSteps) implements Serializable {
+        /** Settings with one micro-batch per update. */
+        public Training(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
+                String scheduler, float maxGradNorm, long seed) {
+            this(epochs, batchSize, learningRate, weightDecay, warmupRatio, scheduler, maxGradNorm, seed, 1);
+        }
+
+        /** The updates of one replica that trains on {@code rows} rows (whole micro-batches). */
+        int updates(int rows) {
+            int microBatches = rows / batchSize;
+            return (microBatches + gradientAccumulationSteps - 1) / gradientAccumulationSteps * epochs;
+        }
+
         /**
          * The settings of replica {@code rank}: rows in the order given, joined to the others by
          * {@code parallel} (null: one process), its state kept by {@code checkpointing} (null: never);
@@ -128,6 +143,7 @@ public final class SparkPeft implements Serializable {
             return FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
                     .optWeightDecay(weightDecay).optWarmupRatio(warmupRatio)
                     .optScheduler(LearningRateSchedule.Kind.fromName(scheduler)).optMaxGradNorm(maxGradNorm)
+                    .optGradientAccumulationSteps(gradientAccumulationSteps)
                     .optSeed(FineTuning.derivedSeed(seed, rank)).optShuffle(false).optDataParallel(parallel)
                     .optCheckpointing(checkpointing).build();
         }
@@ -448,7 +464,7 @@ public final class SparkPeft implements Serializable {
             try (RingAllReduce ring = RingAllReduce.connect(rank, addresses, server, Duration.ofMillis(timeoutMillis))) {
                 GradientAveraging.JVM_WIDE.lock(); // this JVM's replicas compute one at a time (see GradientAveraging)
                 try {
-                    int updates = rows.size() / training.batchSize() * training.epochs(); // whole batches only
+                    int updates = training.updates(rows.size());
                     ReplicaReport report;
                     try (DriverProgress.Reporter reporter = new DriverProgress.Reporter(rank == 0 ? progressAddress
                             : null, context.stageAttemptNumber(), updates, resumeAfter)) {

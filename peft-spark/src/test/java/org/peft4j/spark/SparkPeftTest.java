@@ -128,6 +128,18 @@ class SparkPeftTest {
     }
 
     @Test
+    void twoMicroBatchesOfFourPerWorkerTrainWhatOneProcessTrainsWithBatch16() throws Exception {
+        List<LabeledText> some = rows.subList(0, 64);
+        SparkPeft parallel = run().setTraining(new SparkPeft.Training(2, 4, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11, 2))
+                .build();
+        SparkPeft.Result result = parallel.fit(frame(some));
+        assertThat(result.losses()).hasSize(8); // 32 rows per worker, 8 micro-batches, 4 updates an epoch
+        double worst = largestDifference(result.adapter(), oneProcess(parallel.startingAdapter(LABELS), some, 64));
+        System.out.printf("accumulation 2 x 4 rows x 2 workers against batch 16: largest difference %.3g%n", worst);
+        assertThat(worst).isLessThanOrEqualTo(1e-5);
+    }
+
+    @Test
     void trainingGoesOnFromAStartingAdapter() throws Exception {
         List<LabeledText> some = rows.subList(0, 64);
         SparkPeft.Result first = run().build().fit(frame(some));
@@ -160,12 +172,17 @@ class SparkPeftTest {
      */
     private static AdapterCheckpoint oneProcess(AdapterCheckpoint start, List<LabeledText> data, int used)
             throws Exception {
+        return oneProcess(start, data, used, new SparkPeft.Training(2, 16, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11));
+    }
+
+    /** As {@link #oneProcess(AdapterCheckpoint, List, int)}, with the given settings. */
+    private static AdapterCheckpoint oneProcess(AdapterCheckpoint start, List<LabeledText> data, int used,
+            SparkPeft.Training oneProcess) throws Exception {
         try (Model model = Model.newInstance("alone"); BertTokenizer tokenizer = base.tokenizer(32)) {
             TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()), 2,
                     "mean_pooling", model.getNDManager());
             model.setBlock(classifier);
             PeftModel peft = Peft.load(classifier, start, "start");
-            SparkPeft.Training oneProcess = new SparkPeft.Training(2, 16, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11);
             List<Integer> order = new ArrayList<>();
             for (int i = 0; i < data.size(); i++) {
                 order.add(i);
