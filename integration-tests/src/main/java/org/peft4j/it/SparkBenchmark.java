@@ -125,7 +125,8 @@ public final class SparkBenchmark implements Callable<Integer> {
             // (1) LoRA trained data-parallel across the executors
             SparkPeft run = SparkPeft.builder().setBaseModel(PretrainedEncoder.ALL_MINILM_L6_V2).setPeftConfig(lora)
                     .optLabels(labels).optCutoffLen(cutoff).optWorkers(workers)
-                    .setTraining(new SparkPeft.Training(1, batch, 2e-3f, 0f, 0.1f, "linear", 1f, 42)).build();
+                    .setTraining(FineTuning.Settings.builder().setEpochs(1).setBatchSize(batch).setLearningRate(2e-3f)
+                            .optWarmupRatio(0.1f).optSeed(42).build()).build();
             SparkPeft.Result result = run.fit(frame(spark, train));
             int updates = result.losses().length;
             adapterFloats = 0;

@@ -85,11 +85,7 @@ final class SparkTraining {
                     .optCutoffLen(args.cutoffLen()).optWorkers(args.sparkWorkers()).optSyncEvery(args.syncEvery())
                     .optSaveSteps(args.saveSteps()).optCheckpointDir(args.sparkCheckpointDir())
                     .optMaxRows(args.maxSamples() == null ? 0 : args.maxSamples()).optProgress(console.err())
-                    .setTraining(new SparkPeft.Training(args.numTrainEpochs(), args.perDeviceTrainBatchSize(),
-                            args.learningRate().floatValue(), args.weightDecay().floatValue(),
-                            args.warmupRatio().floatValue(), args.lrSchedulerType().equals("constant_with_warmup")
-                                    ? "constant" : args.lrSchedulerType(), args.maxGradNorm().floatValue(), args.seed(),
-                            args.gradientAccumulationSteps()))
+                    .setTraining(TrainCommand.optimisation(args).build())
                     .build();
             List<String> labels = run.labels(train);
             if (labels.size() < 2) {

@@ -406,9 +406,8 @@ public record TrainArguments(
                 throw new BadValueException("spark_master", "spark_master trains text classification (task_type SEQ_CLS)"
                         + " with an adapter; not task_type " + taskType + " with finetuning_type " + finetuningType);
             }
-            String unsupported = loraplusLrRatio != null ? "loraplus_lr_ratio" : pissaInit ? "pissa_init" : null;
-            if (unsupported != null) {
-                throw new BadValueException(unsupported, unsupported + " is not supported with spark_master yet");
+            if (pissaInit) {
+                throw new BadValueException("pissa_init", "pissa_init is not supported with spark_master yet");
             }
             if (adapterNameOrPath != null && (createNewAdapter || adapterNameOrPath.contains(","))) {
                 throw new BadValueException("adapter_name_or_path", "with spark_master, adapter_name_or_path names one"

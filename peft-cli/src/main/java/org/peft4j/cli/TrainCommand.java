@@ -183,8 +183,17 @@ final class TrainCommand implements Callable<Integer> {
         return resumed != null ? peft : Peft.apply(classifier, peftConfig(args), PeftModel.DEFAULT_ADAPTER, tokenizer);
     }
 
-    /** The training settings the arguments name. */
+    /** The training settings the arguments name, with the checkpoints of {@code save_steps}. */
     static FineTuning.Settings settings(TrainArguments args, PrintStream progress) {
+        return optimisation(args).optOutputDir(args.outputDirectory()).optProgress(progress)
+                .optPlotLoss(args.plotLoss())
+                .optCheckpointing(args.saveSteps() == 0 && args.resumedCheckpoint() == null ? null
+                        : new CheckpointDirectories(args.outputDirectory(), args.saveSteps(), args.resumedCheckpoint()))
+                .build();
+    }
+
+    /** The optimisation settings the arguments name (no output, no checkpoints), as Spark's replicas take them. */
+    static FineTuning.Settings.Builder optimisation(TrainArguments args) {
         return FineTuning.Settings.builder().setEpochs(args.numTrainEpochs())
                 .setBatchSize(args.perDeviceTrainBatchSize()).setLearningRate(args.learningRate().floatValue())
                 .optWeightDecay(args.weightDecay().floatValue()).optWarmupRatio(args.warmupRatio().floatValue())
@@ -192,11 +201,8 @@ final class TrainCommand implements Callable<Integer> {
                         ? "constant" : args.lrSchedulerType()))
                 .optMaxGradNorm(args.maxGradNorm().floatValue())
                 .optGradientAccumulationSteps(args.gradientAccumulationSteps()).optLoggingSteps(args.loggingSteps())
-                .optSeed(args.seed()).optOutputDir(args.outputDirectory()).optProgress(progress)
-                .optPlotLoss(args.plotLoss())
-                .optCheckpointing(args.saveSteps() == 0 && args.resumedCheckpoint() == null ? null
-                        : new CheckpointDirectories(args.outputDirectory(), args.saveSteps(), args.resumedCheckpoint()))
-                .optLoraplusLrRatio(args.loraplusLrRatio() != null ? args.loraplusLrRatio().floatValue() : 1f).build();
+                .optSeed(args.seed())
+                .optLoraplusLrRatio(args.loraplusLrRatio() != null ? args.loraplusLrRatio().floatValue() : 1f);
     }
 
     private void train(TrainArguments args, ConfigFile file, List<AdapterCheckpoint> adapters, PretrainedEncoder encoder,

@@ -70,7 +70,7 @@ import scala.runtime.AbstractFunction1;
  * [g B W + w B, g B W + (w + 1) B) of global batch g go to worker w (B the per-worker batch, W the
  * workers); rows past the last full global batch are left out (and counted in the result), and data
  * with fewer rows than one global batch is refused. With gradient accumulation
- * ({@link Training#gradientAccumulationSteps()} A), an update is A global batches, and the adapter
+ * ({@link FineTuning.Settings#gradientAccumulationSteps()} A), an update is A global batches, and the adapter
  * is the one a process trains with batch W B and accumulation A.
  *
  * <p>A failed task makes Spark retry the whole stage (a shuffle follows it). With
@@ -91,7 +91,7 @@ public final class SparkPeft implements Serializable {
     private final String labelColumn;
     private final String head;
     private final int cutoffLen;
-    private final Training training;
+    private final ReplicaSettings training;
     private final int workers;
     private final int syncEvery;
     private final int checksumEvery;
@@ -108,24 +108,23 @@ public final class SparkPeft implements Serializable {
     private final boolean killExecutor;
 
     /**
-     * The optimisation settings every replica uses (serialisable, unlike {@link FineTuning.Settings}).
-     *
-     * @param epochs passes over the rows
-     * @param batchSize rows per worker per micro-batch (per update without accumulation)
-     * @param learningRate the peak learning rate
-     * @param weightDecay AdamW's decoupled weight decay
-     * @param warmupRatio the share of updates that warm the rate up
-     * @param scheduler linear, cosine or constant
-     * @param maxGradNorm the global gradient norm clipped to (0: none)
-     * @param seed the seed of the starting adapter
-     * @param gradientAccumulationSteps micro-batches of {@code batchSize} rows per worker per update
+     * The optimisation settings of every replica, the serialisable part of the {@link FineTuning.Settings}
+     * given to {@link Builder#setTraining}.
      */
-    public record Training(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
-            String scheduler, float maxGradNorm, long seed, int gradientAccumulationSteps) implements Serializable {
-        /** Settings with one micro-batch per update. */
-        public Training(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
-                String scheduler, float maxGradNorm, long seed) {
-            this(epochs, batchSize, learningRate, weightDecay, warmupRatio, scheduler, maxGradNorm, seed, 1);
+    private record ReplicaSettings(int epochs, int batchSize, float learningRate, float weightDecay, float warmupRatio,
+            LearningRateSchedule.Kind scheduler, float maxGradNorm, long seed, int gradientAccumulationSteps,
+            float loraplusLrRatio) implements Serializable {
+        static ReplicaSettings of(FineTuning.Settings s) {
+            if (s.dataParallel() != null || s.checkpointing() != null) {
+                throw new IllegalArgumentException("the settings of a Spark run must not set data parallelism or"
+                        + " checkpointing: SparkPeft sets both (optWorkers, optSaveSteps)");
+            }
+            if (s.earlyStoppingPatience() > 0) {
+                throw new IllegalArgumentException("early stopping needs dev data, which the replicas do not have:"
+                        + " leave the settings' early-stopping patience at 0");
+            }
+            return new ReplicaSettings(s.epochs(), s.batchSize(), s.learningRate(), s.weightDecay(), s.warmupRatio(),
+                    s.scheduler(), s.maxGradNorm(), s.seed(), s.gradientAccumulationSteps(), s.loraplusLrRatio());
         }
 
         /** The updates of one replica that trains on {@code rows} rows (whole micro-batches). */
@@ -136,16 +135,15 @@ public final class SparkPeft implements Serializable {
 
         /**
          * The settings of replica {@code rank}: rows in the order given, joined to the others by
-         * {@code parallel} (null: one process), its state kept by {@code checkpointing} (null: never);
-         * its dropout seeded per update from a seed of its own.
+         * {@code parallel}, its state kept by {@code checkpointing} (null: never); its dropout seeded
+         * per update from a seed of its own.
          */
-        FineTuning.Settings settings(DataParallel parallel, Checkpointing checkpointing, int rank) {
+        FineTuning.Settings replica(DataParallel parallel, Checkpointing checkpointing, int rank) {
             return FineTuning.Settings.builder().setEpochs(epochs).setBatchSize(batchSize).setLearningRate(learningRate)
-                    .optWeightDecay(weightDecay).optWarmupRatio(warmupRatio)
-                    .optScheduler(LearningRateSchedule.Kind.fromName(scheduler)).optMaxGradNorm(maxGradNorm)
-                    .optGradientAccumulationSteps(gradientAccumulationSteps)
-                    .optSeed(FineTuning.derivedSeed(seed, rank)).optShuffle(false).optDataParallel(parallel)
-                    .optCheckpointing(checkpointing).build();
+                    .optWeightDecay(weightDecay).optWarmupRatio(warmupRatio).optScheduler(scheduler)
+                    .optMaxGradNorm(maxGradNorm).optGradientAccumulationSteps(gradientAccumulationSteps)
+                    .optLoraplusLrRatio(loraplusLrRatio).optSeed(FineTuning.derivedSeed(seed, rank)).optShuffle(false)
+                    .optDataParallel(parallel).optCheckpointing(checkpointing).build();
         }
     }
 
@@ -208,7 +206,7 @@ public final class SparkPeft implements Serializable {
         labelColumn = b.labelColumn;
         head = b.head;
         cutoffLen = b.cutoffLen;
-        training = Objects.requireNonNull(b.training, "setTraining");
+        training = ReplicaSettings.of(Objects.requireNonNull(b.training, "setTraining"));
         workers = b.workers;
         syncEvery = b.syncEvery;
         checksumEvery = b.checksumEvery;
@@ -498,7 +496,7 @@ public final class SparkPeft implements Serializable {
             StageCheckpoints saved = checkpoints == null ? null
                     : new StageCheckpoints(checkpoints, rank, saveSteps, parallel, resumeAfter);
             new TextTraining(model, peft, tokenizer, runLabels).fit(rows, List.of(),
-                    training.settings(parallel, saved, rank), report -> { });
+                    training.replica(parallel, saved, rank), report -> { });
             List<Parameter> trainable = ((AttachedAdapter) peft.adapter(peft.activeAdapter())).trainableParameterList();
             parallel.finish(trainable, updates);
             ReplicaReport report = new ReplicaReport();
@@ -527,7 +525,7 @@ public final class SparkPeft implements Serializable {
         private String labelColumn = "label";
         private String head = "pooler";
         private int cutoffLen = 128;
-        private Training training;
+        private FineTuning.Settings training;
         private int workers = 2;
         private int syncEvery = 1;
         private int checksumEvery = 10;
@@ -628,8 +626,14 @@ public final class SparkPeft implements Serializable {
             return this;
         }
 
-        /** Sets the optimisation settings; required. */
-        public Builder setTraining(Training training) {
+        /**
+         * Sets the optimisation settings, the ones a one-process run takes; required. The batch size is
+         * per worker and per micro-batch; the seed also orders the rows and seeds the starting adapter.
+         * The output directory, progress, plot and logging steps are the driver's: {@link Result#save}
+         * writes the log and the plot. Early stopping (no dev data in the replicas), data parallelism
+         * and checkpointing (SparkPeft's own) are refused.
+         */
+        public Builder setTraining(FineTuning.Settings training) {
             this.training = training;
             return this;
         }

@@ -44,6 +44,7 @@ import org.peft4j.djl.models.bert.BertTokenizer;
 import org.peft4j.djl.models.bert.ClassifierDirectory;
 import org.peft4j.djl.models.bert.ClassifierHead;
 import org.peft4j.djl.models.bert.PretrainedEncoder;
+import org.peft4j.djl.train.FineTuning;
 import org.peft4j.djl.train.TextTraining;
 
 /**
@@ -99,7 +100,13 @@ class SparkPeftTest {
         return SparkPeft.builder().setBaseModel(base).optHead("mean_pooling").optCutoffLen(32).optWorkers(2)
                 .setPeftConfig(LoraConfig.builder().optR(4).optLoraAlpha(8).optInitLoraWeights(LoraInit.RANDOM)
                         .setTargetModules("query", "value").build())
-                .setTraining(new SparkPeft.Training(2, 8, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11));
+                .setTraining(settings(8, 1).build());
+    }
+
+    /** The tests' optimisation settings: 2 epochs, rate 1e-2, warm-up 0.1, seed 11. */
+    static FineTuning.Settings.Builder settings(int batchSize, int accumulation) {
+        return FineTuning.Settings.builder().setEpochs(2).setBatchSize(batchSize).setLearningRate(1e-2f)
+                .optWeightDecay(0.01f).optWarmupRatio(0.1f).optGradientAccumulationSteps(accumulation).optSeed(11);
     }
 
     @Test
@@ -130,13 +137,20 @@ class SparkPeftTest {
     @Test
     void twoMicroBatchesOfFourPerWorkerTrainWhatOneProcessTrainsWithBatch16() throws Exception {
         List<LabeledText> some = rows.subList(0, 64);
-        SparkPeft parallel = run().setTraining(new SparkPeft.Training(2, 4, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11, 2))
-                .build();
+        SparkPeft parallel = run().setTraining(settings(4, 2).build()).build();
         SparkPeft.Result result = parallel.fit(frame(some));
         assertThat(result.losses()).hasSize(8); // 32 rows per worker, 8 micro-batches, 4 updates an epoch
         double worst = largestDifference(result.adapter(), oneProcess(parallel.startingAdapter(LABELS), some, 64));
         System.out.printf("accumulation 2 x 4 rows x 2 workers against batch 16: largest difference %.3g%n", worst);
         assertThat(worst).isLessThanOrEqualTo(1e-5);
+
+        // LoRA+ (B matrices and 1-D parameters at 16 x the rate), from the same settings a one-process run takes
+        SparkPeft loraplus = run().setTraining(settings(8, 1).optLoraplusLrRatio(16).build()).build();
+        SparkPeft.Result plus = loraplus.fit(frame(some));
+        double plusWorst = largestDifference(plus.adapter(), oneProcess(loraplus.startingAdapter(LABELS), some, 64,
+                settings(16, 1).optLoraplusLrRatio(16).optShuffle(false).build()));
+        System.out.printf("LoRA+ against one process: largest difference %.3g%n", plusWorst);
+        assertThat(plusWorst).isLessThanOrEqualTo(1e-5);
     }
 
     @Test
@@ -172,12 +186,12 @@ class SparkPeftTest {
      */
     private static AdapterCheckpoint oneProcess(AdapterCheckpoint start, List<LabeledText> data, int used)
             throws Exception {
-        return oneProcess(start, data, used, new SparkPeft.Training(2, 16, 1e-2f, 0.01f, 0.1f, "linear", 1f, 11));
+        return oneProcess(start, data, used, settings(16, 1).optShuffle(false).build());
     }
 
     /** As {@link #oneProcess(AdapterCheckpoint, List, int)}, with the given settings. */
     private static AdapterCheckpoint oneProcess(AdapterCheckpoint start, List<LabeledText> data, int used,
-            SparkPeft.Training oneProcess) throws Exception {
+            FineTuning.Settings oneProcess) throws Exception {
         try (Model model = Model.newInstance("alone"); BertTokenizer tokenizer = base.tokenizer(32)) {
             TextClassifier classifier = EncoderFamilies.sequenceClassifier(base.loadEncoder(model.getNDManager()), 2,
                     "mean_pooling", model.getNDManager());
@@ -191,7 +205,7 @@ class SparkPeftTest {
             List<LabeledText> shuffled = new ArrayList<>();
             order.subList(0, used).forEach(i -> shuffled.add(data.get(i)));
             assertThat(shuffled).isNotEqualTo(data.subList(0, used));
-            new TextTraining(model, peft, tokenizer, LABELS).fit(shuffled, List.of(), oneProcess.settings(null, null, 0),
+            new TextTraining(model, peft, tokenizer, LABELS).fit(shuffled, List.of(), oneProcess,
                     r -> { });
             return peft.checkpoint();
         }
@@ -284,6 +298,8 @@ class SparkPeftTest {
         assertThatThrownBy(() -> run().optColumns("body", "label").build().fit(frame(rows)))
                 .hasMessageContaining("the data has no column \"body\"");
         assertThatThrownBy(() -> run().optWorkers(0).build()).hasMessageContaining("workers and sync_every must be >= 1");
+        assertThatThrownBy(() -> run().setTraining(settings(8, 1).optEarlyStoppingPatience(2).build()).build())
+                .hasMessageStartingWith("early stopping needs dev data");
         assertThatThrownBy(() -> run().setStartingAdapter(run().build().startingAdapter(LABELS)).build())
                 .hasMessage("set the adapter to train: either setPeftConfig (a new adapter) or setStartingAdapter"
                         + " (training goes on from it), not both");
